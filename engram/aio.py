@@ -1,0 +1,147 @@
+"""AsyncMemory: the same implementation as :class:`engram.Memory`, awaited in worker threads.
+
+The store and the embedder do blocking I/O and CPU work; running each call in a thread
+keeps an event loop (a web server, an agent framework) responsive. There is no second
+pipeline: every method delegates to the one in :class:`Memory`, and a parity test holds them
+to the same results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from engram.engine import Memory
+from engram.model import AddResult, ContextResult, DeleteReceipt, Page, SearchFilters, SearchResult, Stats, Turn
+from engram.read.retrieve import RetrievalConfig
+
+
+class AsyncMemory:
+    """``await``-able Memory. Takes the same arguments as :class:`Memory`, or one via ``memory=``."""
+
+    def __init__(self, *args: Any, memory: Memory | None = None, **kwargs: Any) -> None:
+        self.sync = memory if memory is not None else Memory(*args, **kwargs)
+
+    @property
+    def tenant(self) -> str:
+        """The tenant every call works in."""
+        return self.sync.tenant
+
+    async def add(
+        self,
+        messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        user_id: str,
+        session_id: str,
+        agent_id: str | None = None,
+        timestamp: datetime | str | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> AddResult:
+        """See :meth:`Memory.add`."""
+        return await asyncio.to_thread(
+            self.sync.add,
+            messages,
+            user_id=user_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            timestamp=timestamp,
+            metadata=metadata,
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        agent_id: str | None = None,
+        k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        reference_time: datetime | str | float | None = None,
+        explain: bool = False,
+        config: str | RetrievalConfig | None = None,
+    ) -> SearchResult:
+        """See :meth:`Memory.search`."""
+        return await asyncio.to_thread(
+            self.sync.search,
+            query,
+            user_id=user_id,
+            agent_id=agent_id,
+            k=k,
+            filters=filters,
+            reference_time=reference_time,
+            explain=explain,
+            config=config,
+        )
+
+    async def context(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        budget_tokens: int = 2000,
+        reference_time: datetime | str | float | None = None,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        working_share: float = 0.5,
+        candidates: int = 50,
+    ) -> ContextResult:
+        """See :meth:`Memory.context`."""
+        return await asyncio.to_thread(
+            self.sync.context,
+            query,
+            user_id=user_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            budget_tokens=budget_tokens,
+            reference_time=reference_time,
+            filters=filters,
+            working_share=working_share,
+            candidates=candidates,
+        )
+
+    async def get(self, turn_id: str, *, user_id: str, agent_id: str | None = None) -> Turn:
+        """See :meth:`Memory.get`."""
+        return await asyncio.to_thread(self.sync.get, turn_id, user_id=user_id, agent_id=agent_id)
+
+    async def list(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """See :meth:`Memory.list`."""
+        return await asyncio.to_thread(
+            self.sync.list, user_id=user_id, session_id=session_id, agent_id=agent_id, limit=limit, cursor=cursor
+        )
+
+    async def delete(self, ids: str | Iterable[str], *, user_id: str) -> DeleteReceipt:
+        """See :meth:`Memory.delete`."""
+        return await asyncio.to_thread(self.sync.delete, ids, user_id=user_id)
+
+    async def stats(self, *, user_id: str | None = None) -> Stats:
+        """See :meth:`Memory.stats`."""
+        return await asyncio.to_thread(self.sync.stats, user_id=user_id)
+
+    async def export(self, dest: IO[str], *, user_id: str | None = None, with_vectors: bool = True) -> int:
+        """See :meth:`Memory.export`."""
+        return await asyncio.to_thread(self.sync.export, dest, user_id=user_id, with_vectors=with_vectors)
+
+    async def import_(self, source: Iterable[str], *, batch: int = 500) -> AddResult:
+        """See :meth:`Memory.import_`."""
+        return await asyncio.to_thread(self.sync.import_, source, batch=batch)
+
+    async def close(self) -> None:
+        """Close the store."""
+        await asyncio.to_thread(self.sync.close)
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

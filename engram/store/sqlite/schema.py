@@ -1,0 +1,120 @@
+"""The SQLite schema as ordered, named migrations. Never edit one that has shipped: add one.
+
+A database records which migrations it has. Opening a file that has a migration this version
+of Engram does not know means the file was written by a newer Engram: it is refused rather
+than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from engram.errors import CorruptStoreError, SchemaVersionError
+
+#: PRAGMA application_id of an Engram database ("Engr").
+APPLICATION_ID = 0x456E6772
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_turns",
+        """
+        CREATE TABLE engram_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE turns (
+            seq          INTEGER PRIMARY KEY,
+            id           TEXT NOT NULL UNIQUE,
+            tenant       TEXT NOT NULL,
+            user_id      TEXT NOT NULL,
+            agent_id     TEXT,
+            session_id   TEXT NOT NULL,
+            scope_key    TEXT NOT NULL,
+            role         TEXT NOT NULL,
+            name         TEXT,
+            content      TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            ts           INTEGER NOT NULL,  -- event time, microseconds since the epoch (UTC)
+            recorded_at  INTEGER NOT NULL, -- when stored, microseconds since the epoch
+            metadata     TEXT NOT NULL DEFAULT '{}',
+            embed_key    BLOB,
+            embedding    BLOB
+        );
+        CREATE INDEX turns_user_time ON turns(tenant, user_id, ts, seq);
+        CREATE INDEX turns_session_time ON turns(tenant, user_id, session_id, ts, seq);
+        CREATE INDEX turns_embed_key ON turns(embed_key);
+        CREATE VIRTUAL TABLE turns_fts USING fts5(
+            content, name, scope_key,
+            content='turns', content_rowid='seq',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, content, name, scope_key)
+            VALUES (new.seq, new.content, new.name, new.scope_key);
+        END;
+        CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, content, name, scope_key)
+            VALUES ('delete', old.seq, old.content, old.name, old.scope_key);
+        END;
+        CREATE TRIGGER turns_immutable BEFORE UPDATE OF
+            id, tenant, user_id, agent_id, session_id, role, name, content, ts ON turns
+        BEGIN
+            SELECT RAISE(ABORT, 'turns are immutable');
+        END;
+        """,
+    ),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date, or refuse a file this version cannot read.
+
+    Raises:
+        CorruptStoreError: the file is not an Engram database.
+        SchemaVersionError: the file was written by a newer Engram.
+    """
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if app_id not in (0, APPLICATION_ID) or (tables and "engram_migrations" not in tables):
+        raise CorruptStoreError(
+            "this file is an SQLite database but not an Engram store; "
+            "choose another --db path"
+        )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS engram_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT name FROM engram_migrations")}
+    known = [name for name, _ in MIGRATIONS]
+    unknown = sorted(applied - set(known))
+    if unknown:
+        raise SchemaVersionError(
+            f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
+            "know: it was written by a newer version. Upgrade engram-memory to open it."
+        )
+    for name, sql in MIGRATIONS:
+        if name in applied:
+            continue
+        # executescript commits first; run the statements inside one explicit transaction.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO engram_migrations(name, applied_at) VALUES (?, datetime('now'))", (name,)
+            )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (``sqlite3.complete_statement`` keeps triggers whole)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return out

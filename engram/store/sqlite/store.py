@@ -1,0 +1,494 @@
+"""SQLiteStore: one file holds turns, their full-text index (FTS5) and their vectors.
+
+WAL journal, one writer transaction per call: a crash mid-batch leaves rows, full-text index
+and vectors in agreement and keeps every batch whose call had returned. Vectors are searched
+from an in-memory per-user index (:mod:`engram.store.vectors`) rebuilt from the file on demand
+and invalidated when another process writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
+from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
+from engram.model.timeutil import from_micros, to_micros
+from engram.store.base import Candidate, UserScope
+from engram.store.sqlite.schema import migrate
+from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
+
+_TURN_COLUMNS = (
+    "seq, id, tenant, user_id, agent_id, session_id, role, name, content, content_hash, "
+    "ts, recorded_at, metadata"
+)
+_SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
+
+
+def scope_key(tenant: str, user_id: str) -> str:
+    """A single FTS token naming a (tenant, user): lets the full-text index filter by user."""
+    digest = hashlib.sha256(f"{tenant}\x00{user_id}".encode()).hexdigest()
+    return "u" + str(int(digest[:15], 16))
+
+
+class SQLiteStore:
+    """The embedded store. Thread-safe; several processes may share one file.
+
+    Args:
+        path: the database file (created with its folders if missing), or ``":memory:"``.
+        hnsw_threshold: vectors per user above which the approximate index is used.
+        synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.path = str(path)
+        self.location = self.path
+        self.hnsw_threshold = hnsw_threshold
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._vectors: dict[tuple[str, str], ScopeVectors] = {}
+        self._model: tuple[str, int] | None = None
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            migrate(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStoreError(f"cannot open {self.path} as an Engram store: {exc}") from exc
+        self._data_version = self._read_data_version()
+        row = self._conn.execute(
+            "SELECT value FROM engram_meta WHERE key='embedding_model'"
+        ).fetchone()
+        if row:
+            model = json.loads(row[0])
+            self._model = (model["id"], int(model["dim"]))
+
+    # -- embedder binding ------------------------------------------------------------------
+
+    def bind_embedder(self, model_id: str, dim: int) -> None:
+        with self._lock:
+            if self._model is None:
+                value = json.dumps({"id": model_id, "dim": dim})
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO engram_meta(key, value) VALUES ('embedding_model', ?)",
+                    (value,),
+                )
+                stored = json.loads(
+                    self._conn.execute(
+                        "SELECT value FROM engram_meta WHERE key='embedding_model'"
+                    ).fetchone()[0]
+                )
+                self._model = (stored["id"], int(stored["dim"]))
+            if self._model != (model_id, dim):
+                raise EmbedderMismatchError(
+                    f"{self.path} holds vectors of model {self._model[0]!r} ({self._model[1]}-d) but "
+                    f"the configured embedder is {model_id!r} ({dim}-d). Use the same embedder, or "
+                    "export the store and import it into a new one with the new embedder."
+                )
+
+    @property
+    def embedding_model(self) -> str | None:
+        """The model id the store's vectors were made with, once known."""
+        return self._model[0] if self._model else None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert_turns(
+        self,
+        turns: Sequence[NewTurn],
+        vectors: np.ndarray,
+        keys: Sequence[bytes],
+        recorded_at: datetime,
+    ) -> list[tuple[Turn, bool]]:
+        if self._model is None:
+            raise StoreError("bind_embedder must be called before turns are inserted")
+        recorded = to_micros(recorded_at)
+        rows = [
+            (
+                turn.id,
+                turn.scope.tenant,
+                turn.scope.user_id,
+                turn.scope.agent_id,
+                turn.scope.session_id,
+                scope_key(turn.scope.tenant, turn.scope.user_id),
+                turn.role,
+                turn.name,
+                turn.content,
+                turn.content_hash,
+                to_micros(turn.timestamp),
+                to_micros(turn.recorded_at) if turn.recorded_at else recorded,
+                json.dumps(dict(turn.metadata), ensure_ascii=False, separators=(",", ":")),
+                key,
+                np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+            )
+            for turn, vector, key in zip(turns, vectors, keys, strict=True)
+        ]
+        inserted: list[str] = []
+        with self._lock:
+            self._sync_caches()
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    cursor = self._conn.execute(
+                        "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
+                        "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
+                        "embed_key, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        row,
+                    )
+                    if cursor.rowcount == 1:
+                        inserted.append(row[0])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._data_version = self._read_data_version()
+            stored = {turn.id: turn for turn in self._fetch_by_ids([t.id for t in turns])}
+            self._append_vectors(stored, inserted, dict(zip((t.id for t in turns), vectors, strict=True)))
+        new = set(inserted)
+        return [(stored[turn.id], turn.id in new) for turn in turns]
+
+    def delete_turns(self, scope: UserScope, ids: Sequence[str]) -> list[str]:
+        with self._lock:
+            found = [turn.id for turn in self.get_turns(scope, ids)]
+            if not found:
+                return []
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in _chunks(found):
+                    marks = ",".join("?" * len(chunk))
+                    self._conn.execute(
+                        f"DELETE FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})",
+                        (scope.tenant, scope.user_id, *chunk),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._vectors.pop((scope.tenant, scope.user_id), None)
+            self._data_version = self._read_data_version()
+            return found
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get_turns(self, scope: UserScope, ids: Sequence[str]) -> list[Turn]:
+        out: list[Turn] = []
+        with self._lock:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                marks = ",".join("?" * len(chunk))
+                sql = (
+                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? "
+                    f"AND id IN ({marks})"
+                )
+                params: list[Any] = [scope.tenant, scope.user_id, *chunk]
+                if scope.agent_id is not None:
+                    sql += " AND agent_id=?"
+                    params.append(scope.agent_id)
+                out.extend(_turn(row) for row in self._conn.execute(sql, params))
+        return out
+
+    def cached_vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        out: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                marks = ",".join("?" * len(chunk))
+                for key, blob in self._conn.execute(
+                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) "
+                    "GROUP BY embed_key",
+                    chunk,
+                ):
+                    out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def list_turns(
+        self,
+        scope: UserScope,
+        *,
+        session_id: str | None = None,
+        after: tuple[int, int] | None = None,
+        limit: int = 100,
+    ) -> list[Turn]:
+        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=?"
+        params: list[Any] = [scope.tenant, scope.user_id]
+        if scope.agent_id is not None:
+            sql += " AND agent_id=?"
+            params.append(scope.agent_id)
+        if session_id is not None:
+            sql += " AND session_id=?"
+            params.append(session_id)
+        if after is not None:
+            sql += " AND (ts > ? OR (ts = ? AND seq > ?))"
+            params += [after[0], after[0], after[1]]
+        sql += " ORDER BY ts, seq LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            return [_turn(row) for row in self._conn.execute(sql, params)]
+
+    def recent_turns(
+        self, scope: UserScope, session_id: str, *, until: datetime, limit: int
+    ) -> list[Turn]:
+        sql = (
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? "
+            "AND ts <= ?"
+        )
+        params: list[Any] = [scope.tenant, scope.user_id, session_id, to_micros(until)]
+        if scope.agent_id is not None:
+            sql += " AND agent_id=?"
+            params.append(scope.agent_id)
+        sql += " ORDER BY ts DESC, seq DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            return [_turn(row) for row in self._conn.execute(sql, params)]
+
+    def text_search(
+        self,
+        scope: UserScope,
+        terms: Sequence[str],
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Candidate]:
+        if not terms:
+            return []
+        phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {{content name}} : ({phrase})'
+        where, params = _filter_sql(scope, filters, until)
+        sql = (
+            f"SELECT {', '.join('t.' + c.strip() for c in _TURN_COLUMNS.split(','))}, "
+            "bm25(turns_fts, 1.0, 0.5, 0.0) AS rank FROM turns_fts "
+            "JOIN turns t ON t.seq = turns_fts.rowid "
+            f"WHERE turns_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, [match, *params, limit]).fetchall()
+        return [Candidate(_turn(row[:-1]), -float(row[-1])) for row in rows]
+
+    def vector_search(
+        self,
+        scope: UserScope,
+        vector: np.ndarray,
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Candidate]:
+        with self._lock:
+            self._sync_caches()
+            index = self._scope_vectors(scope.tenant, scope.user_id)
+            allowed = None
+            if scope.agent_id is not None or filters.session_ids or filters.roles or filters.metadata:
+                where, params = _filter_sql(scope, filters, until)
+                allowed = np.array(
+                    [row[0] for row in self._conn.execute(f"SELECT t.seq FROM turns t WHERE {where} ORDER BY t.seq", params)],
+                    dtype=np.int64,
+                )
+            found = index.search(
+                vector,
+                limit,
+                until=to_micros(until if filters.until is None else min(until, filters.until)),
+                since=to_micros(filters.since) if filters.since else None,
+                allowed=allowed,
+            )
+            turns = self._fetch_by_seqs([seq for seq, _ in found])
+        return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
+
+    def iter_turns(
+        self, tenant: str, user_id: str | None = None, *, batch: int = 500
+    ) -> Iterator[tuple[Turn, np.ndarray | None]]:
+        last = 0
+        while True:
+            sql = f"SELECT {_TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND seq > ?"
+            params: list[Any] = [tenant, last]
+            if user_id is not None:
+                sql += " AND user_id=?"
+                params.append(user_id)
+            sql += " ORDER BY seq LIMIT ?"
+            params.append(batch)
+            with self._lock:
+                rows = self._conn.execute(sql, params).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                blob = row[-1]
+                yield _turn(row[:-1]), (np.frombuffer(blob, dtype=np.float32) if blob else None)
+            last = rows[-1][0]
+
+    def stats(self, tenant: str, user_id: str | None = None) -> Stats:
+        where, params = "tenant=?", [tenant]
+        if user_id is not None:
+            where += " AND user_id=?"
+            params.append(user_id)
+        with self._lock:
+            turns, users, sessions, first, last = self._conn.execute(
+                f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT user_id || char(0) || "
+                f"session_id), min(ts), max(ts) FROM turns WHERE {where}",
+                params,
+            ).fetchone()
+            by_role = dict(
+                self._conn.execute(f"SELECT role, count(*) FROM turns WHERE {where} GROUP BY role", params)
+            )
+        size = None
+        if self.path != ":memory:":
+            size = sum(
+                os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p)
+            )
+        return Stats(
+            turns=turns,
+            users=users,
+            sessions=sessions,
+            first_timestamp=from_micros(first) if first is not None else None,
+            last_timestamp=from_micros(last) if last is not None else None,
+            store_bytes=size,
+            embedding_model=self.embedding_model,
+            path=self.path,
+            by_role=by_role,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+            self._conn.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _read_data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _sync_caches(self) -> None:
+        """Drop derived vector indexes when another connection has written to the file."""
+        version = self._read_data_version()
+        if version != self._data_version:
+            self._vectors.clear()
+            self._data_version = version
+
+    def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
+        key = (tenant, user_id)
+        index = self._vectors.get(key)
+        if index is None:
+            dim = self._model[1] if self._model else 0
+            index = ScopeVectors(dim, self.hnsw_threshold)
+            rows = self._conn.execute(
+                "SELECT seq, ts, embedding FROM turns WHERE tenant=? AND user_id=? "
+                "AND embedding IS NOT NULL ORDER BY seq",
+                (tenant, user_id),
+            ).fetchall()
+            if rows:
+                index.append(
+                    np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                    np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+                    np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
+                )
+            self._vectors[key] = index
+        return index
+
+    def _append_vectors(
+        self, stored: dict[str, Turn], inserted: list[str], vectors: dict[str, np.ndarray]
+    ) -> None:
+        by_scope: dict[tuple[str, str], list[Turn]] = {}
+        for turn_id in inserted:
+            turn = stored[turn_id]
+            by_scope.setdefault((turn.scope.tenant, turn.scope.user_id), []).append(turn)
+        for key, turns in by_scope.items():
+            index = self._vectors.get(key)
+            if index is None:
+                continue  # built from the file on first search
+            index.append(
+                np.array([t.seq for t in turns], dtype=np.int64),
+                np.array([to_micros(t.timestamp) for t in turns], dtype=np.int64),
+                np.stack([vectors[t.id] for t in turns]),
+            )
+
+    def _fetch_by_ids(self, ids: Sequence[str]) -> list[Turn]:
+        out: list[Turn] = []
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                _turn(row)
+                for row in self._conn.execute(
+                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE id IN ({marks})", chunk
+                )
+            )
+        return out
+
+    def _fetch_by_seqs(self, seqs: Sequence[int]) -> dict[int, Turn]:
+        out: dict[int, Turn] = {}
+        for chunk in _chunks(list(seqs)):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk
+            ):
+                out[row[0]] = _turn(row)
+        return out
+
+
+def _filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:
+    """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
+    clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
+    params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
+    if scope.agent_id is not None:
+        clauses.append("t.agent_id = ?")
+        params.append(scope.agent_id)
+    if filters.session_ids:
+        clauses.append(f"t.session_id IN ({','.join('?' * len(filters.session_ids))})")
+        params.extend(filters.session_ids)
+    if filters.roles:
+        clauses.append(f"t.role IN ({','.join('?' * len(filters.roles))})")
+        params.extend(filters.roles)
+    if filters.since is not None:
+        clauses.append("t.ts >= ?")
+        params.append(to_micros(filters.since))
+    if filters.until is not None:
+        clauses.append("t.ts <= ?")
+        params.append(to_micros(filters.until))
+    for key, value in (filters.metadata or {}).items():
+        path = f'$."{key}"'
+        if value is None:
+            clauses.append("json_type(t.metadata, ?) = 'null'")
+            params.append(path)
+        else:
+            clauses.append("json_extract(t.metadata, ?) = ?")
+            params += [path, int(value) if isinstance(value, bool) else value]
+    return " AND ".join(clauses), params
+
+
+def _turn(row: Sequence[Any]) -> Turn:
+    seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
+    return Turn(
+        id=tid,
+        scope=Scope(tenant, user_id, agent_id, session_id),
+        role=role,
+        content=content,
+        timestamp=from_micros(ts),
+        recorded_at=from_micros(rec),
+        content_hash=chash,
+        name=name,
+        metadata=json.loads(meta),
+        seq=seq,
+    )
+
+
+def _chunks(items: list[Any], size: int = _SQLITE_MAX_VARS) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+__all__ = ["SQLiteStore", "scope_key"]

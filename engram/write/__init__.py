@@ -1,0 +1,1 @@
+"""The write path: validate, embed, persist (segmentation and extraction come next)."""
