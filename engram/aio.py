@@ -14,7 +14,16 @@ from datetime import datetime
 from typing import IO, Any
 
 from engram.engine import Memory
-from engram.model import AddResult, ContextResult, DeleteReceipt, Page, SearchFilters, SearchResult, Stats, Turn
+from engram.model import (
+    AddResult,
+    ContextResult,
+    DeleteReceipt,
+    Page,
+    SearchFilters,
+    SearchResult,
+    Stats,
+    Turn,
+)
 from engram.read.retrieve import RetrievalConfig
 
 
@@ -117,7 +126,12 @@ class AsyncMemory:
     ) -> Page:
         """See :meth:`Memory.list`."""
         return await asyncio.to_thread(
-            self.sync.list, user_id=user_id, session_id=session_id, agent_id=agent_id, limit=limit, cursor=cursor
+            self.sync.list,
+            user_id=user_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            limit=limit,
+            cursor=cursor,
         )
 
     async def delete(self, ids: str | Iterable[str], *, user_id: str) -> DeleteReceipt:

@@ -309,9 +309,7 @@ class Memory:
         recipe: RetrievalConfig,
     ) -> tuple[list[Hit], list[Hit]]:
         vector = self.embedder.embed([query])[0] if "vector" in recipe.retrievers else None
-        return hybrid_search(
-            self.store, scope, query, vector, k=k, filters=filters, until=at, config=recipe
-        )
+        return hybrid_search(self.store, scope, query, vector, k=k, filters=filters, until=at, config=recipe)
 
     def _read_scope(
         self,
@@ -322,7 +320,9 @@ class Memory:
     ) -> tuple[UserScope, datetime, SearchFilters]:
         check_id(user_id, "user_id")
         check_id(agent_id, "agent_id", required=False)
-        at = parse_timestamp(reference_time, "reference_time") if reference_time is not None else self._clock()
+        at = (
+            parse_timestamp(reference_time, "reference_time") if reference_time is not None else self._clock()
+        )
         return UserScope(self.tenant, user_id, agent_id), at, SearchFilters.coerce(filters)
 
     # -- turns ------------------------------------------------------------------------------
@@ -389,7 +389,9 @@ class Memory:
         model = getattr(self.store, "embedding_model", None)
         dim = self._embedder.dim if self._embedder is not None else None
         count = 0
-        dest.write(jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n")
+        dest.write(
+            jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n"
+        )
         for turn, vector in self.store.iter_turns(self.tenant, user_id):
             if dim is None and vector is not None:
                 dim = int(vector.size)
@@ -415,12 +417,16 @@ class Memory:
         if first is None:
             raise ValidationError("the file is empty")
         head = jsonl.parse_header(first)
-        same_model = head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
+        same_model = (
+            head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
+        )
         parsed: list[tuple[NewTurn, np.ndarray | None]] = []
         for number, line in enumerate(lines, start=2):
             if line.strip():
                 parsed.append(
-                    jsonl.parse_turn_line(line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None)
+                    jsonl.parse_turn_line(
+                        line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None
+                    )
                 )
         results: list[AddResult] = []
         for start in range(0, len(parsed), batch):

@@ -68,8 +68,7 @@ class MissingDependencyError(EngramError, ImportError):
     def __init__(self, feature: str, extra: str, module: str) -> None:
         self.feature, self.extra, self.module = feature, extra, module
         super().__init__(
-            f"{feature} needs the optional package {module!r}: "
-            f"pip install 'engram-memory[{extra}]'"
+            f"{feature} needs the optional package {module!r}: pip install 'engram-memory[{extra}]'"
         )
 
 

@@ -96,7 +96,9 @@ def parse_header(line: str) -> dict[str, Any]:
     return dict(data)
 
 
-def parse_turn_line(line: str, number: int, *, tenant: str, dim: int | None) -> tuple[NewTurn, np.ndarray | None]:
+def parse_turn_line(
+    line: str, number: int, *, tenant: str, dim: int | None
+) -> tuple[NewTurn, np.ndarray | None]:
     """Validate one turn line into a turn (in ``tenant``) and its vector, if it has one.
 
     Raises:

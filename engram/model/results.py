@@ -72,9 +72,7 @@ class SearchFilters:
                 raise ValidationError("filter metadata must be an object of key: value")
             for key, item in meta.items():
                 if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
-                    raise ValidationError(
-                        f"metadata filter key {key!r} must be letters, digits, '_' or '-'"
-                    )
+                    raise ValidationError(f"metadata filter key {key!r} must be letters, digits, '_' or '-'")
                 if item is not None and not isinstance(item, (str, int, float, bool)):
                     raise ValidationError(f"metadata filter {key!r} must be a scalar value")
         since = parse_timestamp(value["since"], "since") if value.get("since") else None

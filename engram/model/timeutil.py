@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from engram.errors import ValidationError
 
-UTC = timezone.utc
+__all__ = ["UTC", "from_micros", "iso", "now", "parse_timestamp", "to_micros"]
+
 _MIN_YEAR, _MAX_YEAR = 1000, 9000
 
 
@@ -41,8 +42,7 @@ def parse_timestamp(value: object, what: str = "timestamp") -> datetime:
             ) from exc
     else:
         raise ValidationError(
-            f"{what} must be a datetime, ISO 8601 string or Unix seconds, "
-            f"not {type(value).__name__}"
+            f"{what} must be a datetime, ISO 8601 string or Unix seconds, not {type(value).__name__}"
         )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

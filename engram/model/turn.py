@@ -11,7 +11,7 @@ from typing import Any
 
 from engram.errors import ValidationError
 from engram.model.limits import MAX_CONTENT_BYTES, MAX_METADATA_BYTES, ROLES
-from engram.model.scope import Scope, check_id
+from engram.model.scope import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +105,7 @@ def check_text(value: object, what: str) -> str:
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError as exc:
-        raise ValidationError(
-            f"{what} is not valid UTF-8 (lone surrogate at character {exc.start})"
-        ) from exc
+        raise ValidationError(f"{what} is not valid UTF-8 (lone surrogate at character {exc.start})") from exc
     if not value.strip():
         raise ValidationError(f"{what} is empty")
     if size > MAX_CONTENT_BYTES:

@@ -39,7 +39,8 @@ def normalise(vectors: np.ndarray) -> Vectors:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    result: Vectors = vectors / norms
+    return result
 
 
 class CachedEmbedder:

@@ -75,9 +75,7 @@ class Store(Protocol):
     ) -> list[Turn]:
         """Turns in chronological order (timestamp, then seq), after the keyset ``after``."""
 
-    def recent_turns(
-        self, scope: UserScope, session_id: str, *, until: datetime, limit: int
-    ) -> list[Turn]:
+    def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
         """The latest turns of a session said at or before ``until``, newest first."""
 
     def delete_turns(self, scope: UserScope, ids: Sequence[str]) -> list[str]:

@@ -8,6 +8,8 @@ searches in well under one, with exact search as the fallback when filters remov
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
@@ -24,7 +26,7 @@ class ScopeVectors:
         self.seqs = np.empty(0, dtype=np.int64)
         self.timestamps = np.empty(0, dtype=np.int64)
         self._size = 0
-        self._hnsw = None  # usearch.index.Index, built lazily
+        self._hnsw: Any = None  # usearch.index.Index, built lazily
         self._hnsw_size = 0
 
     def __len__(self) -> int:
@@ -105,7 +107,7 @@ class ScopeVectors:
                     return out
         return None  # not enough survived the filter: let exact search answer
 
-    def _ensure_hnsw(self):  # type: ignore[no-untyped-def]
+    def _ensure_hnsw(self) -> Any:
         try:
             from usearch.index import Index
         except ImportError:

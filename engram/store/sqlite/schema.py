@@ -63,20 +63,26 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema up to date, or refuse a file this version cannot read.
+def check_compatible(conn: sqlite3.Connection) -> None:
+    """Refuse, without writing a byte, a file that is not an Engram store.
 
     Raises:
-        CorruptStoreError: the file is not an Engram database.
-        SchemaVersionError: the file was written by a newer Engram.
+        CorruptStoreError: the file is another application's database, or not one at all.
     """
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if app_id not in (0, APPLICATION_ID) or (tables and "engram_migrations" not in tables):
         raise CorruptStoreError(
-            "this file is an SQLite database but not an Engram store; "
-            "choose another --db path"
+            "this file is an SQLite database but not an Engram store; choose another --db path"
         )
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date, or refuse a file this version cannot read.
+
+    Raises:
+        SchemaVersionError: the file was written by a newer Engram.
+    """
     conn.execute(
         "CREATE TABLE IF NOT EXISTS engram_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )

@@ -24,7 +24,7 @@ from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
 from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import Candidate, UserScope
-from engram.store.sqlite.schema import migrate
+from engram.store.sqlite.schema import check_compatible, migrate
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 _TURN_COLUMNS = (
@@ -68,6 +68,7 @@ class SQLiteStore:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
+            check_compatible(self._conn)  # before any pragma that writes to the file
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
             self._conn.execute("PRAGMA foreign_keys=ON")
@@ -75,9 +76,7 @@ class SQLiteStore:
         except sqlite3.DatabaseError as exc:
             raise CorruptStoreError(f"cannot open {self.path} as an Engram store: {exc}") from exc
         self._data_version = self._read_data_version()
-        row = self._conn.execute(
-            "SELECT value FROM engram_meta WHERE key='embedding_model'"
-        ).fetchone()
+        row = self._conn.execute("SELECT value FROM engram_meta WHERE key='embedding_model'").fetchone()
         if row:
             model = json.loads(row[0])
             self._model = (model["id"], int(model["dim"]))
@@ -194,10 +193,7 @@ class SQLiteStore:
         with self._lock:
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
-                sql = (
-                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? "
-                    f"AND id IN ({marks})"
-                )
+                sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})"
                 params: list[Any] = [scope.tenant, scope.user_id, *chunk]
                 if scope.agent_id is not None:
                     sql += " AND agent_id=?"
@@ -211,8 +207,7 @@ class SQLiteStore:
             for chunk in _chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
-                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) "
-                    "GROUP BY embed_key",
+                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) GROUP BY embed_key",
                     chunk,
                 ):
                     out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
@@ -242,13 +237,8 @@ class SQLiteStore:
         with self._lock:
             return [_turn(row) for row in self._conn.execute(sql, params)]
 
-    def recent_turns(
-        self, scope: UserScope, session_id: str, *, until: datetime, limit: int
-    ) -> list[Turn]:
-        sql = (
-            f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? "
-            "AND ts <= ?"
-        )
+    def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
+        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? AND ts <= ?"
         params: list[Any] = [scope.tenant, scope.user_id, session_id, to_micros(until)]
         if scope.agent_id is not None:
             sql += " AND agent_id=?"
@@ -298,7 +288,12 @@ class SQLiteStore:
             if scope.agent_id is not None or filters.session_ids or filters.roles or filters.metadata:
                 where, params = _filter_sql(scope, filters, until)
                 allowed = np.array(
-                    [row[0] for row in self._conn.execute(f"SELECT t.seq FROM turns t WHERE {where} ORDER BY t.seq", params)],
+                    [
+                        row[0]
+                        for row in self._conn.execute(
+                            f"SELECT t.seq FROM turns t WHERE {where} ORDER BY t.seq", params
+                        )
+                    ],
                     dtype=np.int64,
                 )
             found = index.search(
@@ -348,9 +343,7 @@ class SQLiteStore:
             )
         size = None
         if self.path != ":memory:":
-            size = sum(
-                os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p)
-            )
+            size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
         return Stats(
             turns=turns,
             users=users,
@@ -433,9 +426,7 @@ class SQLiteStore:
         out: dict[int, Turn] = {}
         for chunk in _chunks(list(seqs)):
             marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(
-                f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk
-            ):
+            for row in self._conn.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
                 out[row[0]] = _turn(row)
         return out
 

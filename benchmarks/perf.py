@@ -1,0 +1,186 @@
+"""Write- and read-path speed of the embedded default, measured on LoCoMo text.
+
+    .venv/bin/python benchmarks/perf.py                 # ingest + search at 10k and 100k turns
+    .venv/bin/python benchmarks/perf.py --sizes 10000   # quicker
+    .venv/bin/python benchmarks/perf.py --json out.json
+
+1. Ingest: every LoCoMo conversation is added session by session through ``Memory.add`` into
+   a fresh store with a cold embedding cache (validate, embed, persist, index): turns/s end
+   to end, model load excluded and reported apart.
+2. Search: a store of N turns (LoCoMo turns repeated under new sessions; their vectors are
+   the real embeddings plus small noise, so no two are identical) is searched with the real
+   LoCoMo questions through ``Memory.search`` (query embedding included), default hybrid
+   recipe: p50/p95 latency, for the exact index and for HNSW.
+Peak RSS and store size are reported. Timings on a shared machine are noisy: compare ratios
+within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+from engram import Memory, OnnxEmbedder, SQLiteStore
+from engram.formats import load_locomo
+from engram.model import Scope
+from engram.model.messages import parse_messages
+from engram.model.timeutil import now
+from engram.providers.embedder import text_key
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_ingest(embedder: OnnxEmbedder, dataset, workdir: Path) -> dict:
+    turns = 0
+    elapsed = 0.0
+    per_conv = []
+    for conv in dataset.conversations:
+        mem = Memory(workdir / f"ingest-{conv.id}.db", embedder=embedder)
+        _ = mem.embedder  # load and bind the model before timing
+        started = time.perf_counter()
+        count = 0
+        for session in conv.sessions:
+            result = mem.add(session.messages, user_id=conv.id, session_id=session.id)
+            count += result.added
+        took = time.perf_counter() - started
+        per_conv.append(round(count / took, 1))
+        turns += count
+        elapsed += took
+        mem.close()
+    return {
+        "turns": turns,
+        "seconds": round(elapsed, 2),
+        "turns_per_s": round(turns / elapsed, 1),
+        "per_conversation_turns_per_s": per_conv,
+    }
+
+
+def build_store(
+    path: Path, size: int, base_texts, base_vectors: np.ndarray, embedder, threshold: int
+) -> SQLiteStore:
+    store = SQLiteStore(path, hnsw_threshold=threshold, synchronous="NORMAL")
+    store.bind_embedder(embedder.model_id, embedder.dim)
+    rng = np.random.default_rng(0)
+    start = now() - timedelta(days=3650)
+    batch = 2000
+    for offset in range(0, size, batch):
+        count = min(batch, size - offset)
+        rows = [(offset + i) % len(base_texts) for i in range(count)]
+        session = f"s{offset // 200}"
+        messages = [
+            {
+                "role": "user",
+                "name": base_texts[r][0],
+                "content": base_texts[r][1],
+                "timestamp": start + timedelta(minutes=offset + i),
+            }
+            for i, r in enumerate(rows)
+        ]
+        turns = parse_messages(messages, Scope("default", "bench", None, session), now=start)
+        vectors = base_vectors[rows] + rng.normal(scale=0.02, size=(count, embedder.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        store.insert_turns(turns, vectors, [text_key(t.embedding_text() + str(offset)) for t in turns], start)
+    return store
+
+
+def bench_search(mem: Memory, questions: list[str], repeats: int) -> dict:
+    mem.search("warm up", user_id="bench")  # builds the vector index, loads pages
+    times = []
+    for _ in range(repeats):
+        for q in questions:
+            started = time.perf_counter()
+            mem.search(q, user_id="bench", k=10)
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "queries": len(times),
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not args.data.exists():
+        print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
+        return 2
+    report: dict = {
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
+    }
+    started = time.perf_counter()
+    embedder = OnnxEmbedder()
+    report["model_load_s"] = round(time.perf_counter() - started, 2)
+    dataset = load_locomo(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        report["ingest"] = bench_ingest(embedder, dataset, workdir)
+        print(
+            f"ingest: {report['ingest']['turns']} turns at {report['ingest']['turns_per_s']} turns/s",
+            flush=True,
+        )
+        base = [
+            (m.get("name") or "", m["content"])
+            for c in dataset.conversations
+            for s in c.sessions
+            for m in s.messages
+        ]
+        base_vectors = embedder.embed([f"{n}: {t}" if n else t for n, t in base])
+        questions = [q.question for q in dataset.questions][: args.queries]
+        report["search"] = {}
+        for size in (int(s) for s in args.sizes.split(",")):
+            for label, threshold in (("exact", 10**12), ("hnsw", 20_000)):
+                if label == "hnsw" and size < 20_000:
+                    continue
+                path = workdir / f"search-{size}-{label}.db"
+                t0 = time.perf_counter()
+                store = build_store(path, size, base, base_vectors, embedder, threshold)
+                build_s = time.perf_counter() - t0
+                mem = Memory(store=store, embedder=embedder)
+                t0 = time.perf_counter()
+                mem.search("first query builds the index", user_id="bench")
+                index_s = time.perf_counter() - t0
+                result = bench_search(mem, questions, repeats=1)
+                result.update(
+                    store_mb=round(path.stat().st_size / 2**20, 1),
+                    build_s=round(build_s, 1),
+                    first_search_s=round(index_s, 2),
+                )
+                report["search"][f"{size}-{label}"] = result
+                print(
+                    f"search {size:>7} turns {label:5}: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms "
+                    f"(first search {result['first_search_s']} s, store {result['store_mb']} MB)",
+                    flush=True,
+                )
+                mem.close()
+    report["peak_rss_mb"] = round(rss_mb(), 1)
+    print(f"peak RSS {report['peak_rss_mb']} MB")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Embedders and token counters: the real packaged model offline, the cache, the test fake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engram import CachedEmbedder, HashingEmbedder, OnnxEmbedder
+from engram.providers.onnx import MODEL_ID, default_model_path, default_tokenizer_path
+from engram.providers.tokens import ApproximateCounter, WordPieceCounter
+
+
+@pytest.fixture(scope="module")
+def onnx() -> OnnxEmbedder:
+    return OnnxEmbedder()
+
+
+def test_the_packaged_model_and_tokenizer_are_found_by_path():
+    assert default_model_path().is_file() and default_model_path().name == "model.onnx"
+    assert default_tokenizer_path().is_file()
+
+
+def test_onnx_embeddings_are_unit_length_deterministic_and_meaningful(onnx):
+    texts = ["I moved to Berlin last year", "She lives in Germany now", "The cat is eating pasta"]
+    vectors = onnx.embed(texts)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32 and onnx.model_id == MODEL_ID
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 2] + 0.2  # related sentences are closer than unrelated ones
+    np.testing.assert_allclose(onnx.embed(texts[::-1])[::-1], vectors, atol=1e-5)  # order-independent
+
+
+def test_batching_does_not_change_vectors(onnx):
+    texts = [f"sentence number {i} " + "word " * (i % 17) for i in range(70)]
+    one_by_one = np.vstack([onnx.embed([t]) for t in texts[:5]])
+    np.testing.assert_allclose(onnx.embed(texts)[:5], one_by_one, atol=1e-4)
+    assert onnx.embed([]).shape == (0, 384)
+
+
+def test_very_long_text_is_truncated_not_rejected(onnx):
+    assert onnx.embed(["word " * 5000]).shape == (1, 384)
+
+
+def test_cache_embeds_each_text_once():
+    inner = HashingEmbedder(16)
+    cached = CachedEmbedder(inner, max_items=3)
+    first = cached.embed(["a", "b", "a"])
+    assert inner.texts_embedded == 2
+    np.testing.assert_array_equal(first[0], first[2])
+    cached.embed(["b", "c"])
+    assert inner.texts_embedded == 3 and cached.hits == 1  # "b" came from the cache
+    cached.embed(["d", "e"])  # evicts the oldest
+    cached.embed(["a"])
+    assert inner.texts_embedded == 6
+
+
+def test_hashing_embedder_is_deterministic_and_lexical():
+    emb = HashingEmbedder(128)
+    a, b, c = emb.embed(["red apples", "apples red", "blue ocean"])
+    np.testing.assert_allclose(a, b)
+    assert float(a @ c) < 0.5
+
+
+@pytest.mark.parametrize("text", ["", "hello", "Hello, world! It's 2024.", "naïve café", "word " * 100])
+def test_token_counters_agree_roughly(text):
+    exact = WordPieceCounter().count(text)
+    approx = ApproximateCounter().count(text)
+    assert exact == WordPieceCounter().count_many([text])[0]
+    assert abs(exact - approx) <= max(3, 0.35 * exact)

@@ -1,0 +1,144 @@
+"""The pure steps of the read path: query terms, rank fusion, context assembly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engram.model import Hit, Scope, Turn
+from engram.providers.tokens import ApproximateCounter
+from engram.read.assemble import MEMORIES_HEADER, WORKING_HEADER, assemble_context, format_turn
+from engram.read.fuse import reciprocal_rank_fusion
+from engram.read.query import query_terms
+
+T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("query", "terms"),
+    [
+        ("Where does Alice live now?", ["alice", "live"]),
+        ("What is the name of Caroline's dog?", ["name", "caroline", "dog"]),
+        ("the the THE", []),
+        ("", []),
+        ('quote " and * star', ["quote", "star"]),
+        ("Café in São Paulo", ["café", "são", "paulo"]),
+        ("dog dog Dog", ["dog"]),
+    ],
+)
+def test_query_terms(query, terms):
+    assert query_terms(query) == terms
+
+
+def test_rrf_rewards_agreement_between_rankings():
+    fused = reciprocal_rank_fusion(
+        {"bm25": [("a", 9.0), ("b", 5.0), ("c", 1.0)], "vector": [("b", 0.9), ("d", 0.8), ("a", 0.1)]}, k=60
+    )
+    order = [item.key for item in fused]
+    assert order[:2] == ["b", "a"]  # both found b and a; b ranks 2+1, a ranks 1+3
+    b = fused[0]
+    assert b.score == pytest.approx(1 / 62 + 1 / 61)
+    assert b.signals() == {"rrf": b.score, "bm25_rank": 2, "bm25": 5.0, "vector_rank": 1, "vector": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("rankings", "expected"),
+    [
+        ({}, []),
+        ({"bm25": []}, []),
+        ({"bm25": [("x", 1.0)]}, ["x"]),
+        ({"bm25": [("x", 1.0), ("x", 0.5), ("y", 0.1)]}, ["x", "y"]),  # a key counts once per ranking
+        ({"a": [("p", 1), ("q", 1)], "b": [("q", 1), ("p", 1)]}, ["p", "q"]),  # tie: first seen first
+    ],
+)
+def test_rrf_edge_cases(rankings, expected):
+    assert [item.key for item in reciprocal_rank_fusion(rankings)] == expected
+
+
+def test_rrf_weights_shift_the_order():
+    rankings = {"bm25": [("a", 1.0)], "vector": [("b", 1.0)]}
+    fused = reciprocal_rank_fusion(rankings, weights={"bm25": 1.0, "vector": 2.0})
+    assert [item.key for item in fused] == ["b", "a"]
+
+
+def turn(n: int, text: str, *, session: str = "s1", minutes: int | None = None) -> Turn:
+    return Turn(
+        id=f"t{n}",
+        scope=Scope("t", "u", None, session),
+        role="user",
+        content=text,
+        timestamp=T0 + timedelta(minutes=n if minutes is None else minutes),
+        recorded_at=T0,
+        content_hash="h",
+        name="Ann",
+        seq=n,
+    )
+
+
+COUNT = ApproximateCounter().count
+
+
+def build(working, ranked, budget, **kw):
+    return assemble_context(
+        user_id="u",
+        working=working,
+        ranked=ranked,
+        budget_tokens=budget,
+        count=COUNT,
+        reference_time=T0 + timedelta(days=1),
+        **kw,
+    )
+
+
+def test_context_puts_working_memory_first_and_memories_in_time_order():
+    working = [turn(11, "latest words"), turn(10, "earlier words")]  # newest first
+    ranked = [Hit(turn(3, "third fact"), 0.9), Hit(turn(1, "first fact", session="s0"), 0.8)]
+    text, tokens, items, left_out = build(working, ranked, 500)
+    lines = text.splitlines()
+    assert lines[1] == WORKING_HEADER
+    assert lines[2].startswith("[W1]") and "earlier words" in lines[2]
+    assert "latest words" in lines[3]
+    assert lines[4] == MEMORIES_HEADER
+    assert "[M1]" in lines[5] and "first fact" in lines[5] and "[s0]" in lines[5]
+    assert "third fact" in lines[6]
+    assert [i.ref for i in items] == ["W1", "W2", "M1", "M2"]
+    assert tokens == COUNT(text) <= 500 and left_out == []
+
+
+def test_context_never_exceeds_the_budget_and_says_what_was_left_out():
+    ranked = [Hit(turn(n, f"memory number {n} " + "word " * 20), 1.0 / n) for n in range(1, 30)]
+    for budget in (1, 10, 40, 80, 200, 400):
+        _, tokens, items, left_out = build([], ranked, budget)
+        assert tokens <= budget
+        assert len(items) + len(left_out) == len(ranked)
+        assert all(
+            reason == "did not fit in the token budget" or "budget" in reason for _, reason in left_out
+        )
+
+
+def test_context_skips_a_long_hit_but_keeps_filling_with_shorter_ones():
+    ranked = [Hit(turn(1, "long " * 300), 1.0), Hit(turn(2, "short one"), 0.5)]
+    _, _, items, left_out = build([], ranked, 100)
+    assert [i.turn.id for i in items] == ["t2"]
+    assert left_out == [(ranked[0].turn, "did not fit in the token budget")]
+
+
+def test_working_memory_is_capped_by_its_share_and_is_a_contiguous_window():
+    working = [turn(n, "chat " * 10) for n in range(20, 0, -1)]
+    _, _, items, _ = build(working, [], 200, working_share=0.5)
+    ids = [i.turn.id for i in items]
+    assert ids and sum(i.tokens for i in items) <= 100
+    assert ids == [f"t{n}" for n in range(21 - len(ids), 21)]  # the newest, in order
+
+
+def test_a_hit_already_in_working_memory_is_not_repeated():
+    shared = turn(5, "the same turn")
+    _, _, items, left_out = build([shared], [Hit(shared, 1.0)], 300)
+    assert [i.section for i in items] == ["working_memory"]
+    assert left_out == [(shared, "already in working memory")]
+
+
+def test_turn_lines_carry_date_weekday_session_and_speaker():
+    line = format_turn("M1", turn(0, "hello\n  there", session="s9"), with_session=True)
+    assert line == "[M1] 2024-05-08 (Wed) 13:56 [s9] Ann: hello there"

@@ -1,0 +1,161 @@
+"""The store contract, run against every backend (PostgreSQL joins this list when it lands)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from engram import EmbedderMismatchError, HashingEmbedder, Scope, SearchFilters
+from engram.model.messages import parse_messages
+from engram.providers.embedder import text_key
+from engram.store.base import UserScope
+from tests.conftest import BACKENDS, make_store
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+EMB = HashingEmbedder(64)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    s = make_store(request.param, tmp_path)
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    yield s
+    s.close()
+
+
+def put(store, user, session, texts, *, start=T0, role="user", tenant="t", agent=None, metadata=None):
+    messages = [
+        {"role": role, "content": text, "timestamp": start + timedelta(minutes=i), "metadata": metadata or {}}
+        for i, text in enumerate(texts)
+    ]
+    turns = parse_messages(messages, Scope(tenant, user, agent, session), now=T0)
+    texts_ = [t.embedding_text() for t in turns]
+    return store.insert_turns(turns, EMB.embed(texts_), [text_key(t) for t in texts_], T0)
+
+
+def test_insert_is_idempotent_and_returns_the_stored_turns(store):
+    first = put(store, "u", "s", ["a b", "c d"])
+    again = put(store, "u", "s", ["a b", "c d"])
+    assert [new for _, new in first] == [True, True]
+    assert [new for _, new in again] == [False, False]
+    assert [t.id for t, _ in first] == [t.id for t, _ in again]
+    assert [t.seq for t, _ in first] == [t.seq for t, _ in again]
+
+
+def test_embedder_is_bound_once(store):
+    store.bind_embedder(EMB.model_id, EMB.dim)
+    with pytest.raises(EmbedderMismatchError, match="same embedder"):
+        store.bind_embedder("other-model", 384)
+
+
+def test_tenants_and_users_are_isolated_on_every_read(store):
+    ((mine, _),) = put(store, "alice", "s", ["secret garden plans"], tenant="t1")
+    put(store, "bob", "s", ["secret garden plans"], tenant="t1")
+    put(store, "alice", "s", ["secret garden plans"], tenant="t2")
+    alice = UserScope("t1", "alice")
+    flt = SearchFilters()
+    until = T0 + timedelta(days=1)
+    assert [c.turn.id for c in store.text_search(alice, ["garden"], filters=flt, until=until, limit=10)] == [
+        mine.id
+    ]
+    vec = EMB.embed(["secret garden plans"])[0]
+    assert [c.turn.id for c in store.vector_search(alice, vec, filters=flt, until=until, limit=10)] == [
+        mine.id
+    ]
+    assert [t.id for t in store.list_turns(alice)] == [mine.id]
+    assert store.get_turns(UserScope("t1", "bob"), [mine.id]) == []
+    assert store.get_turns(UserScope("t2", "alice"), [mine.id]) == []
+    assert store.delete_turns(UserScope("t2", "alice"), [mine.id]) == []
+    assert store.stats("t1").turns == 2 and store.stats("t1", "alice").turns == 1
+
+
+def test_searches_never_see_the_future(store):
+    put(store, "u", "s", ["the picnic was lovely"], start=T0)
+    put(store, "u", "s", ["the picnic was rained out"], start=T0 + timedelta(days=10))
+    scope, flt = UserScope("t", "u"), SearchFilters()
+    early = T0 + timedelta(days=1)
+    assert len(store.text_search(scope, ["picnic"], filters=flt, until=early, limit=10)) == 1
+    vec = EMB.embed(["picnic"])[0]
+    assert len(store.vector_search(scope, vec, filters=flt, until=early, limit=10)) == 1
+    assert len(store.vector_search(scope, vec, filters=flt, until=T0 + timedelta(days=20), limit=10)) == 2
+
+
+def test_filters_apply_to_both_retrievers(store):
+    put(store, "u", "s1", ["tea in the garden"], metadata={"topic": "home", "n": 1})
+    put(store, "u", "s2", ["tea at the office"], role="assistant", metadata={"topic": "work", "flag": True})
+    put(store, "u", "s3", ["tea later"], start=T0 + timedelta(days=5))
+    scope, until = UserScope("t", "u"), T0 + timedelta(days=30)
+    vec = EMB.embed(["tea"])[0]
+    cases = [
+        ({"session_id": "s1"}, ["tea in the garden"]),
+        ({"role": "assistant"}, ["tea at the office"]),
+        ({"metadata": {"topic": "work"}}, ["tea at the office"]),
+        ({"metadata": {"flag": True}}, ["tea at the office"]),
+        ({"metadata": {"n": 1}}, ["tea in the garden"]),
+        ({"since": T0 + timedelta(days=1)}, ["tea later"]),
+        ({"until": T0 + timedelta(days=1)}, ["tea at the office", "tea in the garden"]),
+        ({"session_ids": ["s1", "s3"]}, ["tea in the garden", "tea later"]),
+    ]
+    for raw, expected in cases:
+        flt = SearchFilters.coerce(raw)
+        by_text = store.text_search(scope, ["tea"], filters=flt, until=until, limit=10)
+        by_vec = store.vector_search(scope, vec, filters=flt, until=until, limit=10)
+        assert sorted(c.turn.content for c in by_text) == expected, raw
+        assert sorted(c.turn.content for c in by_vec) == expected, raw
+
+
+def test_agent_scope_narrows_reads(store):
+    put(store, "u", "s", ["booked flights to Rome"], agent="travel")
+    put(store, "u", "s", ["booked a dentist visit"], agent="health")
+    until, flt = T0 + timedelta(days=1), SearchFilters()
+    travel = UserScope("t", "u", "travel")
+    assert [
+        c.turn.scope.agent_id
+        for c in store.text_search(travel, ["booked"], filters=flt, until=until, limit=10)
+    ] == ["travel"]
+    vec = EMB.embed(["booked"])[0]
+    assert [
+        c.turn.scope.agent_id for c in store.vector_search(travel, vec, filters=flt, until=until, limit=10)
+    ] == ["travel"]
+    assert len(store.text_search(UserScope("t", "u"), ["booked"], filters=flt, until=until, limit=10)) == 2
+
+
+def test_delete_removes_row_text_and_vector(store):
+    rows = put(store, "u", "s", ["zebra crossing", "yak shaving"])
+    scope, flt, until = UserScope("t", "u"), SearchFilters(), T0 + timedelta(days=1)
+    vec = EMB.embed(["zebra crossing"])[0]
+    assert (
+        store.vector_search(scope, vec, filters=flt, until=until, limit=1)[0].turn.content == "zebra crossing"
+    )
+    assert store.delete_turns(scope, [rows[0][0].id, "t_missing"]) == [rows[0][0].id]
+    assert store.text_search(scope, ["zebra"], filters=flt, until=until, limit=10) == []
+    assert [c.turn.content for c in store.vector_search(scope, vec, filters=flt, until=until, limit=10)] == [
+        "yak shaving"
+    ]
+    assert store.get_turns(scope, [rows[0][0].id]) == []
+    assert store.cached_vectors([text_key("zebra crossing")]) == {}
+
+
+def test_list_pages_in_time_order_and_recent_turns_newest_first(store):
+    put(store, "u", "s", ["third"], start=T0 + timedelta(hours=3))
+    put(store, "u", "s", ["first", "second"], start=T0)
+    scope = UserScope("t", "u")
+    assert [t.content for t in store.list_turns(scope)] == ["first", "second", "third"]
+    page = store.list_turns(scope, limit=2)
+    last = page[-1]
+    rest = store.list_turns(scope, after=(int(last.timestamp.timestamp() * 1e6), last.seq))
+    assert [t.content for t in rest] == ["third"]
+    recent = store.recent_turns(scope, "s", until=T0 + timedelta(hours=1), limit=5)
+    assert [t.content for t in recent] == ["second", "first"]
+
+
+def test_cached_vectors_and_iteration_return_what_was_stored(store):
+    rows = put(store, "u", "s", ["alpha", "beta"])
+    cached = store.cached_vectors([text_key("alpha"), text_key("nope")])
+    assert list(cached) == [text_key("alpha")]
+    np.testing.assert_allclose(cached[text_key("alpha")], EMB.embed(["alpha"])[0])
+    listed = list(store.iter_turns("t", batch=1))
+    assert [t.id for t, _ in listed] == [t.id for t, _ in rows]
+    assert all(v is not None and v.shape == (EMB.dim,) for _, v in listed)
