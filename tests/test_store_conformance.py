@@ -159,3 +159,19 @@ def test_cached_vectors_and_iteration_return_what_was_stored(store):
     listed = list(store.iter_turns("t", batch=1))
     assert [t.id for t, _ in listed] == [t.id for t, _ in rows]
     assert all(v is not None and v.shape == (EMB.dim,) for _, v in listed)
+
+
+def test_api_keys_are_stored_hashed_and_revocable(store, tmp_path):
+    from engram.auth import create_key, revoke_key, verify_key
+
+    key, secret = create_key(store, "acme", "ci")
+    assert secret.startswith("engram_") and key.prefix == secret[: len(key.prefix)]
+    assert verify_key(store, secret) == key
+    assert verify_key(store, secret + "x") is None and verify_key(store, "nonsense") is None
+    other, _ = create_key(store, "globex")
+    assert [k.id for k in store.list_api_keys("acme")] == [key.id]
+    assert {k.id for k in store.list_api_keys()} == {key.id, other.id}
+    assert revoke_key(store, key.id).revoked_at is not None
+    assert verify_key(store, secret) is None
+    if store.location != ":memory:":
+        assert secret.encode() not in open(store.location, "rb").read()

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from engram.model import NewTurn, SearchFilters, Stats, Turn
+from engram.model.keys import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,18 @@ class Store(Protocol):
 
     def stats(self, tenant: str, user_id: str | None = None) -> Stats:
         """Counts and sizes."""
+
+    def put_api_key(self, key: ApiKey, key_hash: str) -> None:
+        """Store a new API key under the hash of its secret."""
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to ``key_hash`` (revoked or not), if any."""
+
+    def list_api_keys(self, tenant: str | None = None) -> list[ApiKey]:
+        """Every key, or a tenant's, oldest first."""
+
+    def revoke_api_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark a key revoked; returns it, or ``None`` if there is no such key."""
 
     def close(self) -> None:
         """Release connections and caches."""

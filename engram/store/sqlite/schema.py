@@ -60,6 +60,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0002_api_keys",
+        """
+        CREATE TABLE api_keys (
+            id          TEXT PRIMARY KEY,
+            tenant      TEXT NOT NULL,
+            label       TEXT,
+            key_hash    TEXT NOT NULL UNIQUE,
+            prefix      TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+        CREATE INDEX api_keys_tenant ON api_keys(tenant);
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,23 @@
+"""File formats Engram reads and writes.
+
+Benchmark loaders turn LoCoMo and LongMemEval files into one neutral shape
+(:class:`Dataset` of :class:`Conversation` and :class:`Question`) whose messages go straight
+into ``Memory.add`` and whose gold labels stay in the questions. Engram's own JSONL export
+format lives in :mod:`engram.formats.jsonl`.
+"""
+
+from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json
+from engram.formats.locomo import load_locomo, parse_locomo
+from engram.formats.longmemeval import load_longmemeval, parse_longmemeval
+
+__all__ = [
+    "Conversation",
+    "Dataset",
+    "Question",
+    "Session",
+    "load_locomo",
+    "load_longmemeval",
+    "parse_locomo",
+    "parse_longmemeval",
+    "read_json",
+]
