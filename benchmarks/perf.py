@@ -151,7 +151,10 @@ def main() -> int:
         raw = len(base) / (time.perf_counter() - started)
         report["ingest"]["raw_embed_texts_per_s"] = round(raw, 1)
         report["ingest"]["ratio_to_raw_embedding"] = round(report["ingest"]["turns_per_s"] / raw, 3)
-        print(f"the embedder alone: {raw:.1f} texts/s; ingest/raw = {report['ingest']['ratio_to_raw_embedding']}")
+        print(
+            f"the embedder alone: {raw:.1f} texts/s; "
+            f"ingest/raw = {report['ingest']['ratio_to_raw_embedding']}"
+        )
         questions = [q.question for q in dataset.questions][: args.queries]
         report["search"] = {}
         for size in (int(s) for s in args.sizes.split(",")):
