@@ -1,0 +1,541 @@
+"""The ``engram`` CLI: every command through click's runner on real SQLite files, plus real
+subprocess runs of the installed console script.
+
+The runner uses the deterministic hashing embedder (``ENGRAM_EMBEDDER=hashing``); the
+subprocess demo uses the default local model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from engram.cli import base as cli_base
+from engram.cli import cli
+from engram.cli.demo import load_sample
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HASHING = {"ENGRAM_EMBEDDER": "hashing", "ENGRAM_DB": None, "ENGRAM_TENANT": None, "ENGRAM_DEBUG": None}
+COMMANDS = ["add", "context", "delete", "demo", "export", "get", "import", "list", "search", "stats"]
+
+
+class Engram:
+    """Runs the CLI in-process against one store file."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(
+        self, *args: str, input: str | None = None, db: Path | None = None, **env: str | None
+    ) -> Result:
+        return self.runner.invoke(
+            cli, ["--db", str(db or self.db), *args], input=input, env={**HASHING, **env}
+        )
+
+    def json(self, *args: str, **kw: object) -> object:
+        result = self("--json", *args, **kw)  # type: ignore[arg-type]
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def engram(tmp_path: Path) -> Engram:
+    return Engram(tmp_path / "cli.db")
+
+
+def one_line_error(result: Result, code: int, *fragments: str) -> str:
+    """Assert the run failed with ``code`` and exactly one line on stderr containing ``fragments``."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def seed(engram: Engram) -> list[str]:
+    """Three turns of alice in two sessions; returns their ids."""
+    ids = []
+    for session, ts, text in [
+        ("s1", "2024-01-10T09:00:00Z", "I live in Porto and work as a nurse"),
+        ("s1", "2024-01-10T09:01:00Z", "My cat is called Pixel"),
+        ("s2", "2024-03-05T18:00:00Z", "I moved to Lisbon last week"),
+    ]:
+        out = engram.json("add", "--user", "alice", "--session", session, "--timestamp", ts, text)
+        ids.extend(out["ids"])  # type: ignore[index]
+    return ids
+
+
+# -- help ------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command_and_documents_every_option(engram: Engram) -> None:
+    bare = CliRunner().invoke(cli, [], env=HASHING)
+    assert "Commands:" in bare.output and "error:" not in bare.output
+    result = engram("--help")
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert f"  {name} " in result.output
+    for name in COMMANDS:
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None and command.help, name
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{name} {param.opts} has no help"  # type: ignore[attr-defined]
+        sub = engram(name, "--help")
+        assert sub.exit_code == 0 and "Usage: " in sub.output
+
+
+# -- add / search / context / get / list / delete -----------------------------------------
+
+
+def test_add_reports_ids_and_duplicates(engram: Engram) -> None:
+    first = engram.json("add", "--user", "u", "--session", "s", "--timestamp", "2024-01-01", "hello there")
+    again = engram.json("add", "--user", "u", "--session", "s", "--timestamp", "2024-01-01", "hello there")
+    assert first["added"] == 1 and first["duplicates"] == 0  # type: ignore[index]
+    assert again["added"] == 0 and again["duplicates"] == 1  # type: ignore[index]
+    assert first["ids"] == again["ids"]  # type: ignore[index]
+    human = engram("add", "--user", "u", "--session", "s", "--role", "assistant", "--name", "Bot", "hi")
+    assert human.exit_code == 0 and "1 added" in human.stdout and "Bot" in human.stdout
+
+
+def test_add_from_stdin_and_from_file(engram: Engram, tmp_path: Path) -> None:
+    out = engram.json("add", "--user", "u", "--session", "s", "-", input="from stdin\n")
+    assert out["turns"][0]["content"] == "from stdin"  # type: ignore[index]
+    messages = tmp_path / "m.json"
+    messages.write_text(
+        json.dumps(
+            [
+                {
+                    "role": "user",
+                    "name": "Ann",
+                    "content": "I adopted a greyhound",
+                    "timestamp": "2024-05-01T10:00:00Z",
+                },
+                {"role": "assistant", "content": "Congratulations!"},
+            ]
+        )
+    )
+    out = engram.json(
+        "add", "--user", "u", "--session", "s2", "--file", str(messages), "--metadata", '{"source": "file"}'
+    )
+    assert [t["role"] for t in out["turns"]] == ["user", "assistant"]  # type: ignore[index]
+    assert out["turns"][0]["metadata"] == {"source": "file"}  # type: ignore[index]
+    assert out["turns"][0]["timestamp"].startswith("2024-05-01T10:00:00")  # type: ignore[index]
+
+
+def test_search_table_json_filters_and_explain(engram: Engram) -> None:
+    seed(engram)
+    table = engram("search", "where does alice live", "--user", "alice")
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split() == ["rank", "score", "date", "session", "speaker", "text"]
+    assert "Lisbon" in table.stdout
+    out = engram.json("search", "Lisbon", "--user", "alice", "--k", "2", "--explain")
+    assert len(out["hits"]) == 2  # type: ignore[index]
+    top = out["hits"][0]  # type: ignore[index]
+    assert top["turn"]["content"] == "I moved to Lisbon last week" and "rrf" in top["signals"]
+    explained = engram("search", "Lisbon", "--user", "alice", "--explain")
+    assert "signals" in explained.stdout and "rrf=" in explained.stdout
+    only_s1 = engram.json("search", "Lisbon", "--user", "alice", "--session", "s1")
+    assert {h["turn"]["session_id"] for h in only_s1["hits"]} == {"s1"}  # type: ignore[index]
+    past = engram.json("search", "Lisbon", "--user", "alice", "--as-of", "2024-02-01")
+    assert all(h["turn"]["session_id"] == "s1" for h in past["hits"])  # type: ignore[index]
+    window = engram.json("search", "cat", "--user", "alice", "--since", "2024-03-01", "--until", "2024-04-01")
+    assert [h["turn"]["session_id"] for h in window["hits"]] == ["s2"]  # type: ignore[index]
+    per_command_json = engram("search", "cat", "--user", "alice", "--json")
+    assert json.loads(per_command_json.stdout)["query"] == "cat"
+
+
+def test_context_text_and_json(engram: Engram) -> None:
+    seed(engram)
+    text = engram("context", "where does alice live?", "--user", "alice", "--budget", "200")
+    assert text.exit_code == 0 and "Lisbon" in text.stdout and "tokens" in text.stderr
+    out = engram.json("context", "cat name", "--user", "alice", "--session", "s2", "--as-of", "2024-06-01")
+    assert out["tokens"] <= out["budget_tokens"] == 2000  # type: ignore[index]
+    assert out["citations"] and set(out["citations"]) <= {i["ref"] for i in out["items"]}  # type: ignore[index]
+    assert "Pixel" in out["text"]  # type: ignore[index]
+
+
+def test_get_list_delete(engram: Engram) -> None:
+    ids = seed(engram)
+    turn = engram.json("get", ids[1], "--user", "alice")
+    assert turn["content"] == "My cat is called Pixel"  # type: ignore[index]
+    assert "My cat is called Pixel" in engram("get", ids[1], "--user", "alice").stdout
+    page = engram.json("list", "--user", "alice", "--limit", "2")
+    assert [t["id"] for t in page["items"]] == ids[:2] and page["next_cursor"]  # type: ignore[index]
+    rest = engram.json("list", "--user", "alice", "--cursor", page["next_cursor"])  # type: ignore[index]
+    assert [t["id"] for t in rest["items"]] == ids[2:] and rest["next_cursor"] is None  # type: ignore[index]
+    assert "--cursor" in engram("list", "--user", "alice", "--limit", "1").stderr
+    one_line_error(engram("delete", ids[0], "--user", "alice"), 2, "--yes")
+    receipt = engram.json("delete", ids[0], "--user", "alice", "--yes")
+    assert receipt["deleted_ids"] == [ids[0]]  # type: ignore[index]
+    one_line_error(engram("get", ids[0], "--user", "alice"), 3, "error: no turn")
+    partial = engram("delete", ids[1], "t_missing", "--user", "alice", "--yes")
+    one_line_error(partial, 3, "t_missing")
+    assert f"deleted {ids[1]}" in partial.stdout
+    stats = engram.json("stats", "--user", "alice")
+    assert stats["turns"] == 1  # type: ignore[index]
+
+
+def test_tenants_are_isolated(engram: Engram) -> None:
+    engram("--tenant", "a", "add", "--user", "u", "--session", "s", "secret plans")
+    assert engram.json("--tenant", "b", "search", "secret", "--user", "u")["hits"] == []  # type: ignore[index]
+    assert len(engram.json("--tenant", "a", "search", "secret", "--user", "u")["hits"]) == 1  # type: ignore[index]
+
+
+# -- export / import ---------------------------------------------------------------------------
+
+
+def turn_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()[1:]
+
+
+def test_export_import_round_trip(engram: Engram, tmp_path: Path) -> None:
+    seed(engram)
+    first, second = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    result = engram("export", str(first))
+    assert result.exit_code == 0 and "exported 3 turn(s)" in result.stderr
+    copy = tmp_path / "copy.db"
+    summary = engram.json("import", "jsonl", str(first), db=copy)
+    assert summary["added"] == 3 and summary["users"] == ["alice"]  # type: ignore[index]
+    assert engram("export", str(second), db=copy).exit_code == 0
+    assert turn_lines(first) == turn_lines(second) and len(turn_lines(first)) == 3
+    piped = engram.json("import", "jsonl", "-", db=tmp_path / "piped.db", input=first.read_text())
+    assert piped["added"] == 3  # type: ignore[index]
+    again = engram("import", "jsonl", str(first), db=copy)
+    assert again.exit_code == 0 and "0 added, 3 duplicate(s)" in again.stdout
+    stdout = engram("export", "-", "--user", "alice", "--no-vectors")
+    lines = stdout.stdout.splitlines()
+    assert json.loads(lines[0])["format"] == "engram-jsonl"
+    assert all(json.loads(line)["embedding"] is None for line in lines[1:])
+    assert engram.json("export", str(tmp_path / "x.jsonl"))["turns"] == 3  # type: ignore[index]
+
+
+def test_import_jsonl_rejects_bad_files(engram: Engram, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "something-else"}\n')
+    one_line_error(engram("import", "jsonl", str(bad)), 2, "not an engram-jsonl file")
+    one_line_error(engram("import", "jsonl", str(bad), "--user", "x"), 2, "do not apply")
+
+
+def locomo_sample(sample_id: str, speakers: tuple[str, str]) -> dict[str, object]:
+    a, b = speakers
+    return {
+        "sample_id": sample_id,
+        "conversation": {
+            "speaker_a": a,
+            "speaker_b": b,
+            "session_1_date_time": "1:56 pm on 8 May, 2023",
+            "session_1": [
+                {"speaker": a, "dia_id": "D1:1", "text": f"Hi {b}, I started pottery classes."},
+                {"speaker": b, "dia_id": "D1:2", "text": "That sounds relaxing!"},
+            ],
+            "session_2_date_time": "10:00 am on 20 May, 2023",
+            "session_2": [
+                {
+                    "speaker": a,
+                    "dia_id": "D2:1",
+                    "text": "I made a blue vase.",
+                    "blip_caption": "a blue vase",
+                },
+            ],
+            "session_3_date_time": "10:00 am on 1 June, 2023",  # a date without a session
+        },
+        "qa": [
+            {"question": f"What did {a} make?", "answer": "a blue vase", "evidence": ["D2:1"], "category": 4}
+        ],
+    }
+
+
+def test_import_locomo_synthetic(engram: Engram, tmp_path: Path) -> None:
+    path = tmp_path / "locomo.json"
+    path.write_text(
+        json.dumps([locomo_sample("conv-a", ("Ann", "Bo")), locomo_sample("conv-b", ("Cy", "Di"))])
+    )
+    out = engram.json("import", "locomo", str(path))
+    assert out["conversations"] == 2 and out["sessions"] == 4 and out["added"] == 6  # type: ignore[index]
+    assert out["users"] == ["conv-a", "conv-b"] and len(out["sha256"]) == 64  # type: ignore[index]
+    hits = engram.json("search", "vase", "--user", "conv-b")["hits"]  # type: ignore[index]
+    assert hits[0]["turn"]["name"] == "Cy" and hits[0]["turn"]["session_id"] == "session_2"
+    assert hits[0]["turn"]["timestamp"].startswith("2023-05-20T10:00")
+    again = engram("import", "locomo", str(path))
+    assert again.exit_code == 0 and "0 added, 6 duplicate(s)" in again.stdout and "turns/s" in again.stdout
+    one = engram.json("import", "locomo", str(path), "--conversation", "conv-b", "--user", "alice")
+    assert one["users"] == ["alice"] and one["added"] == 3  # type: ignore[index]
+    one_line_error(engram("import", "locomo", str(path), "--user", "alice"), 2, "--conversation")
+    one_line_error(engram("import", "locomo", str(path), "--conversation", "conv-z"), 2, "conv-z", "conv-a")
+    assert engram.json("import", "locomo", str(path), "--limit", "1")["users"] == ["conv-a"]  # type: ignore[index]
+    not_locomo = tmp_path / "x.json"
+    not_locomo.write_text("{}")
+    one_line_error(engram("import", "locomo", str(not_locomo)), 2, "LoCoMo")
+
+
+def test_import_longmemeval_synthetic(engram: Engram, tmp_path: Path) -> None:
+    def item(question_id: str) -> dict[str, object]:
+        return {
+            "question_id": question_id,
+            "question_type": "single-session-user",
+            "question": "What breed is my dog?",
+            "answer": "greyhound",
+            "question_date": "2023/06/01 (Thu) 10:00",
+            "answer_session_ids": ["a1"],
+            "haystack_session_ids": ["a1", "b2"],
+            "haystack_dates": ["2023/05/01 (Mon) 09:00", "2023/05/02 (Tue) 09:00"],
+            "haystack_sessions": [
+                [
+                    {"role": "user", "content": "I adopted a greyhound", "has_answer": True},
+                    {"role": "assistant", "content": "Lovely!"},
+                ],
+                [{"role": "user", "content": "Any soup recipes?"}],
+            ],
+        }
+
+    path = tmp_path / "lme.json"
+    path.write_text(json.dumps([item("q1"), item("q2"), item("q3")]))
+    out = engram.json("import", "longmemeval", str(path), "--limit", "2")
+    assert out["users"] == ["q1", "q2"] and out["turns"] == 6 and out["sessions"] == 4  # type: ignore[index]
+    hit = engram.json("search", "dog breed greyhound", "--user", "q2")["hits"][0]  # type: ignore[index]
+    assert hit["turn"]["content"] == "I adopted a greyhound" and hit["turn"]["user_id"] == "q2"
+
+
+def test_import_real_locomo_conversation(engram: Engram) -> None:
+    path = SHARED_DATA / "locomo10.json"
+    if not path.exists():
+        pytest.skip(f"{path} not found: this test imports one conversation of the LoCoMo data")
+    out = engram.json("import", "locomo", str(path), "--conversation", "conv-26")
+    assert out["users"] == ["conv-26"] and out["sessions"] == 19 and out["added"] > 400  # type: ignore[index]
+    hits = engram.json("search", "LGBTQ support group", "--user", "conv-26", "--k", "3")["hits"]  # type: ignore[index]
+    assert any("support group" in hit["turn"]["content"] for hit in hits)
+
+
+# -- errors: one line, the right exit code ----------------------------------------------------
+
+
+def test_error_paths_print_one_line_with_the_right_exit_code(engram: Engram, tmp_path: Path) -> None:
+    one_line_error(engram("add", "--user", "u", "--session", "s", ""), 2, "error: ", "content is empty")
+    roles = tmp_path / "roles.json"
+    roles.write_text('[{"role": "wizard", "content": "abracadabra"}]')
+    one_line_error(engram("add", "--user", "u", "--session", "s", "--file", str(roles)), 2, "'wizard'")
+    not_json = tmp_path / "not.json"
+    not_json.write_text("[{")
+    one_line_error(engram("add", "--user", "u", "--session", "s", "--file", str(not_json)), 2, "not JSON")
+    one_line_error(
+        engram("add", "--user", "u", "--session", "s", "--timestamp", "last tuesday", "x"),
+        2,
+        "--timestamp",
+        "ISO 8601",
+    )
+    one_line_error(engram("search", "q", "--as-of", "2024-13-45", "--user", "u"), 2, "--as-of")
+    one_line_error(engram("search", "anything"), 2, "Missing option '--user'")
+    one_line_error(engram("search", "", "--user", "u"), 2, "query must be a non-empty string")
+    one_line_error(engram("add", "--user", "u", "--session", "s", "--metadata", "[1]", "x"), 2, "--metadata")
+    one_line_error(engram("frobnicate"), 2, "No such command")
+    one_line_error(engram("get", "t_0000", "--user", "nobody"), 3, "no turn 't_0000'")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(os.urandom(4096))
+    one_line_error(engram("stats", db=garbage), 4, "cannot open", "Engram store")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    one_line_error(engram("list", "--user", "u", db=foreign), 4, "not an Engram store")
+    one_line_error(engram("stats", ENGRAM_EMBEDDER="word2vec"), 2, "ENGRAM_EMBEDDER")
+
+
+def test_embedder_mismatch_is_a_store_error(engram: Engram) -> None:
+    engram("add", "--user", "u", "--session", "s", "hello", ENGRAM_EMBEDDER="hashing")
+    # A store embedded with the hashing embedder refuses another model's vectors; simulate one.
+    from engram.providers.hashing import HashingEmbedder
+
+    class Other(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__(dim=64)
+
+    original = cli_base.make_memory
+
+    def other_memory(path: object, tenant: str) -> object:
+        from engram import Memory
+
+        return Memory(path, embedder=Other(), tenant=tenant)  # type: ignore[arg-type]
+
+    try:
+        cli_base.make_memory = other_memory  # type: ignore[assignment]
+        one_line_error(engram("search", "hello", "--user", "u"), 4, "hashing-256")
+    finally:
+        cli_base.make_memory = original
+
+
+def test_unexpected_errors_and_interrupts(engram: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engram import Memory
+
+    def boom(self: object, **_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Memory, "stats", boom)
+    line = one_line_error(engram("stats"), 1)
+    assert line == "internal error: RuntimeError: boom (run with ENGRAM_DEBUG=1 for a traceback)"
+    debug = engram("stats", ENGRAM_DEBUG="1")
+    assert isinstance(debug.exception, RuntimeError)
+
+    def interrupted(self: object, **_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Memory, "stats", interrupted)
+    result = engram("stats")
+    assert result.exit_code == 130 and result.stderr.strip() == "interrupted"
+
+
+# -- lazy `bench` -------------------------------------------------------------------------------
+
+
+def test_bench_is_loaded_lazily_and_never_breaks_the_cli(
+    engram: Engram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "fake_bench_ok.py").write_text(
+        textwrap.dedent("""
+        import click
+
+        @click.command("bench", help="Run the benchmarks.")
+        def bench():
+            click.echo("benching")
+    """)
+    )
+    (tmp_path / "fake_bench_broken.py").write_text("raise RuntimeError('half-written module')\n")
+    for module, listed in [
+        ("fake_bench_missing", False),
+        ("fake_bench_broken", True),
+        ("fake_bench_ok", True),
+    ]:
+        monkeypatch.setitem(cli_base.LAZY_COMMANDS, "bench", (module, "bench", "bench"))
+        help_run = engram("--help")
+        assert help_run.exit_code == 0 and ("  bench " in help_run.output) is listed, module
+        assert engram("stats").exit_code == 0
+    ran = engram("bench")
+    assert ran.exit_code == 0 and ran.stdout == "benching\n"
+    monkeypatch.setitem(cli_base.LAZY_COMMANDS, "bench", ("fake_bench_broken", "bench", "bench"))
+    one_line_error(engram("bench", "locomo"), 1, "internal error: RuntimeError: half-written module")
+    monkeypatch.setitem(cli_base.LAZY_COMMANDS, "bench", ("fake_bench_missing", "bench", "bench"))
+    one_line_error(engram("bench"), 2, "No such command 'bench'")
+    (tmp_path / "fake_bench_extra.py").write_text("import not_installed_plotting_lib\n")
+    monkeypatch.setitem(cli_base.LAZY_COMMANDS, "bench", ("fake_bench_extra", "bench", "bench"))
+    one_line_error(engram("bench"), 6, "pip install 'engram-memory[bench]'")
+
+
+# -- progress bar ---------------------------------------------------------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_and_is_silent_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli_base.progress(10, "importing", enabled=True) as update:
+        for _ in range(10):
+            update(1)
+    assert "importing" in terminal.getvalue() and "10/10" in terminal.getvalue()
+    quiet = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with cli_base.progress(10, "importing", enabled=False) as update:
+        update(10)
+    assert quiet.getvalue() == ""
+
+
+# -- demo ---------------------------------------------------------------------------------------------
+
+
+def test_sample_conversation_is_well_formed() -> None:
+    conversation, questions = load_sample()
+    turns = [m for s in conversation.sessions for m in s.messages]
+    assert conversation.id == "sam" and len(conversation.sessions) == 6 and 60 <= len(turns) <= 80
+    starts = [s.timestamp for s in conversation.sessions]
+    assert starts == sorted(starts) and (starts[-1] - starts[0]).days > 90  # type: ignore[operator]
+    assert {"Where does Sam live now?", "What pet did Sam get?", "What did Sam say about the new job?"} <= {
+        q.question for q in questions
+    }
+
+
+def test_demo_runs_end_to_end(engram: Engram, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--db", str(tmp_path / "demo.db")], env=HASHING)
+    assert result.exit_code == 0, result.output
+    _, questions = load_sample()
+    for item in questions:
+        assert item.question in result.stdout
+    assert "What to try next" in result.stdout and "80 added" in result.stdout
+    out = json.loads(
+        CliRunner().invoke(cli, ["--json", "demo", "--db", str(tmp_path / "demo.db")], env=HASHING).stdout
+    )
+    assert out["import"]["duplicates"] == 80 and len(out["questions"]) == len(questions)
+    assert all(q["context"]["tokens"] <= 300 for q in out["questions"])
+    fresh = CliRunner().invoke(cli, ["demo"], env=HASHING)
+    temp_db = Path(fresh.stdout.splitlines()[0].removeprefix("Engram demo: store "))
+    assert fresh.exit_code == 0 and temp_db.exists() and temp_db != tmp_path / "demo.db"
+
+
+# -- the installed console script -------------------------------------------------------------------
+
+
+def console_script() -> str:
+    script = Path(sys.executable).parent / "engram"
+    if not script.exists():
+        pytest.skip(f"{script} not found: install the package (pip install -e .) to get the console script")
+    return str(script)
+
+
+def run_script(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ENGRAM_")}
+    return subprocess.run(
+        [console_script(), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, **env},
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_console_script_demo_with_the_real_model(tmp_path: Path) -> None:
+    done = run_script("demo", "--db", str(tmp_path / "demo.db"))
+    assert done.returncode == 0, done.stderr
+    assert "Where does Sam live now?" in done.stdout and "Highland" in done.stdout
+    assert "greyhound named Biscuit" in done.stdout
+    search = run_script(
+        "--db",
+        str(tmp_path / "demo.db"),
+        "--json",
+        "search",
+        "What pet did Sam get?",
+        "--user",
+        "sam",
+        "--k",
+        "3",
+    )
+    assert search.returncode == 0, search.stderr
+    assert any("Biscuit" in hit["turn"]["content"] for hit in json.loads(search.stdout)["hits"])
+
+
+def test_console_script_errors_are_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"\x00not a database" * 300)
+    done = run_script("--db", str(garbage), "stats", ENGRAM_EMBEDDER="hashing")
+    assert done.returncode == 4 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: cannot open")
+    missing = run_script(
+        "get", "t_x", "--user", "u", ENGRAM_DB=str(tmp_path / "new.db"), ENGRAM_EMBEDDER="hashing"
+    )
+    assert missing.returncode == 3 and missing.stderr.startswith("error: no turn")
+    assert run_script("--version").stdout.startswith("engram, version")
