@@ -174,4 +174,5 @@ def test_api_keys_are_stored_hashed_and_revocable(store, tmp_path):
     assert revoke_key(store, key.id).revoked_at is not None
     assert verify_key(store, secret) is None
     if store.location != ":memory:":
-        assert secret.encode() not in open(store.location, "rb").read()
+        with open(store.location, "rb") as handle:
+            assert secret.encode() not in handle.read()
