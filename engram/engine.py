@@ -363,17 +363,21 @@ class Memory:
         return Page(items=turns, next_cursor=next_cursor)
 
     def delete(self, ids: str | Iterable[str], *, user_id: str) -> DeleteReceipt:
-        """Delete turns everywhere they are stored (row, full-text index, vectors, caches)."""
+        """Delete turns everywhere they are held: rows, indexes, vectors, and what derives from them.
+
+        Episodes that contained them are rebuilt from the turns left; facts keep only the
+        sources left (and go when none is). See :meth:`forget` to drop a session or a user.
+        """
         check_id(user_id, "user_id")
         wanted = [ids] if isinstance(ids, str) else list(ids)
         if not wanted:
             raise ValidationError("no turn ids given to delete")
-        deleted = self.store.delete_turns(UserScope(self.tenant, user_id), wanted)
-        gone = set(deleted)
+        receipt = self.store.forget(UserScope(self.tenant, user_id), ids=wanted)
+        gone = set(receipt.turn_ids)
         return DeleteReceipt(
-            deleted_ids=deleted,
+            deleted_ids=receipt.turn_ids,
             not_found_ids=[turn_id for turn_id in wanted if turn_id not in gone],
-            removed_from=("turns", "full-text index", "vectors", "vector cache"),
+            removed_from=("turns", "full-text index", "vectors", "episodes", "facts", "links"),
         )
 
     def stats(self, *, user_id: str | None = None) -> Stats:

@@ -67,7 +67,7 @@ def test_tenants_and_users_are_isolated_on_every_read(store):
     assert [t.id for t in store.list_turns(alice)] == [mine.id]
     assert store.get_turns(UserScope("t1", "bob"), [mine.id]) == []
     assert store.get_turns(UserScope("t2", "alice"), [mine.id]) == []
-    assert store.delete_turns(UserScope("t2", "alice"), [mine.id]) == []
+    assert store.forget(UserScope("t2", "alice"), ids=[mine.id]).turn_ids == []
     assert store.stats("t1").turns == 2 and store.stats("t1", "alice").turns == 1
 
 
@@ -129,7 +129,7 @@ def test_delete_removes_row_text_and_vector(store):
     assert (
         store.vector_search(scope, vec, filters=flt, until=until, limit=1)[0].turn.content == "zebra crossing"
     )
-    assert store.delete_turns(scope, [rows[0][0].id, "t_missing"]) == [rows[0][0].id]
+    assert store.forget(scope, ids=[rows[0][0].id, "t_missing"]).turn_ids == [rows[0][0].id]
     assert store.text_search(scope, ["zebra"], filters=flt, until=until, limit=10) == []
     assert [c.turn.content for c in store.vector_search(scope, vec, filters=flt, until=until, limit=10)] == [
         "yak shaving"

@@ -38,6 +38,7 @@ class SearchFilters:
         since: only turns said at or after this time.
         until: only turns said at or before this time.
         metadata: only turns whose metadata has these exact (scalar) values.
+        include_archived: also turns that forgetting archived (left out by default).
     """
 
     session_ids: tuple[str, ...] | None = None
@@ -45,6 +46,7 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     metadata: Mapping[str, str | int | float | bool | None] | None = None
+    include_archived: bool = False
 
     @classmethod
     def coerce(cls, value: SearchFilters | Mapping[str, Any] | None) -> SearchFilters:
@@ -55,7 +57,7 @@ class SearchFilters:
             return value
         if not isinstance(value, Mapping):
             raise ValidationError("filters must be a dict or SearchFilters")
-        allowed = {"session_id", "session_ids", "role", "roles", "since", "until", "metadata"}
+        allowed = {"session_id", "session_ids", "role", "roles", "since", "until", "metadata", "include_archived"}
         unknown = set(value) - allowed
         if unknown:
             raise ValidationError(
@@ -79,7 +81,10 @@ class SearchFilters:
         until = parse_timestamp(value["until"], "until") if value.get("until") else None
         if since and until and since > until:
             raise ValidationError("filter since is after until")
-        return cls(sessions, roles, since, until, dict(meta) if meta else None)
+        archived = value.get("include_archived", False)
+        if not isinstance(archived, bool):
+            raise ValidationError("filter include_archived must be true or false")
+        return cls(sessions, roles, since, until, dict(meta) if meta else None, archived)
 
 
 def _as_tuple(value: object, what: str) -> tuple[str, ...] | None:

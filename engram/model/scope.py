@@ -51,6 +51,18 @@ class Scope:
         check_id(self.agent_id, "agent_id", required=False)
         check_id(self.session_id, "session_id", required=False)
 
+    @classmethod
+    def trusted(
+        cls, tenant: str, user_id: str, agent_id: str | None = None, session_id: str | None = None
+    ) -> Scope:
+        """A scope from values validated before (rows read back from a store): no checks."""
+        scope = object.__new__(cls)
+        object.__setattr__(scope, "tenant", tenant)
+        object.__setattr__(scope, "user_id", user_id)
+        object.__setattr__(scope, "agent_id", agent_id)
+        object.__setattr__(scope, "session_id", session_id)
+        return scope
+
     def with_session(self, session_id: str | None) -> Scope:
         """The same scope narrowed to ``session_id``."""
         return Scope(self.tenant, self.user_id, self.agent_id, session_id)

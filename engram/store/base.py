@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from engram.model import NewTurn, SearchFilters, Stats, Turn
+from engram.model.episode import Episode
+from engram.model.fact import FactVersion
 from engram.model.keys import ApiKey
 
 
@@ -33,6 +35,43 @@ class Candidate:
 
     turn: Turn
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnNotes:
+    """What the write path learned about a turn before storing it.
+
+    Attributes:
+        keys: extra index text (keyphrases, entities, resolved dates): fact-augmented keys.
+        importance: 0..1 salience (the sensory filter); slows forgetting.
+    """
+
+    keys: str
+    importance: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryState:
+    """What forgetting needs to know of one memory (a turn, episode or fact)."""
+
+    id: str
+    kind: str
+    reinforced_at: datetime
+    importance: float
+    recalls: int
+    pinned: bool
+    archived_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReceipt:
+    """What a forget removed, by kind, and which sessions it touched."""
+
+    turn_ids: list[str]
+    episode_ids: list[str]
+    fact_ids: list[str]
+    links: int
+    sessions: list[str]
 
 
 class Store(Protocol):
@@ -60,8 +99,9 @@ class Store(Protocol):
         vectors: np.ndarray,
         keys: Sequence[bytes],
         recorded_at: datetime,
+        notes: Sequence[TurnNotes] | None = None,
     ) -> list[tuple[Turn, bool]]:
-        """Store turns with their vectors in one transaction, skipping ids already stored.
+        """Store turns with their vectors (and notes) in one transaction, skipping ids already stored.
 
         Returns each turn as stored, with ``True`` where it was written by this call.
         """
@@ -79,8 +119,10 @@ class Store(Protocol):
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
         """The latest turns of a session said at or before ``until``, newest first."""
 
-    def delete_turns(self, scope: UserScope, ids: Sequence[str]) -> list[str]:
-        """Delete turns everywhere (rows, full-text, vectors, caches); returns deleted ids."""
+    def forget(
+        self, scope: UserScope, *, session_id: str | None = None, ids: Sequence[str] | None = None
+    ) -> ForgetReceipt:
+        """Delete turns (a user's, a session's, or these) and all that derives from them, everywhere."""
 
     def text_search(
         self,
@@ -111,6 +153,85 @@ class Store(Protocol):
 
     def stats(self, tenant: str, user_id: str | None = None) -> Stats:
         """Counts and sizes."""
+
+    # -- lifecycle: episodes, facts, memory state (see engram/store/sqlite/lifecycle.py) --------
+
+    def session_turns(self, scope: UserScope, session_id: str) -> tuple[list[Turn], np.ndarray]:
+        """Every turn of a session in time order, with vectors."""
+
+    def put_episodes(
+        self, scope: UserScope, session_id: str, episodes: Sequence[Episode], vectors: np.ndarray, at: datetime
+    ) -> None:
+        """Replace a session's episodes, keeping the state of ids that survive."""
+
+    def list_episodes(
+        self,
+        scope: UserScope,
+        *,
+        session_id: str | None = None,
+        ids: Sequence[str] | None = None,
+        until: datetime | None = None,
+        include_archived: bool = False,
+        limit: int = 1000,
+        after: tuple[int, int] | None = None,
+    ) -> list[Episode]:
+        """Episodes in time order."""
+
+    def episode_text_search(
+        self, scope: UserScope, terms: Sequence[str], *, until: datetime, limit: int
+    ) -> list[tuple[Episode, float]]:
+        """BM25 over episode keys."""
+
+    def episode_vector_search(
+        self, scope: UserScope, vector: np.ndarray, *, until: datetime, limit: int
+    ) -> list[tuple[Episode, float]]:
+        """Cosine similarity to episode centroids."""
+
+    def slot_versions(self, slots: Sequence[str]) -> dict[str, list[FactVersion]]:
+        """Every version of each fact slot."""
+
+    def save_facts(self, versions: Sequence[FactVersion]) -> None:
+        """Insert or update fact versions by id."""
+
+    def list_facts(
+        self,
+        scope: UserScope,
+        *,
+        ids: Sequence[str] | None = None,
+        slots: Sequence[str] | None = None,
+        include_history: bool = False,
+        include_archived: bool = False,
+    ) -> list[FactVersion]:
+        """Fact versions of a user."""
+
+    def fact_text_search(self, scope: UserScope, terms: Sequence[str], *, limit: int) -> list[tuple[FactVersion, float]]:
+        """BM25 over fact statements."""
+
+    def touch(self, kind: str, scope: UserScope, ids: Sequence[str], at: datetime) -> None:
+        """Reinforce memories on recall."""
+
+    def set_memory_flags(
+        self,
+        kind: str,
+        scope: UserScope,
+        ids: Sequence[str],
+        *,
+        pinned: bool | None = None,
+        archived_at: datetime | None | bool = False,
+    ) -> list[str]:
+        """Pin, unpin, archive or restore memories; returns the ids changed."""
+
+    def memory_states(self, kind: str, scope: UserScope) -> list[MemoryState]:
+        """Retention inputs of every memory of a kind."""
+
+    def lifecycle_state(self, scope: UserScope) -> dict[str, int]:
+        """Watermarks and LLM counters of a user."""
+
+    def update_lifecycle_state(self, scope: UserScope, **values: int) -> None:
+        """Raise watermarks; add to LLM counters."""
+
+    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
+        """Turns stored after a watermark, in insertion order."""
 
     def put_api_key(self, key: ApiKey, key_hash: str) -> None:
         """Store a new API key under the hash of its secret."""

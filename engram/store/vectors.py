@@ -25,6 +25,7 @@ class ScopeVectors:
         self._matrix = np.empty((0, dim), dtype=np.float32)
         self.seqs = np.empty(0, dtype=np.int64)
         self.timestamps = np.empty(0, dtype=np.int64)
+        self.active = np.empty(0, dtype=bool)  # False where forgetting archived the turn
         self._size = 0
         self._hnsw: Any = None  # usearch.index.Index, built lazily
         self._hnsw_size = 0
@@ -37,7 +38,9 @@ class ScopeVectors:
         """The stored vectors, one row per turn."""
         return self._matrix[: self._size]
 
-    def append(self, seqs: np.ndarray, timestamps: np.ndarray, vectors: np.ndarray) -> None:
+    def append(
+        self, seqs: np.ndarray, timestamps: np.ndarray, vectors: np.ndarray, active: np.ndarray | None = None
+    ) -> None:
         """Add rows (amortised O(1) by doubling the buffer)."""
         count = len(seqs)
         if count == 0:
@@ -51,7 +54,13 @@ class ScopeVectors:
         self._matrix[self._size : needed] = vectors
         self.seqs = np.concatenate([self.seqs, np.asarray(seqs, dtype=np.int64)])
         self.timestamps = np.concatenate([self.timestamps, np.asarray(timestamps, dtype=np.int64)])
+        flags = np.ones(count, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        self.active = np.concatenate([self.active, flags])
         self._size = needed
+
+    def set_active(self, seqs: np.ndarray, active: bool) -> None:
+        """Mark rows archived (``False``) or restored (``True``)."""
+        self.active[np.isin(self.seqs, seqs)] = active
 
     def search(
         self,
@@ -61,6 +70,7 @@ class ScopeVectors:
         until: int,
         since: int | None = None,
         allowed: np.ndarray | None = None,
+        include_archived: bool = False,
     ) -> list[tuple[int, float]]:
         """The ``limit`` nearest rows as ``(seq, cosine)``, best first.
 
@@ -73,6 +83,8 @@ class ScopeVectors:
         if self._size == 0 or limit <= 0:
             return []
         mask = self.timestamps <= until
+        if not include_archived:
+            mask &= self.active
         if since is not None:
             mask &= self.timestamps >= since
         if allowed is not None:
@@ -81,14 +93,16 @@ class ScopeVectors:
             found = self._search_hnsw(query, limit, mask)
             if found is not None:
                 return found
-        rows = np.flatnonzero(mask)
-        if len(rows) == 0:
+        visible = int(mask.sum())
+        if visible == 0:
             return []
-        scores = self.matrix[rows] @ query.astype(np.float32)
-        take = min(limit, len(rows))
+        scores = self.matrix @ query.astype(np.float32)  # one pass; cheaper than copying rows out
+        if visible < self._size:
+            scores[~mask] = -np.inf
+        take = min(limit, visible)
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.seqs[rows[i]]), float(scores[i])) for i in top]
+        return [(int(self.seqs[i]), float(scores[i])) for i in top]
 
     def _search_hnsw(self, query: np.ndarray, limit: int, mask: np.ndarray) -> list[tuple[int, float]] | None:
         index = self._ensure_hnsw()

@@ -75,6 +75,152 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX api_keys_tenant ON api_keys(tenant);
         """,
     ),
+    (
+        "0003_lifecycle",
+        """
+        ALTER TABLE turns ADD COLUMN episode_id TEXT;
+        ALTER TABLE turns ADD COLUMN keys TEXT;
+        ALTER TABLE turns ADD COLUMN importance REAL NOT NULL DEFAULT 0.5;
+        ALTER TABLE turns ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE turns ADD COLUMN last_recalled INTEGER;
+        ALTER TABLE turns ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE turns ADD COLUMN archived_at INTEGER;
+        CREATE INDEX turns_episode ON turns(episode_id);
+        DROP TRIGGER turns_fts_insert;
+        DROP TRIGGER turns_fts_delete;
+        DROP TABLE turns_fts;
+        CREATE VIRTUAL TABLE turns_fts USING fts5(
+            content, name, keys, scope_key,
+            content='turns', content_rowid='seq',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO turns_fts(turns_fts) VALUES ('rebuild');
+        CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, content, name, keys, scope_key)
+            VALUES (new.seq, new.content, new.name, new.keys, new.scope_key);
+        END;
+        CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, content, name, keys, scope_key)
+            VALUES ('delete', old.seq, old.content, old.name, old.keys, old.scope_key);
+        END;
+        CREATE TRIGGER turns_fts_update AFTER UPDATE OF keys ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, content, name, keys, scope_key)
+            VALUES ('delete', old.seq, old.content, old.name, old.keys, old.scope_key);
+            INSERT INTO turns_fts(rowid, content, name, keys, scope_key)
+            VALUES (new.seq, new.content, new.name, new.keys, new.scope_key);
+        END;
+        CREATE TABLE episodes (
+            seq          INTEGER PRIMARY KEY,
+            id           TEXT NOT NULL UNIQUE,
+            tenant       TEXT NOT NULL,
+            user_id      TEXT NOT NULL,
+            agent_id     TEXT,
+            session_id   TEXT NOT NULL,
+            scope_key    TEXT NOT NULL,
+            turn_ids     TEXT NOT NULL,
+            start_ts     INTEGER NOT NULL,
+            end_ts       INTEGER NOT NULL,
+            summary      TEXT NOT NULL,
+            keyphrases   TEXT NOT NULL DEFAULT '[]',
+            entities     TEXT NOT NULL DEFAULT '[]',
+            keys         TEXT NOT NULL DEFAULT '',
+            importance   REAL NOT NULL DEFAULT 0.5,
+            visits       INTEGER NOT NULL DEFAULT 0,
+            last_visit   INTEGER,
+            pinned       INTEGER NOT NULL DEFAULT 0,
+            archived_at  INTEGER,
+            embedding    BLOB,
+            updated_at   INTEGER NOT NULL
+        );
+        CREATE INDEX episodes_session ON episodes(tenant, user_id, session_id, start_ts);
+        CREATE VIRTUAL TABLE episodes_fts USING fts5(
+            summary, keys, scope_key,
+            content='episodes', content_rowid='seq',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER episodes_fts_insert AFTER INSERT ON episodes BEGIN
+            INSERT INTO episodes_fts(rowid, summary, keys, scope_key)
+            VALUES (new.seq, new.summary, new.keys, new.scope_key);
+        END;
+        CREATE TRIGGER episodes_fts_delete AFTER DELETE ON episodes BEGIN
+            INSERT INTO episodes_fts(episodes_fts, rowid, summary, keys, scope_key)
+            VALUES ('delete', old.seq, old.summary, old.keys, old.scope_key);
+        END;
+        CREATE TRIGGER episodes_fts_update AFTER UPDATE OF summary, keys ON episodes BEGIN
+            INSERT INTO episodes_fts(episodes_fts, rowid, summary, keys, scope_key)
+            VALUES ('delete', old.seq, old.summary, old.keys, old.scope_key);
+            INSERT INTO episodes_fts(rowid, summary, keys, scope_key)
+            VALUES (new.seq, new.summary, new.keys, new.scope_key);
+        END;
+        CREATE TABLE facts (
+            seq             INTEGER PRIMARY KEY,
+            id              TEXT NOT NULL UNIQUE,
+            slot            TEXT NOT NULL,
+            tenant          TEXT NOT NULL,
+            user_id         TEXT NOT NULL,
+            agent_id        TEXT,
+            scope_key       TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            attribute       TEXT NOT NULL,
+            value           TEXT NOT NULL,
+            statement       TEXT NOT NULL,
+            kind            TEXT NOT NULL,
+            multi           INTEGER NOT NULL,
+            valid_from      INTEGER NOT NULL,
+            valid_to        INTEGER,
+            recorded_at     INTEGER NOT NULL,
+            superseded_at   INTEGER,
+            superseded_by   TEXT,
+            confidence      REAL NOT NULL,
+            source          TEXT NOT NULL,
+            source_turn_ids TEXT NOT NULL,
+            mentions        INTEGER NOT NULL DEFAULT 1,
+            recalls         INTEGER NOT NULL DEFAULT 0,
+            last_recalled   INTEGER,
+            importance      REAL NOT NULL DEFAULT 0.6,
+            pinned          INTEGER NOT NULL DEFAULT 0,
+            archived_at     INTEGER,
+            embedding       BLOB
+        );
+        CREATE INDEX facts_slot ON facts(slot, valid_from);
+        CREATE INDEX facts_user ON facts(tenant, user_id, superseded_at, valid_to);
+        CREATE VIRTUAL TABLE facts_fts USING fts5(
+            statement, scope_key,
+            content='facts', content_rowid='seq',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER facts_fts_insert AFTER INSERT ON facts BEGIN
+            INSERT INTO facts_fts(rowid, statement, scope_key) VALUES (new.seq, new.statement, new.scope_key);
+        END;
+        CREATE TRIGGER facts_fts_delete AFTER DELETE ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, statement, scope_key)
+            VALUES ('delete', old.seq, old.statement, old.scope_key);
+        END;
+        CREATE TABLE links (
+            tenant     TEXT NOT NULL,
+            user_id    TEXT NOT NULL,
+            src        TEXT NOT NULL,
+            dst        TEXT NOT NULL,
+            kind       TEXT NOT NULL,
+            weight     REAL NOT NULL DEFAULT 1.0,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (src, dst, kind)
+        );
+        CREATE INDEX links_user ON links(tenant, user_id);
+        CREATE INDEX links_dst ON links(dst);
+        CREATE TABLE lifecycle_state (
+            tenant            TEXT NOT NULL,
+            user_id           TEXT NOT NULL,
+            processed_seq     INTEGER NOT NULL DEFAULT 0,
+            consolidated_seq  INTEGER NOT NULL DEFAULT 0,
+            llm_calls         INTEGER NOT NULL DEFAULT 0,
+            llm_prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            llm_completion_tokens INTEGER NOT NULL DEFAULT 0,
+            last_consolidated INTEGER,
+            PRIMARY KEY (tenant, user_id)
+        );
+        """,
+    ),
 ]
 
 

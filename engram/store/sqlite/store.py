@@ -24,7 +24,8 @@ from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
 from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
 from engram.model.keys import ApiKey
 from engram.model.timeutil import from_micros, to_micros
-from engram.store.base import Candidate, UserScope
+from engram.store.base import Candidate, TurnNotes, UserScope
+from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.schema import check_compatible, migrate
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
@@ -41,7 +42,7 @@ def scope_key(tenant: str, user_id: str) -> str:
     return "u" + str(int(digest[:15], 16))
 
 
-class SQLiteStore:
+class SQLiteStore(LifecycleMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:
@@ -64,6 +65,7 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._vectors: dict[tuple[str, str], ScopeVectors] = {}
+        self._episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]] = {}
         self._model: tuple[str, int] | None = None
         try:
             self._conn = sqlite3.connect(
@@ -72,6 +74,7 @@ class SQLiteStore:
             check_compatible(self._conn)  # before any pragma that writes to the file
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._conn.execute("PRAGMA secure_delete=ON")  # deleted content is zeroed, not left in free pages
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn)
         except sqlite3.DatabaseError as exc:
@@ -118,10 +121,12 @@ class SQLiteStore:
         vectors: np.ndarray,
         keys: Sequence[bytes],
         recorded_at: datetime,
+        notes: Sequence[TurnNotes] | None = None,
     ) -> list[tuple[Turn, bool]]:
         if self._model is None:
             raise StoreError("bind_embedder must be called before turns are inserted")
         recorded = to_micros(recorded_at)
+        given: Sequence[TurnNotes | None] = notes if notes is not None else [None] * len(turns)
         rows = [
             (
                 turn.id,
@@ -139,8 +144,10 @@ class SQLiteStore:
                 json.dumps(dict(turn.metadata), ensure_ascii=False, separators=(",", ":")),
                 key,
                 np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                note.keys if note else None,
+                note.importance if note else 0.5,
             )
-            for turn, vector, key in zip(turns, vectors, keys, strict=True)
+            for turn, vector, key, note in zip(turns, vectors, keys, given, strict=True)
         ]
         inserted: list[str] = []
         with self._lock:
@@ -151,7 +158,7 @@ class SQLiteStore:
                     cursor = self._conn.execute(
                         "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
                         "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
-                        "embed_key, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "embed_key, embedding, keys, importance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         row,
                     )
                     if cursor.rowcount == 1:
@@ -165,27 +172,6 @@ class SQLiteStore:
             self._append_vectors(stored, inserted, dict(zip((t.id for t in turns), vectors, strict=True)))
         new = set(inserted)
         return [(stored[turn.id], turn.id in new) for turn in turns]
-
-    def delete_turns(self, scope: UserScope, ids: Sequence[str]) -> list[str]:
-        with self._lock:
-            found = [turn.id for turn in self.get_turns(scope, ids)]
-            if not found:
-                return []
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for chunk in _chunks(found):
-                    marks = ",".join("?" * len(chunk))
-                    self._conn.execute(
-                        f"DELETE FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})",
-                        (scope.tenant, scope.user_id, *chunk),
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._vectors.pop((scope.tenant, scope.user_id), None)
-            self._data_version = self._read_data_version()
-            return found
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -261,11 +247,11 @@ class SQLiteStore:
         if not terms:
             return []
         phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {{content name}} : ({phrase})'
+        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {{content name keys}} : ({phrase})'
         where, params = _filter_sql(scope, filters, until)
         sql = (
             f"SELECT {', '.join('t.' + c.strip() for c in _TURN_COLUMNS.split(','))}, "
-            "bm25(turns_fts, 1.0, 0.5, 0.0) AS rank FROM turns_fts "
+            "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0) AS rank FROM turns_fts "
             "JOIN turns t ON t.seq = turns_fts.rowid "
             f"WHERE turns_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
         )
@@ -303,6 +289,7 @@ class SQLiteStore:
                 until=to_micros(until if filters.until is None else min(until, filters.until)),
                 since=to_micros(filters.since) if filters.since else None,
                 allowed=allowed,
+                include_archived=filters.include_archived,
             )
             turns = self._fetch_by_seqs([seq for seq, _ in found])
         return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
@@ -402,6 +389,7 @@ class SQLiteStore:
         version = self._read_data_version()
         if version != self._data_version:
             self._vectors.clear()
+            self._episode_vectors.clear()
             self._data_version = version
 
     def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
@@ -411,7 +399,7 @@ class SQLiteStore:
             dim = self._model[1] if self._model else 0
             index = ScopeVectors(dim, self.hnsw_threshold)
             rows = self._conn.execute(
-                "SELECT seq, ts, embedding FROM turns WHERE tenant=? AND user_id=? "
+                "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
                 "AND embedding IS NOT NULL ORDER BY seq",
                 (tenant, user_id),
             ).fetchall()
@@ -420,6 +408,7 @@ class SQLiteStore:
                     np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                     np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
                     np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
+                    np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
                 )
             self._vectors[key] = index
         return index
@@ -466,6 +455,8 @@ def _filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tu
     """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
     clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
     params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
+    if not filters.include_archived:
+        clauses.append("t.archived_at IS NULL")
     if scope.agent_id is not None:
         clauses.append("t.agent_id = ?")
         params.append(scope.agent_id)
@@ -496,7 +487,7 @@ def _turn(row: Sequence[Any]) -> Turn:
     seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
     return Turn(
         id=tid,
-        scope=Scope(tenant, user_id, agent_id, session_id),
+        scope=Scope.trusted(tenant, user_id, agent_id, session_id),
         role=role,
         content=content,
         timestamp=from_micros(ts),

@@ -1,0 +1,72 @@
+"""Forgetting: an Ebbinghaus-style retention curve with reinforcement (MemoryBank).
+
+``R = exp(-Δt / S)``: Δt is the time since the memory was last reinforced (stored or
+recalled), ``S`` its stability. Each recall multiplies stability (spaced repetition), and
+importance stretches it; pinned memories never fade. Below ``archive_below`` a memory is
+*archived*: left out of default retrieval, still stored, shown by ``explain``, restorable.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How fast memories fade.
+
+    Attributes:
+        base_days: stability of an unrecalled memory of importance 0, in days.
+        importance_weight: stability multiplier per unit of importance (0..1).
+        recall_growth: stability multiplier per recall.
+        max_days: cap on stability.
+        archive_below: retention under which consolidation archives a memory.
+    """
+
+    base_days: float = 30.0
+    importance_weight: float = 4.0
+    recall_growth: float = 2.0
+    max_days: float = 3650.0
+    archive_below: float = 0.05
+
+    def stability_days(self, importance: float, recalls: int) -> float:
+        """S in days."""
+        importance = min(max(importance, 0.0), 1.0)
+        stability = self.base_days * (1.0 + self.importance_weight * importance)
+        stability *= self.recall_growth ** min(recalls, 30)
+        return min(stability, self.max_days)
+
+    def retention(
+        self,
+        *,
+        reinforced_at: datetime,
+        at: datetime,
+        importance: float,
+        recalls: int,
+        pinned: bool = False,
+    ) -> float:
+        """R in [0, 1] at time ``at``; 1.0 for pinned memories and for memories from the future."""
+        if pinned:
+            return 1.0
+        elapsed_days = max((at - reinforced_at).total_seconds(), 0.0) / 86_400.0
+        return math.exp(-elapsed_days / self.stability_days(importance, recalls))
+
+    def archived(self, **kwargs: object) -> bool:
+        """Whether a memory with these properties falls under the archive threshold."""
+        return self.retention(**kwargs) < self.archive_below  # type: ignore[arg-type]
+
+
+def heat(*, visits: int, turns: int, last_visit: datetime | None, at: datetime, half_life_days: float = 30.0) -> float:
+    """MemoryOS heat: visits, interaction length and recency of the last visit, combined.
+
+    ``heat = visits + 0.1 * turns + recency`` with ``recency = 0.5 ** (days since visit /
+    half_life_days)`` (0 when never visited).
+    """
+    recency = 0.0
+    if last_visit is not None:
+        days = max((at - last_visit).total_seconds(), 0.0) / 86_400.0
+        recency = 0.5 ** (days / half_life_days)
+    return visits + 0.1 * turns + recency

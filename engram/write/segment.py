@@ -1,0 +1,65 @@
+"""Event segmentation: cut a session's turns into episodes (EM-LLM's surprise boundaries).
+
+Pure. Walking a session in time order, a new episode starts when
+
+* the gap since the previous turn exceeds ``max_gap`` (a pause ends an event);
+* the episode reached ``max_turns`` (keeps summaries and keys focused);
+* topic drift: the turn's *surprise* (1 - cosine to the running centroid of the current
+  episode) exceeds ``surprise`` for ``patience`` consecutive turns, and the episode has at
+  least ``min_turns`` turns. Requiring a run of surprising turns, not one, keeps a single
+  aside ("brb", a joke) from splitting an event; the boundary goes before the first of them.
+
+Sessions are always boundaries: this function sees one session at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentConfig:
+    """Where episodes are cut."""
+
+    max_gap: timedelta = timedelta(minutes=45)
+    max_turns: int = 40
+    min_turns: int = 6
+    surprise: float = 0.88
+    patience: int = 2
+
+
+def segment(
+    timestamps: Sequence[datetime], vectors: np.ndarray, config: SegmentConfig | None = None
+) -> list[tuple[int, int]]:
+    """Episode boundaries as half-open index ranges ``[(0, 7), (7, 12), ...]`` covering all turns."""
+    config = config or SegmentConfig()
+    count = len(timestamps)
+    if count == 0:
+        return []
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    total = np.array(vectors[0], dtype=np.float64)
+    index = 1
+    while index < count:
+        length = index - start
+        cut = False
+        if timestamps[index] - timestamps[index - 1] > config.max_gap or length >= config.max_turns:
+            cut = True
+        elif length >= config.min_turns and index + config.patience <= count:
+            centroid = total / max(np.linalg.norm(total), 1e-9)
+            window = vectors[index : index + config.patience]
+            surprises = 1.0 - window @ centroid
+            cut = bool(np.all(surprises > config.surprise))
+        if cut:
+            ranges.append((start, index))
+            start = index
+            total = np.array(vectors[index], dtype=np.float64)
+        else:
+            total += vectors[index]
+        index += 1
+    ranges.append((start, count))
+    return ranges
