@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 from engram.write.segment import SegmentConfig, segment
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def topics(*labels: int, dim: int = 8) -> np.ndarray:
@@ -60,4 +61,4 @@ def test_ranges_cover_every_turn_in_order():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ranges = segment(minutes(*range(200)), vectors)
     assert ranges[0][0] == 0 and ranges[-1][1] == 200
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in pairwise(ranges))

@@ -79,7 +79,7 @@ def build_profile(user_id: str, facts: list[FactVersion], as_of: datetime) -> Pr
     weight: dict[str, int] = {}
     kind_to_section = {kind: name for name, kinds in SECTIONS for kind in kinds}
     for fact in sorted(facts, key=lambda f: (f.valid_from, f.seq)):
-        if not fact.true_at(as_of) or fact.superseded_at is not None and fact.superseded_at <= as_of:
+        if not fact.true_at(as_of) or (fact.superseded_at is not None and fact.superseded_at <= as_of):
             continue
         section = kind_to_section.get(fact.kind, "other")
         sections = by_subject.setdefault(fact.subject, {})

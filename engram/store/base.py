@@ -217,7 +217,7 @@ class Store(Protocol):
         ids: Sequence[str],
         *,
         pinned: bool | None = None,
-        archived_at: datetime | None | bool = False,
+        archived_at: datetime | bool | None = False,
     ) -> list[str]:
         """Pin, unpin, archive or restore memories; returns the ids changed."""
 

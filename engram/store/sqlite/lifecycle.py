@@ -325,7 +325,7 @@ class LifecycleMixin:
         ids: Sequence[str],
         *,
         pinned: bool | None = None,
-        archived_at: datetime | None | bool = False,
+        archived_at: datetime | bool | None = False,
     ) -> list[str]:
         """Pin/unpin, archive (``archived_at=<time>``) or restore (``archived_at=None``); returns ids changed."""
         table = _KIND_TABLE[kind]
