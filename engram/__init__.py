@@ -21,6 +21,7 @@ from engram.model import (
     ContextItem,
     ContextResult,
     DeleteReceipt,
+    EpisodePage,
     Hit,
     Page,
     Scope,
@@ -29,9 +30,16 @@ from engram.model import (
     Stats,
     Turn,
 )
+from engram.model.episode import Episode
+from engram.model.fact import FactVersion
+from engram.model.profile import Profile
+from engram.model.retention import RetentionPolicy
 from engram.providers import CachedEmbedder, HashingEmbedder, OnnxEmbedder
+from engram.providers.llm import OpenAICompatibleLLM, ScriptedLLM
 from engram.read.retrieve import RetrievalConfig
 from engram.store import SQLiteStore
+from engram.store.base import ForgetReceipt
+from engram.write.consolidate import ConsolidationReport
 
 __version__ = "0.1.0"
 
@@ -39,24 +47,33 @@ __all__ = [
     "AddResult",
     "AsyncMemory",
     "CachedEmbedder",
+    "ConsolidationReport",
     "ContextItem",
     "ContextResult",
     "CorruptStoreError",
     "DeleteReceipt",
     "EmbedderMismatchError",
     "EngramError",
+    "Episode",
+    "EpisodePage",
+    "FactVersion",
+    "ForgetReceipt",
     "HashingEmbedder",
     "Hit",
     "Memory",
     "MissingDependencyError",
     "NotFoundError",
     "OnnxEmbedder",
+    "OpenAICompatibleLLM",
     "Page",
+    "Profile",
     "ProviderError",
+    "RetentionPolicy",
     "RetrievalConfig",
     "SQLiteStore",
     "SchemaVersionError",
     "Scope",
+    "ScriptedLLM",
     "SearchFilters",
     "SearchResult",
     "Stats",

@@ -9,6 +9,7 @@ to the same results.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -18,13 +19,19 @@ from engram.model import (
     AddResult,
     ContextResult,
     DeleteReceipt,
+    EpisodePage,
     Page,
     SearchFilters,
     SearchResult,
     Stats,
     Turn,
 )
+from engram.model.fact import FactVersion
+from engram.model.profile import Profile
+from engram.model.results import SessionSummary, UserSummary
 from engram.read.retrieve import RetrievalConfig
+from engram.store.base import ForgetReceipt
+from engram.write.consolidate import ConsolidationReport
 
 
 class AsyncMemory:
@@ -149,6 +156,100 @@ class AsyncMemory:
     async def import_(self, source: Iterable[str], *, batch: int = 500) -> AddResult:
         """See :meth:`Memory.import_`."""
         return await asyncio.to_thread(self.sync.import_, source, batch=batch)
+
+    async def users(self, *, after: str | None = None, limit: int = 100) -> builtins.list[UserSummary]:
+        """See :meth:`Memory.users`."""
+        return await asyncio.to_thread(self.sync.users, after=after, limit=limit)
+
+    async def sessions(
+        self, *, user_id: str, after: str | None = None, limit: int = 100
+    ) -> builtins.list[SessionSummary]:
+        """See :meth:`Memory.sessions`."""
+        return await asyncio.to_thread(self.sync.sessions, user_id=user_id, after=after, limit=limit)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def facts(
+        self,
+        *,
+        user_id: str,
+        agent_id: str | None = None,
+        as_of: datetime | str | float | None = None,
+        subject: str | None = None,
+        kind: str | None = None,
+        include_history: bool = False,
+        include_archived: bool = False,
+    ) -> builtins.list[FactVersion]:
+        """See :meth:`Memory.facts`."""
+        return await asyncio.to_thread(
+            self.sync.facts,
+            user_id=user_id,
+            agent_id=agent_id,
+            as_of=as_of,
+            subject=subject,
+            kind=kind,
+            include_history=include_history,
+            include_archived=include_archived,
+        )
+
+    async def history(self, fact_id: str, *, user_id: str) -> builtins.list[FactVersion]:
+        """See :meth:`Memory.history`."""
+        return await asyncio.to_thread(self.sync.history, fact_id, user_id=user_id)
+
+    async def profile(
+        self, *, user_id: str, agent_id: str | None = None, as_of: datetime | str | float | None = None
+    ) -> Profile:
+        """See :meth:`Memory.profile`."""
+        return await asyncio.to_thread(self.sync.profile, user_id=user_id, agent_id=agent_id, as_of=as_of)
+
+    async def episodes(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        include_archived: bool = False,
+    ) -> EpisodePage:
+        """See :meth:`Memory.episodes`."""
+        return await asyncio.to_thread(
+            self.sync.episodes,
+            user_id=user_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            limit=limit,
+            cursor=cursor,
+            include_archived=include_archived,
+        )
+
+    async def consolidate(self, *, user_id: str, decay: bool = True) -> ConsolidationReport:
+        """See :meth:`Memory.consolidate`."""
+        return await asyncio.to_thread(self.sync.consolidate, user_id=user_id, decay=decay)
+
+    async def forget(
+        self, *, user_id: str, session_id: str | None = None, ids: Iterable[str] | None = None
+    ) -> ForgetReceipt:
+        """See :meth:`Memory.forget`."""
+        return await asyncio.to_thread(self.sync.forget, user_id=user_id, session_id=session_id, ids=ids)
+
+    async def pin(self, ids: Iterable[str], *, user_id: str) -> builtins.list[str]:
+        """See :meth:`Memory.pin`."""
+        return await asyncio.to_thread(self.sync.pin, ids, user_id=user_id)
+
+    async def unpin(self, ids: Iterable[str], *, user_id: str) -> builtins.list[str]:
+        """See :meth:`Memory.unpin`."""
+        return await asyncio.to_thread(self.sync.unpin, ids, user_id=user_id)
+
+    async def restore(self, ids: Iterable[str], *, user_id: str) -> builtins.list[str]:
+        """See :meth:`Memory.restore`."""
+        return await asyncio.to_thread(self.sync.restore, ids, user_id=user_id)
+
+    async def retention(
+        self, memory_id: str, *, user_id: str, at: datetime | str | float | None = None
+    ) -> float:
+        """See :meth:`Memory.retention`."""
+        return await asyncio.to_thread(self.sync.retention, memory_id, user_id=user_id, at=at)
 
     async def close(self) -> None:
         """Close the store."""

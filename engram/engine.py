@@ -7,11 +7,13 @@ budgeted context). :class:`engram.AsyncMemory` runs these same methods in worker
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import combinations
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from engram.errors import NotFoundError, ValidationError
 from engram.formats import jsonl
+from engram.lifecycle import LifecycleMethods
 from engram.model import (
     DEFAULT_TENANT,
     AddResult,
@@ -34,17 +37,38 @@ from engram.model import (
     Stats,
     Turn,
 )
+from engram.model.fact import FactVersion
 from engram.model.limits import MAX_BUDGET_TOKENS, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_SEARCH_K
 from engram.model.messages import parse_messages
+from engram.model.results import SessionSummary, UserSummary
+from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
 from engram.model.timeutil import from_micros, now, parse_timestamp, to_micros
 from engram.providers.embedder import Embedder, text_key
+from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
+from engram.read.analyze import analyze
 from engram.read.assemble import assemble_context
-from engram.read.retrieve import RECIPES, RetrievalConfig, hybrid_search
+from engram.read.retrieve import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    RetrievalConfig,
+    Retrieved,
+    expand_neighbours,
+    relevant_fact,
+    retrieve,
+)
 from engram.store.base import Store, UserScope
+from engram.write.absorb import AbsorbReport, absorb
+from engram.write.annotate import annotate
+from engram.write.extract import extract_facts
 
 Clock = Callable[[], datetime]
+
+#: Fact kinds the context adds from the profile when retrieval found none of them.
+PROFILE_KINDS = ("identity", "location", "work")
+#: How many of a context's top memories strengthen their co-use links.
+CO_USED = 5
 
 
 def default_path() -> Path:
@@ -54,7 +78,7 @@ def default_path() -> Path:
     return Path(user_data_dir("engram", appauthor=False)) / "engram.db"
 
 
-class Memory:
+class Memory(LifecycleMethods):
     """Long- and short-term memory for an LLM agent, in one embedded store.
 
     Args:
@@ -65,6 +89,9 @@ class Memory:
         token_counter: default the embedder's WordPiece tokenizer.
         tenant: the isolation boundary every call of this instance works in.
         retrieval: a named recipe (``"hybrid"``, ``"bm25"``, ``"vector"``) or a config.
+        llm: an OpenAI-compatible LLM for consolidation's fact extraction; none by default
+            (everything works without one).
+        retention: the forgetting curve; default :class:`RetentionPolicy`.
         clock: returns "now" (tests pass a fixed clock).
 
     Example:
@@ -83,7 +110,9 @@ class Memory:
         embedder: Embedder | None = None,
         token_counter: TokenCounter | None = None,
         tenant: str = DEFAULT_TENANT,
-        retrieval: str | RetrievalConfig = "hybrid",
+        retrieval: str | RetrievalConfig = DEFAULT_RECIPE,
+        llm: LLM | None = None,
+        retention: RetentionPolicy | None = None,
         clock: Clock = now,
     ) -> None:
         self.tenant = check_id(tenant, "tenant") or DEFAULT_TENANT
@@ -93,6 +122,8 @@ class Memory:
             store = SQLiteStore(path if path is not None else default_path())
         self.store: Store = store
         self.retrieval = _recipe(retrieval)
+        self.llm = llm
+        self.retention_policy = retention or RetentionPolicy()
         self._embedder = embedder
         self._counter = token_counter
         self._clock = clock
@@ -180,19 +211,48 @@ class Memory:
                 matrix[row] = vector
         if missing:
             matrix[missing] = embedder.embed([texts[row] for row in missing])
-        stored = self.store.insert_turns(fresh, matrix, keys, self._clock()) if fresh else []
-        by_id = {turn.id: turn for turn, _ in stored}
-        new = sum(1 for _, was_new in stored if was_new)
+        facts = {t.id: extract_facts(t.content, speaker=t.name, role=t.role, timestamp=t.timestamp) for t in fresh}
+        previous = self._previous_texts(fresh)
+        notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
+        now = self._clock()
+        stored = self.store.insert_turns(fresh, matrix, keys, now, notes) if fresh else []
+        by_id = {given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}
+        new_turns = [turn for turn, was_new in stored if was_new]
+        report = absorb(self.store, new_turns, facts, now=now) if new_turns else AbsorbReport()
         if len(by_id) < len(turns):
             by_id.update({t.id: t for t in self._existing(turns) if t.id not in by_id})
-        ordered = [by_id[t.id] for t in turns]
         return AddResult(
-            turns=ordered,
-            added=new,
-            duplicates=len(turns) - new,
+            turns=[by_id[t.id] for t in turns],
+            added=len(new_turns),
+            duplicates=len(turns) - len(new_turns),
             embedded=len(missing),
             elapsed_ms=(time.perf_counter() - started) * 1000,
+            facts_added=report.facts_added,
+            facts_superseded=report.facts_superseded,
+            facts_reinforced=report.facts_reinforced,
+            episodes=report.episodes,
         )
+
+    def _previous_texts(self, turns: Sequence[NewTurn]) -> dict[str, str]:
+        """For each turn, the text of the turn said just before it in its session (for round keys)."""
+        out: dict[str, str] = {}
+        last: dict[tuple[str, str, str], str] = {}
+        for turn in sorted(turns, key=lambda t: t.timestamp):
+            session = turn.scope.session_id or ""
+            key = (turn.scope.user_id, turn.scope.agent_id or "", session)
+            if key not in last:
+                before = self.store.recent_turns(
+                    UserScope(self.tenant, turn.scope.user_id, turn.scope.agent_id),
+                    session,
+                    until=turn.timestamp,
+                    limit=1,
+                )
+                if before:
+                    last[key] = before[0].content
+            if key in last:
+                out[turn.id] = last[key]
+            last[key] = turn.content
+        return out
 
     def _existing(self, turns: Sequence[NewTurn]) -> list[Turn]:
         found: list[Turn] = []
@@ -237,7 +297,8 @@ class Memory:
         if not 1 <= k <= MAX_SEARCH_K:
             raise ValidationError(f"k must be between 1 and {MAX_SEARCH_K}")
         recipe = _recipe(config) if config is not None else self.retrieval
-        hits, rest = self._retrieve(scope, query, k, flt, at, recipe)
+        found = self._retrieve(scope, query, k, flt, at, recipe)
+        hits, rest = found.hits, found.rest
         if not explain:
             hits = [Hit(hit.turn, hit.score) for hit in hits]
         return SearchResult(
@@ -260,27 +321,44 @@ class Memory:
         filters: SearchFilters | Mapping[str, Any] | None = None,
         working_share: float = 0.5,
         candidates: int = 50,
+        facts_share: float = 0.15,
+        include_profile: bool = True,
+        expand: bool = True,
+        reinforce: bool = True,
     ) -> ContextResult:
         """A prompt-ready memory for the next turn, inside ``budget_tokens``.
 
-        The current session's latest turns come first, verbatim (working memory, at most
-        ``working_share`` of the budget); then the retrieved turns that fit, in chronological
-        order with their dates. Each line carries a citation id (``W1``, ``M3``) that
-        :attr:`ContextResult.citations` maps to a turn id.
+        Facts come first with the dates they held (those retrieval found, then the profile's;
+        at most ``facts_share`` of the budget); then the current session's latest turns,
+        verbatim (working memory, at most ``working_share``); then the retrieved turns that
+        fit, with the turns around the strongest hits (``expand``), in chronological order with
+        their dates. Each line carries a citation id (``F1``, ``W1``, ``M3``) that
+        :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
+        (``reinforce``): its recall count grows, so it fades more slowly.
         """
         started = time.perf_counter()
         scope, at, flt = self._read_scope(user_id, agent_id, reference_time, filters)
         query = _check_query(query)
         if not 1 <= budget_tokens <= MAX_BUDGET_TOKENS:
             raise ValidationError(f"budget_tokens must be between 1 and {MAX_BUDGET_TOKENS:,}")
-        if not 0.0 <= working_share <= 1.0:
-            raise ValidationError("working_share must be between 0 and 1")
+        if not 0.0 <= working_share <= 1.0 or not 0.0 <= facts_share <= 1.0:
+            raise ValidationError("working_share and facts_share must be between 0 and 1")
         check_id(session_id, "session_id", required=False)
         working: list[Turn] = []
         if session_id is not None and working_share > 0:
             working = self.store.recent_turns(scope, session_id, until=at, limit=200)
-        ranked, _ = self._retrieve(scope, query, max(candidates, 1), flt, at, self.retrieval)
-        text, tokens, items, left_out = assemble_context(
+        found = self._retrieve(scope, query, max(candidates, 1), flt, at, self.retrieval)
+        ranked = expand_neighbours(self.store, scope, found.hits) if expand else found.hits
+        facts = [fact for fact, _ in found.facts]
+        if include_profile:
+            analysis_past = any(not f.true_at(at) for f in facts)
+            known = {f.id for f in facts}
+            facts += [
+                f
+                for f in self.store.list_facts(scope, include_history=True)
+                if f.id not in known and relevant_fact(f, at, about_past=analysis_past) and f.kind in PROFILE_KINDS
+            ]
+        text, tokens, items, left_out, fact_refs = assemble_context(
             user_id=user_id,
             working=working,
             ranked=ranked,
@@ -288,7 +366,11 @@ class Memory:
             count=self.token_counter.count,
             reference_time=at,
             working_share=working_share,
+            facts=facts,
+            facts_share=facts_share,
         )
+        if reinforce:
+            self._reinforce(scope, items, [fact for _, fact in fact_refs], found)
         return ContextResult(
             text=text,
             tokens=tokens,
@@ -297,7 +379,21 @@ class Memory:
             left_out=left_out,
             reference_time=at,
             took_ms=(time.perf_counter() - started) * 1000,
+            facts=fact_refs,
         )
+
+    def _reinforce(self, scope: UserScope, items: Sequence[ContextItem], facts: Sequence[FactVersion], found: Retrieved) -> None:
+        """Recall strengthens what was used (MemoryBank), its episodes' heat (MemoryOS) and the
+        links between memories used together (Memoria's Hebbian rule)."""
+        now = self._clock()
+        turn_ids = [item.turn.id for item in items if item.section == "memories"]
+        self.store.touch("turn", scope, turn_ids, now)
+        self.store.touch("fact", scope, [fact.id for fact in facts], now)
+        shown = set(turn_ids)
+        episodes = [e.id for e, _ in found.episodes if shown.intersection(e.turn_ids)]
+        self.store.touch("episode", scope, episodes, now)
+        top = turn_ids[:CO_USED]
+        self.store.strengthen_links(scope, list(combinations(sorted(top), 2)), "co_used", now)
 
     def _retrieve(
         self,
@@ -307,9 +403,11 @@ class Memory:
         filters: SearchFilters,
         at: datetime,
         recipe: RetrievalConfig,
-    ) -> tuple[list[Hit], list[Hit]]:
-        vector = self.embedder.embed([query])[0] if "vector" in recipe.retrievers else None
-        return hybrid_search(self.store, scope, query, vector, k=k, filters=filters, until=at, config=recipe)
+    ) -> Retrieved:
+        analysis = analyze(query, at)
+        wants_vector = {"vector", "time", "episode"} & set(recipe.retrievers)
+        vector = self.embedder.embed([query])[0] if wants_vector else None
+        return retrieve(self.store, scope, analysis, vector, k=k, filters=filters, until=at, config=recipe)
 
     def _read_scope(
         self,
@@ -372,13 +470,32 @@ class Memory:
         wanted = [ids] if isinstance(ids, str) else list(ids)
         if not wanted:
             raise ValidationError("no turn ids given to delete")
-        receipt = self.store.forget(UserScope(self.tenant, user_id), ids=wanted)
+        scope = UserScope(self.tenant, user_id)
+        receipt = self.store.forget(scope, ids=wanted)
+        self._repair_after_forget(scope, receipt, rebuild_episodes=True)
         gone = set(receipt.turn_ids)
         return DeleteReceipt(
             deleted_ids=receipt.turn_ids,
             not_found_ids=[turn_id for turn_id in wanted if turn_id not in gone],
             removed_from=("turns", "full-text index", "vectors", "episodes", "facts", "links"),
         )
+
+    def users(self, *, after: str | None = None, limit: int = 100) -> builtins.list[UserSummary]:
+        """This tenant's users (id, turns, sessions, time span), ordered by id, a page at a time."""
+        check_id(after, "after", required=False)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        return self.store.list_users(self.tenant, after=after, limit=limit)
+
+    def sessions(
+        self, *, user_id: str, after: str | None = None, limit: int = 100
+    ) -> builtins.list[SessionSummary]:
+        """A user's sessions, the most recently active first, a page at a time."""
+        check_id(user_id, "user_id")
+        check_id(after, "after", required=False)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        return self.store.list_sessions(UserScope(self.tenant, user_id), after=after, limit=limit)
 
     def stats(self, *, user_id: str | None = None) -> Stats:
         """Counts and sizes for this tenant, or one user."""

@@ -163,7 +163,8 @@ def test_context_text_and_json(engram: Engram) -> None:
     assert text.exit_code == 0 and "Lisbon" in text.stdout and "tokens" in text.stderr
     out = engram.json("context", "cat name", "--user", "alice", "--session", "s2", "--as-of", "2024-06-01")
     assert out["tokens"] <= out["budget_tokens"] == 2000  # type: ignore[index]
-    assert out["citations"] and set(out["citations"]) <= {i["ref"] for i in out["items"]}  # type: ignore[index]
+    refs = {i["ref"] for i in out["items"]} | {f["ref"] for f in out["facts"]}  # type: ignore[index]
+    assert out["citations"] and set(out["citations"]) == refs  # type: ignore[index]
     assert "Pixel" in out["text"]  # type: ignore[index]
 
 

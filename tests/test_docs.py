@@ -69,6 +69,7 @@ def test_the_public_api_is_exactly_what_init_exports():
         "text",
         "server",
         "testing",
+        "lifecycle",
     }
     assert public - modules == set(engram.__all__) - {"__version__"}
     assert sorted(engram.__all__) == list(engram.__all__)

@@ -221,3 +221,22 @@ def test_two_processes_worth_of_connections_see_each_others_writes(db_path):
     assert len(b.search("kayaks", user_id="u", config="vector")) == 2  # b notices a's write
     a.close()
     b.close()
+
+
+def test_an_import_carrying_another_tenants_ids_never_reaches_their_turns(db_path):
+    from engram import SQLiteStore
+
+    store = SQLiteStore(db_path)
+    alice = Memory(store=store, embedder=HashingEmbedder(), tenant="acme")
+    mallory = Memory(store=store, embedder=HashingEmbedder(), tenant="evil")
+    secret = alice.add("the vault code is 0451", user_id="u", session_id="s").turns[0]
+    exported = io.StringIO()
+    alice.export(exported)
+    forged = exported.getvalue().replace("0451", "1234")  # same ids, other content, other tenant
+    result = mallory.import_(io.StringIO(forged))
+    (mine,) = result.turns
+    assert result.added == 1 and mine.id != secret.id and mine.content == "the vault code is 1234"
+    assert mine.scope.tenant == "evil"
+    assert alice.get(secret.id, user_id="u").content == "the vault code is 0451"
+    assert mallory.import_(io.StringIO(forged)).added == 0  # and it stays idempotent
+    store.close()

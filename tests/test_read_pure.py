@@ -88,7 +88,7 @@ def build(working, ranked, budget, **kw):
         count=COUNT,
         reference_time=T0 + timedelta(days=1),
         **kw,
-    )
+    )[:4]
 
 
 def test_context_puts_working_memory_first_and_memories_in_time_order():

@@ -94,3 +94,14 @@ def test_preference_reversal_supersedes():
     _, versions = apply([], likes)
     _, versions = apply(versions, dislikes)
     assert [(v.value, v.current) for v in versions] == [("likes", False), ("dislikes", True)]
+
+
+def test_rechain_reopens_the_version_before_a_forgotten_one():
+    from engram.write.reconcile import rechain
+
+    portland, _denver, austin = build(("Portland", day(1), "t1"), ("Denver", day(4), "t2"), ("Austin", day(8), "t3"))
+    changed = {v.value: v for v in rechain([portland, austin], now=NOW)}  # Denver was forgotten
+    assert changed["Portland"].valid_to == day(8) and changed["Portland"].superseded_by == austin.id
+    assert "Austin" not in changed  # already open and last
+    (reopened,) = rechain([portland], now=NOW)
+    assert reopened.current and reopened.valid_to is None and reopened.superseded_by is None

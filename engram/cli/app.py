@@ -11,6 +11,7 @@ from engram.cli.base import ENV_DB, ENV_TENANT, EngramGroup, Settings
 from engram.cli.commands import COMMANDS
 from engram.cli.demo import demo_command
 from engram.cli.importers import import_command
+from engram.cli.lifecycle import LIFECYCLE_COMMANDS
 
 
 def _default_db() -> Path:
@@ -65,7 +66,7 @@ def cli(ctx: click.Context, db: Path | None, tenant: str, as_json: bool) -> None
     ctx.call_on_close(settings.close)
 
 
-for _command in [*COMMANDS, import_command, demo_command]:
+for _command in [*COMMANDS, *LIFECYCLE_COMMANDS, import_command, demo_command]:
     cli.add_command(_command)
 
 

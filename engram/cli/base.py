@@ -39,7 +39,12 @@ EMBEDDERS = ("onnx", "hashing")
 
 #: Sub-commands that live in other modules, imported only when used:
 #: name → (module, attribute, the pip extra its third-party dependencies come with).
-LAZY_COMMANDS = {"bench": ("engram.bench.cli", "bench", "bench")}
+LAZY_COMMANDS = {
+    "bench": ("engram.bench.cli", "bench", "bench"),
+    "serve": ("engram.server.cli", "serve_command", "server"),
+    "mcp": ("engram.server.cli", "mcp_command", "mcp"),
+    "keys": ("engram.server.cli", "keys_group", "server"),
+}
 
 
 def debug_enabled() -> bool:

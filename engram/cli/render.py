@@ -11,6 +11,9 @@ from typing import Any
 import click
 
 from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, Page, SearchResult, Stats, Turn
+from engram.model.episode import Episode
+from engram.model.fact import FactVersion
+from engram.model.profile import Profile
 from engram.model.timeutil import iso
 
 
@@ -61,6 +64,10 @@ def add_dict(result: AddResult) -> dict[str, Any]:
         "duplicates": result.duplicates,
         "embedded": result.embedded,
         "elapsed_ms": round(result.elapsed_ms, 3),
+        "facts_added": result.facts_added,
+        "facts_superseded": result.facts_superseded,
+        "facts_reinforced": result.facts_reinforced,
+        "episodes": result.episodes,
         "turns": [turn_dict(turn) for turn in result.turns],
     }
 
@@ -97,7 +104,84 @@ def context_dict(result: ContextResult) -> dict[str, Any]:
             }
             for item in result.items
         ],
+        "facts": [{"ref": ref, **fact_dict(fact)} for ref, fact in result.facts],
         "left_out": [{"turn_id": turn.id, "reason": reason} for turn, reason in result.left_out],
+    }
+
+
+def _iso_or_none(moment: Any) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+def fact_dict(fact: FactVersion) -> dict[str, Any]:
+    """A fact version as JSON: what, about whom, when true, when learned, from which turns."""
+    return {
+        "id": fact.id,
+        "subject": fact.subject,
+        "attribute": fact.attribute,
+        "value": fact.value,
+        "statement": fact.statement,
+        "kind": fact.kind,
+        "valid_from": iso(fact.valid_from),
+        "valid_to": _iso_or_none(fact.valid_to),
+        "recorded_at": iso(fact.recorded_at),
+        "superseded_at": _iso_or_none(fact.superseded_at),
+        "superseded_by": fact.superseded_by,
+        "current": fact.current,
+        "confidence": fact.confidence,
+        "mentions": fact.mentions,
+        "source": fact.source,
+        "source_turn_ids": list(fact.source_turn_ids),
+        "pinned": fact.pinned,
+        "archived_at": _iso_or_none(fact.archived_at),
+    }
+
+
+def episode_dict(episode: Episode) -> dict[str, Any]:
+    """An episode as JSON."""
+    return {
+        "id": episode.id,
+        "session_id": episode.session_id,
+        "start": iso(episode.start),
+        "end": iso(episode.end),
+        "turn_ids": list(episode.turn_ids),
+        "summary": episode.summary,
+        "keyphrases": list(episode.keyphrases),
+        "entities": list(episode.entities),
+        "visits": episode.visits,
+        "last_visit": _iso_or_none(episode.last_visit),
+        "importance": episode.importance,
+        "pinned": episode.pinned,
+        "archived_at": _iso_or_none(episode.archived_at),
+    }
+
+
+def profile_dict(profile: Profile) -> dict[str, Any]:
+    """A profile as JSON: per person, per section, the current facts."""
+    return {
+        "user_id": profile.user_id,
+        "as_of": iso(profile.as_of),
+        "people": [
+            {
+                "subject": person.subject,
+                "sections": {
+                    name: [
+                        {
+                            "attribute": e.attribute,
+                            "value": e.value,
+                            "statement": e.statement,
+                            "confidence": e.confidence,
+                            "since": iso(e.since),
+                            "fact_id": e.fact_id,
+                            "source_turn_ids": list(e.source_turn_ids),
+                        }
+                        for e in entries
+                    ]
+                    for name, entries in person.sections.items()
+                },
+            }
+            for person in profile.people
+        ],
     }
 
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.model.episode import Episode
+from engram.model.fact import FactVersion
 from engram.model.limits import ROLES
 from engram.model.timeutil import parse_timestamp
 from engram.model.turn import Turn
@@ -18,7 +20,9 @@ class AddResult:
     """What one ``add`` call wrote.
 
     ``turns`` holds every turn of the call in order, whether new or already stored;
-    ``added`` and ``duplicates`` count them.
+    ``added`` and ``duplicates`` count them; ``embedded`` counts texts sent to the embedder
+    (the rest came from the content-hash cache). The lifecycle fields say what the write
+    path extracted: fact versions added, superseded and reinforced (ids), episodes rebuilt.
     """
 
     turns: list[Turn]
@@ -26,6 +30,10 @@ class AddResult:
     duplicates: int
     embedded: int
     elapsed_ms: float
+    facts_added: list[str] = field(default_factory=list)
+    facts_superseded: list[str] = field(default_factory=list)
+    facts_reinforced: list[str] = field(default_factory=list)
+    episodes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +164,7 @@ class ContextResult:
     left_out: list[tuple[Turn, str]]
     reference_time: datetime
     took_ms: float
+    facts: list[tuple[str, FactVersion]] = field(default_factory=list)
 
     @property
     def turn_ids(self) -> list[str]:
@@ -164,8 +173,8 @@ class ContextResult:
 
     @property
     def citations(self) -> dict[str, str]:
-        """Citation id in the text → turn id."""
-        return {item.ref: item.turn.id for item in self.items}
+        """Citation id in the text → memory id (turns ``W``/``M``, facts ``F``)."""
+        return {**{ref: fact.id for ref, fact in self.facts}, **{item.ref: item.turn.id for item in self.items}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +185,20 @@ class Page:
     next_cursor: str | None
 
     def __iter__(self) -> Iterator[Turn]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePage:
+    """One page of episodes; pass ``next_cursor`` to get the next (``None`` at the end)."""
+
+    items: list[Episode]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[Episode]:
         return iter(self.items)
 
     def __len__(self) -> int:
@@ -204,3 +227,25 @@ class Stats:
     embedding_model: str | None
     path: str | None
     by_role: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """One user of a tenant: how much memory, over what time."""
+
+    user_id: str
+    turns: int
+    sessions: int
+    first_timestamp: datetime
+    last_timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One session of a user."""
+
+    session_id: str
+    agent_ids: tuple[str, ...]
+    turns: int
+    first_timestamp: datetime
+    last_timestamp: datetime

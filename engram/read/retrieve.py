@@ -1,73 +1,225 @@
-"""Hybrid retrieval: BM25 and vector candidates from the store, fused by reciprocal rank."""
+"""Retrieval: candidates at every granularity, fused by reciprocal rank.
+
+Rankings over turns, each from one signal (MemGAS's multi-granularity candidates):
+
+* ``bm25``: full text over content, speaker and the turn's keys (fact-augmented keys);
+* ``vector``: cosine similarity of the turn to the question;
+* ``time``: cosine similarity among the turns said inside the question's time window, when
+  the question names one ("last weekend", "in May");
+* ``episode``: episodes found by their summaries and centroids, routed to their turns that
+  best match the question (H-MEM's top-down routing);
+* ``fact``: facts whose statements match, routed to the turns they came from; superseded
+  facts only when the question asks about the past.
+
+Fused by weighted RRF. Every hit keeps every signal for ``explain``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
-from engram.model import Hit, SearchFilters
+from engram.model import Hit, SearchFilters, Turn
+from engram.model.episode import Episode
+from engram.model.fact import FactVersion
+from engram.read.analyze import QueryAnalysis
 from engram.read.fuse import reciprocal_rank_fusion
-from engram.read.query import query_terms
-from engram.store.base import Candidate, Store, UserScope
+from engram.store.base import Store, UserScope
 
 
 @dataclass(frozen=True, slots=True)
 class RetrievalConfig:
-    """How hybrid search gathers and fuses candidates.
+    """How retrieval gathers and fuses candidates.
 
     Attributes:
-        retrievers: which rankings to fuse: ``"bm25"``, ``"vector"`` or both.
-        candidates: how many candidates each retriever contributes (at least ``k``).
+        retrievers: the rankings to fuse (see the module docstring).
+        candidates: how many candidates each turn ranking contributes (at least ``k``).
         rrf_k: the RRF constant.
-        weights: per-retriever RRF weights.
+        weights: per-ranking RRF weights.
+        episodes: how many episodes the episode route opens.
+        turns_per_episode: how many of an opened episode's turns it ranks.
+        facts: how many facts the fact route follows.
     """
 
     retrievers: tuple[str, ...] = ("bm25", "vector")
     candidates: int = 50
     rrf_k: int = 60
-    weights: tuple[tuple[str, float], ...] = (("bm25", 1.0), ("vector", 1.0))
+    weights: tuple[tuple[str, float], ...] = (
+        ("bm25", 1.0),
+        ("vector", 1.0),
+        ("time", 0.8),
+        ("episode", 0.6),
+        ("fact", 0.6),
+    )
+    episodes: int = 8
+    turns_per_episode: int = 3
+    facts: int = 10
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
 RECIPES: dict[str, RetrievalConfig] = {
+    "engram": RetrievalConfig(retrievers=("bm25", "vector", "time", "episode", "fact")),
     "hybrid": RetrievalConfig(),
     "bm25": RetrievalConfig(retrievers=("bm25",)),
     "vector": RetrievalConfig(retrievers=("vector",)),
 }
+DEFAULT_RECIPE = "engram"
 
 
-def hybrid_search(
+@dataclass(slots=True)
+class Retrieved:
+    """What retrieval found: ranked turns, and the facts and episodes it went through."""
+
+    hits: list[Hit]
+    rest: list[Hit]
+    facts: list[tuple[FactVersion, float]] = field(default_factory=list)
+    episodes: list[tuple[Episode, float]] = field(default_factory=list)
+
+
+def _allowed(turn: Turn, filters: SearchFilters, until: datetime, agent_id: str | None) -> bool:
+    """Whether a routed turn passes the filters (the store applies them to its own rankings)."""
+    if turn.timestamp > until or (agent_id is not None and turn.scope.agent_id != agent_id):
+        return False
+    if filters.session_ids and turn.session_id not in filters.session_ids:
+        return False
+    if filters.roles and turn.role not in filters.roles:
+        return False
+    if (filters.since and turn.timestamp < filters.since) or (filters.until and turn.timestamp > filters.until):
+        return False
+    return all(turn.metadata.get(key) == value for key, value in (filters.metadata or {}).items())
+
+
+def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
+    """Whether a fact version may be shown for a question asked at ``at``.
+
+    Versions that start after ``at`` never are; versions that ended before ``at`` only when
+    the question is about the past; otherwise what was true at ``at`` (in valid time: a
+    version replaced by a later statement was still true before that statement's date).
+    """
+    if fact.valid_from > at or (fact.valid_to is not None and fact.valid_to <= fact.valid_from):
+        return False  # from the future, or a merged duplicate (an empty span)
+    return about_past or fact.true_at(at)
+
+
+def retrieve(
     store: Store,
     scope: UserScope,
-    query: str,
+    analysis: QueryAnalysis,
     query_vector: np.ndarray | None,
     *,
     k: int,
     filters: SearchFilters,
     until: datetime,
     config: RetrievalConfig,
-) -> tuple[list[Hit], list[Hit]]:
-    """Top ``k`` hits for ``query``, and the fused candidates below the cut.
-
-    Every hit carries its signals: per retriever its rank and raw score, and the fused score.
-    """
+) -> Retrieved:
+    """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes."""
     pool = max(config.candidates, k)
-    rankings: dict[str, list[Candidate]] = {}
-    if "bm25" in config.retrievers:
-        rankings["bm25"] = store.text_search(
-            scope, query_terms(query), filters=filters, until=until, limit=pool
+    use = set(config.retrievers)
+    rankings: dict[str, list[tuple[Turn, float]]] = {}
+    result = Retrieved(hits=[], rest=[])
+    if "bm25" in use:
+        found = store.text_search(scope, analysis.terms, filters=filters, until=until, limit=pool)
+        rankings["bm25"] = [(c.turn, c.score) for c in found]
+    if query_vector is not None and "vector" in use:
+        found = store.vector_search(scope, query_vector, filters=filters, until=until, limit=pool)
+        rankings["vector"] = [(c.turn, c.score) for c in found]
+    window = analysis.time_range
+    if query_vector is not None and "time" in use and window is not None:
+        since = max(window[0], filters.since) if filters.since else window[0]
+        end = min(window[1], filters.until) if filters.until else window[1]
+        if since < end:
+            narrowed = replace(filters, since=since, until=end)
+            found = store.vector_search(scope, query_vector, filters=narrowed, until=until, limit=pool)
+            rankings["time"] = [(c.turn, c.score) for c in found]
+    if query_vector is not None and "episode" in use:
+        result.episodes, rankings["episode"] = _episode_route(
+            store, scope, analysis, query_vector, filters=filters, until=until, config=config
         )
-    if "vector" in config.retrievers and query_vector is not None:
-        rankings["vector"] = store.vector_search(
-            scope, query_vector, filters=filters, until=until, limit=pool
-        )
-    turns = {c.turn.id: c.turn for ranking in rankings.values() for c in ranking}
+    if "fact" in use:
+        result.facts, rankings["fact"] = _fact_route(store, scope, analysis, filters=filters, until=until, config=config)
+    turns = {turn.id: turn for ranking in rankings.values() for turn, _ in ranking}
     fused = reciprocal_rank_fusion(
-        {name: [(c.turn.id, c.score) for c in ranking] for name, ranking in rankings.items()},
+        {name: [(turn.id, score) for turn, score in ranking] for name, ranking in rankings.items() if ranking},
         k=config.rrf_k,
         weights=dict(config.weights),
     )
-    hits = [Hit(turns[item.key], item.score, item.signals()) for item in fused]  # type: ignore[index]
-    return hits[:k], hits[k:]
+    hits = [Hit(turns[str(item.key)], item.score, item.signals()) for item in fused]
+    result.hits, result.rest = hits[:k], hits[k:]
+    return result
+
+
+def _episode_route(
+    store: Store,
+    scope: UserScope,
+    analysis: QueryAnalysis,
+    query_vector: np.ndarray,
+    *,
+    filters: SearchFilters,
+    until: datetime,
+    config: RetrievalConfig,
+) -> tuple[list[tuple[Episode, float]], list[tuple[Turn, float]]]:
+    by_text = store.episode_text_search(scope, analysis.terms, until=until, limit=config.episodes * 2)
+    by_vector = store.episode_vector_search(scope, query_vector, until=until, limit=config.episodes * 2)
+    episodes = {e.id: e for e, _ in [*by_text, *by_vector]}
+    fused = reciprocal_rank_fusion(
+        {"text": [(e.id, s) for e, s in by_text], "vector": [(e.id, s) for e, s in by_vector]}, k=config.rrf_k
+    )[: config.episodes]
+    chosen = [(episodes[str(item.key)], item.score) for item in fused]
+    wanted = [turn_id for episode, _ in chosen for turn_id in episode.turn_ids]
+    turns = {t.id: t for t in store.get_turns(scope, wanted)} if wanted else {}
+    scores = store.vector_scores(scope, list(turns.values()), query_vector)
+    ranking: list[tuple[Turn, float]] = []
+    for episode, _ in chosen:
+        inside = [
+            (turns[tid], scores[tid])
+            for tid in episode.turn_ids
+            if tid in scores and _allowed(turns[tid], filters, until, scope.agent_id)
+        ]
+        inside.sort(key=lambda pair: -pair[1])
+        ranking += inside[: config.turns_per_episode]
+    return chosen, ranking
+
+
+def _fact_route(
+    store: Store,
+    scope: UserScope,
+    analysis: QueryAnalysis,
+    *,
+    filters: SearchFilters,
+    until: datetime,
+    config: RetrievalConfig,
+) -> tuple[list[tuple[FactVersion, float]], list[tuple[Turn, float]]]:
+    # Facts are about people: a match on a person's name alone says nothing about the question.
+    names = {word.casefold() for name in analysis.entities for word in name.split()}
+    terms = [term for term in analysis.terms if term not in names]
+    found = store.fact_text_search(scope, terms, limit=config.facts * 3)
+    facts = [(fact, score) for fact, score in found if relevant_fact(fact, until, about_past=analysis.about_past)]
+    facts = facts[: config.facts]
+    wanted = [fact.source_turn_ids[0] for fact, _ in facts if fact.source_turn_ids]
+    turns = {t.id: t for t in store.get_turns(scope, wanted)} if wanted else {}
+    ranking = [
+        (turns[fact.source_turn_ids[0]], score)
+        for fact, score in facts
+        if fact.source_turn_ids
+        and fact.source_turn_ids[0] in turns
+        and _allowed(turns[fact.source_turn_ids[0]], filters, until, scope.agent_id)
+    ]
+    return facts, ranking
+
+
+def expand_neighbours(store: Store, scope: UserScope, hits: Sequence[Hit], *, strong: int = 5) -> list[Hit]:
+    """EM-LLM's contiguity: each of the ``strong`` best hits pulls in the turns just before and
+    after it, placed right behind it in the ranking (so a budget keeps a hit's context first)."""
+    out: list[Hit] = []
+    seen = {hit.turn.id for hit in hits}
+    for rank, hit in enumerate(hits):
+        out.append(hit)
+        if rank < strong:
+            for neighbour in store.adjacent_turns(scope, hit.turn):
+                if neighbour.id not in seen:
+                    seen.add(neighbour.id)
+                    out.append(Hit(neighbour, hit.score * 0.5, {"neighbour_of_rank": rank + 1}))
+    return out

@@ -8,7 +8,7 @@ same conformance tests run against every backend. All methods are scoped: ``tena
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from engram.model import NewTurn, SearchFilters, Stats, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.model.keys import ApiKey
+from engram.model.results import SessionSummary, UserSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class ForgetReceipt:
     fact_ids: list[str]
     links: int
     sessions: list[str]
+    slots: list[str] = field(default_factory=list)
 
 
 class Store(Protocol):
@@ -120,9 +122,15 @@ class Store(Protocol):
         """The latest turns of a session said at or before ``until``, newest first."""
 
     def forget(
-        self, scope: UserScope, *, session_id: str | None = None, ids: Sequence[str] | None = None
+        self,
+        scope: UserScope,
+        *,
+        session_id: str | None = None,
+        ids: Sequence[str] | None = None,
+        fact_ids: Sequence[str] | None = None,
     ) -> ForgetReceipt:
-        """Delete turns (a user's, a session's, or these) and all that derives from them, everywhere."""
+        """Delete turns (a user's, a session's, or these) and all that derives from them, everywhere;
+        or, with ``fact_ids``, those facts' whole slot histories."""
 
     def text_search(
         self,
@@ -146,10 +154,22 @@ class Store(Protocol):
     ) -> list[Candidate]:
         """Cosine similarity to ``vector``. Best first."""
 
+    def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` to each (non-archived) turn's vector."""
+
+    def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
+        """The turns just before and after ``turn`` in its session, in time order."""
+
     def iter_turns(
         self, tenant: str, user_id: str | None = None, *, batch: int = 500
     ) -> Iterator[tuple[Turn, np.ndarray | None]]:
         """Every turn of a tenant (or one user) with its vector, in insertion order."""
+
+    def list_users(self, tenant: str, *, after: str | None = None, limit: int = 100) -> list[UserSummary]:
+        """A tenant's users ordered by id, after ``after``."""
+
+    def list_sessions(self, scope: UserScope, *, after: str | None = None, limit: int = 100) -> list[SessionSummary]:
+        """A user's sessions, most recently active first, after ``after``."""
 
     def stats(self, tenant: str, user_id: str | None = None) -> Stats:
         """Counts and sizes."""
@@ -223,6 +243,15 @@ class Store(Protocol):
 
     def memory_states(self, kind: str, scope: UserScope) -> list[MemoryState]:
         """Retention inputs of every memory of a kind."""
+
+    def put_links(self, scope: UserScope, links: Sequence[tuple[str, str, str, float]], at: datetime) -> int:
+        """Upsert edges ``(src, dst, kind, weight)``."""
+
+    def strengthen_links(self, scope: UserScope, pairs: Sequence[tuple[str, str]], kind: str, at: datetime) -> None:
+        """Hebbian update of co-used memories."""
+
+    def list_links(self, scope: UserScope, ids: Sequence[str] | None = None) -> list[tuple[str, str, str, float]]:
+        """Edges of a user."""
 
     def lifecycle_state(self, scope: UserScope) -> dict[str, int]:
         """Watermarks and LLM counters of a user."""

@@ -133,3 +133,27 @@ def reconcile(candidate: Candidate, versions: Sequence[FactVersion], *, now: dat
         closed = replace(holding, valid_to=at, superseded_at=now, superseded_by=new.id)
         operations.append(Operation("supersede", closed))
     return operations
+
+
+def rechain(versions: Sequence[FactVersion], *, now: datetime) -> list[FactVersion]:
+    """Re-link a slot's timeline after versions were forgotten; returns the versions that changed.
+
+    Each remaining version ends where the next begins and is replaced by it; the last one is
+    open again (a move that is forgotten reopens the home before it). Merged duplicates
+    (empty spans) stay as they are.
+    """
+    live = sorted((v for v in versions if v.valid_to is None or v.valid_to > v.valid_from), key=lambda v: (v.valid_from, v.seq))
+    changed: list[FactVersion] = []
+    for current, following in zip(live, [*live[1:], None], strict=False):
+        if following is None:
+            wanted = replace(current, valid_to=None, superseded_by=None, superseded_at=None)
+        else:
+            wanted = replace(
+                current,
+                valid_to=following.valid_from,
+                superseded_by=following.id,
+                superseded_at=current.superseded_at or now,
+            )
+        if wanted != current:
+            changed.append(wanted)
+    return changed

@@ -50,7 +50,7 @@ def segment(
         if timestamps[index] - timestamps[index - 1] > config.max_gap or length >= config.max_turns:
             cut = True
         elif length >= config.min_turns and index + config.patience <= count:
-            centroid = total / max(np.linalg.norm(total), 1e-9)
+            centroid = total / max(float(np.linalg.norm(total)), 1e-9)
             window = vectors[index : index + config.patience]
             surprises = 1.0 - window @ centroid
             cut = bool(np.all(surprises > config.surprise))

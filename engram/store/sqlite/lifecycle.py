@@ -365,9 +365,11 @@ class LifecycleMixin:
             "episode": ("end_ts", "visits", "last_visit"),
             "fact": ("valid_from", "recalls", "last_recalled"),
         }[kind]
+        # A fact that is still true does not fade with age: only replaced versions decay.
+        pinned = "pinned OR (superseded_by IS NULL AND valid_to IS NULL)" if kind == "fact" else "pinned"
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT id, {created}, {stamp}, importance, {counter}, pinned, archived_at "
+                f"SELECT id, {created}, {stamp}, importance, {counter}, {pinned}, archived_at "
                 f"FROM {_KIND_TABLE[kind]} WHERE tenant=? AND user_id=?",
                 (scope.tenant, scope.user_id),
             ).fetchall()
@@ -383,6 +385,37 @@ class LifecycleMixin:
             )
             for row in rows
         ]
+
+    # -- links ----------------------------------------------------------------------------
+
+    def put_links(self, scope: UserScope, links: Sequence[tuple[str, str, str, float]], at: datetime) -> int:
+        """Upsert ``(src, dst, kind, weight)`` edges; an existing edge takes the new weight."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=excluded.weight, updated_at=excluded.updated_at",
+                [(scope.tenant, scope.user_id, src, dst, kind, weight, to_micros(at)) for src, dst, kind, weight in links],
+            )
+        return len(links)
+
+    def strengthen_links(self, scope: UserScope, pairs: Sequence[tuple[str, str]], kind: str, at: datetime) -> None:
+        """Hebbian update: each pair's edge weight grows by one (created at 1)."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,1.0,?) "
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=weight + 1.0, updated_at=excluded.updated_at",
+                [(scope.tenant, scope.user_id, src, dst, kind, to_micros(at)) for src, dst in pairs],
+            )
+
+    def list_links(self, scope: UserScope, ids: Sequence[str] | None = None) -> list[tuple[str, str, str, float]]:
+        """Edges of a user (touching ``ids`` when given)."""
+        sql = "SELECT src, dst, kind, weight FROM links WHERE tenant=? AND user_id=?"
+        params: list[Any] = [scope.tenant, scope.user_id]
+        if ids is not None:
+            sql += f" AND (src IN ({_marks(ids)}) OR dst IN ({_marks(ids)}))"
+            params += [*ids, *ids]
+        with self._lock:
+            return [tuple(row) for row in self._conn.execute(sql + " ORDER BY kind, src, dst", params)]  # type: ignore[misc]
 
     # -- progress of the write path and of consolidation -------------------------------------
 
@@ -428,7 +461,14 @@ class LifecycleMixin:
 
     # -- forgetting ------------------------------------------------------------------------
 
-    def forget(self, scope: UserScope, *, session_id: str | None = None, ids: Sequence[str] | None = None) -> ForgetReceipt:
+    def forget(
+        self,
+        scope: UserScope,
+        *,
+        session_id: str | None = None,
+        ids: Sequence[str] | None = None,
+        fact_ids: Sequence[str] | None = None,
+    ) -> ForgetReceipt:
         """Delete turns (all of a user's, a session's, or these) and everything derived from them.
 
         Episodes that held a forgotten turn are deleted (their summaries quote it); facts lose
@@ -436,6 +476,7 @@ class LifecycleMixin:
         any deleted memory go too. Freed pages are zeroed (``secure_delete``), full-text
         indexes are merged so no segment keeps a forgotten term, and the WAL is checkpointed
         and truncated, so the forgotten text no longer exists in the database files.
+        ``fact_ids`` forgets facts themselves: every version of their slots, not the turns.
         """
         where, params = "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
         if session_id is not None:
@@ -445,6 +486,8 @@ class LifecycleMixin:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = self._conn.execute(f"SELECT id, session_id FROM turns WHERE {where}", params).fetchall()
+                if fact_ids is not None and ids is None:
+                    rows = []
                 if ids is not None:
                     wanted = set(ids)
                     rows = [row for row in rows if row[0] in wanted]
@@ -455,7 +498,16 @@ class LifecycleMixin:
                     "SELECT id, turn_ids FROM episodes WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
                 ).fetchall()
                 episode_ids = [eid for eid, tids in episode_rows if gone & set(json.loads(tids))]
-                fact_ids: list[str] = []
+                doomed_facts: list[str] = []
+                if fact_ids:
+                    doomed_facts = [
+                        row[0]
+                        for row in self._conn.execute(
+                            f"SELECT id FROM facts WHERE tenant=? AND user_id=? AND slot IN "
+                            f"(SELECT slot FROM facts WHERE id IN ({_marks(fact_ids)}))",
+                            (scope.tenant, scope.user_id, *fact_ids),
+                        )
+                    ]
                 for fid, sources in self._conn.execute(
                     "SELECT id, source_turn_ids FROM facts WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
                 ).fetchall():
@@ -464,14 +516,24 @@ class LifecycleMixin:
                         continue
                     if kept:
                         self._conn.execute("UPDATE facts SET source_turn_ids=? WHERE id=?", (json.dumps(kept), fid))
-                    else:
-                        fact_ids.append(fid)
-                for table, doomed in (("turns", turn_ids), ("episodes", episode_ids), ("facts", fact_ids)):
+                    elif fid not in doomed_facts:
+                        doomed_facts.append(fid)
+                slots = sorted(
+                    {
+                        row[0]
+                        for start in range(0, len(doomed_facts), 500)
+                        for row in self._conn.execute(
+                            f"SELECT slot FROM facts WHERE id IN ({_marks(doomed_facts[start : start + 500])})",
+                            doomed_facts[start : start + 500],
+                        )
+                    }
+                )
+                for table, doomed in (("turns", turn_ids), ("episodes", episode_ids), ("facts", doomed_facts)):
                     for start in range(0, len(doomed), 500):
                         chunk = doomed[start : start + 500]
                         self._conn.execute(f"DELETE FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
                 links = 0
-                every = turn_ids + episode_ids + fact_ids
+                every = turn_ids + episode_ids + doomed_facts
                 for start in range(0, len(every), 400):
                     chunk = every[start : start + 400]
                     links += self._conn.execute(
@@ -487,10 +549,15 @@ class LifecycleMixin:
                 raise
             self._vectors.pop((scope.tenant, scope.user_id), None)
             self._episode_vectors.pop((scope.tenant, scope.user_id), None)
-            if turn_ids:
+            if turn_ids or doomed_facts:
                 self.scrub()
         return ForgetReceipt(
-            turn_ids=turn_ids, episode_ids=episode_ids, fact_ids=fact_ids, links=links, sessions=sessions
+            turn_ids=turn_ids,
+            episode_ids=episode_ids,
+            fact_ids=doomed_facts,
+            links=links,
+            sessions=sessions,
+            slots=slots,
         )
 
     def scrub(self) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
 from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
 from engram.model.keys import ApiKey
+from engram.model.results import SessionSummary, UserSummary
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import Candidate, TurnNotes, UserScope
 from engram.store.sqlite.lifecycle import LifecycleMixin
@@ -149,29 +150,46 @@ class SQLiteStore(LifecycleMixin):
             )
             for turn, vector, key, note in zip(turns, vectors, keys, given, strict=True)
         ]
+        tenants = {turn.scope.tenant for turn in turns}
+        if len(tenants) > 1:
+            raise StoreError("one insert_turns call writes to one tenant")
         inserted: list[str] = []
+        actual: list[str] = []  # the id each input turn is stored under
         with self._lock:
             self._sync_caches()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for row in rows:
-                    cursor = self._conn.execute(
-                        "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
-                        "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
-                        "embed_key, embedding, keys, importance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        row,
-                    )
-                    if cursor.rowcount == 1:
+                    if not self._insert_row(row):
+                        owner = self._conn.execute("SELECT tenant, user_id FROM turns WHERE id=?", (row[0],)).fetchone()
+                        if owner is not None and tuple(owner) != (row[1], row[2]):
+                            # The id is taken by another tenant or user (an imported file can carry
+                            # any id): store under an id derived for this owner, and reveal nothing.
+                            row = (_rederived_id(row[0], row[1], row[2]), *row[1:])
+                            if self._insert_row(row):
+                                inserted.append(row[0])
+                    else:
                         inserted.append(row[0])
+                    actual.append(row[0])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._data_version = self._read_data_version()
-            stored = {turn.id: turn for turn in self._fetch_by_ids([t.id for t in turns])}
-            self._append_vectors(stored, inserted, dict(zip((t.id for t in turns), vectors, strict=True)))
+            tenant = next(iter(tenants)) if tenants else ""
+            stored = {turn.id: turn for turn in self._fetch_by_ids(tenant, actual)}
+            self._append_vectors(stored, inserted, dict(zip(actual, vectors, strict=True)))
         new = set(inserted)
-        return [(stored[turn.id], turn.id in new) for turn in turns]
+        return [(stored[turn_id], turn_id in new) for turn_id in actual]
+
+    def _insert_row(self, row: tuple[Any, ...]) -> bool:
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
+            "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
+            "embed_key, embedding, keys, importance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            row,
+        )
+        return cursor.rowcount == 1
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -294,6 +312,37 @@ class SQLiteStore(LifecycleMixin):
             turns = self._fetch_by_seqs([seq for seq, _ in found])
         return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
 
+    def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` to each turn's vector; archived turns are left out."""
+        with self._lock:
+            self._sync_caches()
+            index = self._scope_vectors(scope.tenant, scope.user_id)
+            seqs = np.array([t.seq for t in turns], dtype=np.int64)
+            rows = np.searchsorted(index.seqs, seqs)
+            rows = np.minimum(rows, max(len(index) - 1, 0))
+            out: dict[str, float] = {}
+            if len(index) == 0:
+                return out
+            found = (index.seqs[rows] == seqs) & index.active[rows]
+            scores = index.matrix[rows[found]] @ vector.astype(np.float32)
+            for turn, score in zip([t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True):
+                out[turn.id] = float(score)
+        return out
+
+    def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
+        """The turns said just before and after ``turn`` in its session, in time order."""
+        ts = to_micros(turn.timestamp)
+        base = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? AND archived_at IS NULL"
+        params = (scope.tenant, scope.user_id, turn.session_id, ts, ts, turn.seq)
+        with self._lock:
+            earlier = self._conn.execute(
+                base + " AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?", (*params, before)
+            ).fetchall()
+            later = self._conn.execute(
+                base + " AND (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT ?", (*params, after)
+            ).fetchall()
+        return [_turn(row) for row in reversed(earlier)] + [_turn(row) for row in later]
+
     def iter_turns(
         self, tenant: str, user_id: str | None = None, *, batch: int = 500
     ) -> Iterator[tuple[Turn, np.ndarray | None]]:
@@ -314,6 +363,31 @@ class SQLiteStore(LifecycleMixin):
                 blob = row[-1]
                 yield _turn(row[:-1]), (np.frombuffer(blob, dtype=np.float32) if blob else None)
             last = rows[-1][0]
+
+    def list_users(self, tenant: str, *, after: str | None = None, limit: int = 100) -> list[UserSummary]:
+        """A tenant's users ordered by id, after the user id ``after``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT user_id, count(*), count(DISTINCT session_id), min(ts), max(ts) FROM turns "
+                "WHERE tenant=? AND user_id > ? GROUP BY user_id ORDER BY user_id LIMIT ?",
+                (tenant, after or "", limit),
+            ).fetchall()
+        return [UserSummary(u, n, s, from_micros(a), from_micros(b)) for u, n, s, a, b in rows]
+
+    def list_sessions(self, scope: UserScope, *, after: str | None = None, limit: int = 100) -> list[SessionSummary]:
+        """A user's sessions, the most recently active first, after the session ``after``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT session_id, group_concat(DISTINCT agent_id), count(*), min(ts), max(ts) FROM turns "
+                "WHERE tenant=? AND user_id=? GROUP BY session_id ORDER BY max(ts) DESC, session_id",
+                (scope.tenant, scope.user_id),
+            ).fetchall()
+        ids = [row[0] for row in rows]
+        start = ids.index(after) + 1 if after in ids else (len(ids) if after is not None else 0)
+        return [
+            SessionSummary(sid, tuple(sorted(agents.split(","))) if agents else (), n, from_micros(a), from_micros(b))
+            for sid, agents, n, a, b in rows[start : start + limit]
+        ]
 
     def stats(self, tenant: str, user_id: str | None = None) -> Stats:
         where, params = "tenant=?", [tenant]
@@ -430,14 +504,14 @@ class SQLiteStore(LifecycleMixin):
                 np.stack([vectors[t.id] for t in turns]),
             )
 
-    def _fetch_by_ids(self, ids: Sequence[str]) -> list[Turn]:
+    def _fetch_by_ids(self, tenant: str, ids: Sequence[str]) -> list[Turn]:
         out: list[Turn] = []
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             out.extend(
                 _turn(row)
                 for row in self._conn.execute(
-                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE id IN ({marks})", chunk
+                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND id IN ({marks})", (tenant, *chunk)
                 )
             )
         return out
@@ -449,6 +523,12 @@ class SQLiteStore(LifecycleMixin):
             for row in self._conn.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
                 out[row[0]] = _turn(row)
         return out
+
+
+def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
+    """The id a turn is stored under when its own id belongs to someone else."""
+    digest = hashlib.sha256(f"{tenant}\x00{user_id}\x00{turn_id}".encode()).hexdigest()
+    return "t_" + digest[:20]
 
 
 def _filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:

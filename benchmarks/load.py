@@ -1,0 +1,228 @@
+"""Load on ``engram serve``: concurrent clients of mixed add/search traffic on loopback.
+
+    .venv/bin/python benchmarks/load.py                          # 32 clients, 30 s, local model
+    .venv/bin/python benchmarks/load.py --clients 8 --duration 10 --embedder hashing
+    .venv/bin/python benchmarks/load.py --json load.json
+
+It starts ``engram serve`` on a free 127.0.0.1 port with a fresh store and an API key (or
+drives ``--url``, which must be a loopback address), then runs ``--clients`` clients for
+``--duration`` seconds. Each client has its own connection and its own user, and sends one
+request at a time: an add (one new message, so every acknowledged add is one new turn) or a
+search, chosen at random with ``--search-share``. Both the number of clients and the time are
+bounded, and every request has a timeout.
+
+Reported: requests, throughput, p50/p99 latency per operation, errors (any non-2xx or
+transport failure), and lost writes: every acknowledged turn id is looked up afterwards by
+paging through each client's turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+MAX_CLIENTS = 256
+MAX_DURATION = 600.0
+REQUEST_TIMEOUT = 30.0
+WORDS = [
+    "lisbon", "porto", "coffee", "train", "sister", "birthday", "concert", "project", "deadline",
+    "recipe", "peanuts", "garden", "marathon", "violin", "invoice", "dentist", "holiday", "museum",
+    "bicycle", "kitchen", "novel", "python", "meeting",
+]
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"add": [], "search": []})
+    errors: dict[str, int] = field(default_factory=dict)
+    acked: dict[str, set[str]] = field(default_factory=dict)  # user → acknowledged turn ids
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db: Path, embedder: str) -> tuple[str, str, subprocess.Popen[bytes]]:
+    env = {**os.environ, "ENGRAM_EMBEDDER": embedder}
+    python = [sys.executable, "-c"]
+    created = subprocess.run(
+        [*python, "from engram.server.cli import keys_group; keys_group()", "create", "--db", str(db),
+         "--tenant", "load"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    key = created.stdout.strip()
+    port = free_port()
+    process = subprocess.Popen(
+        [*python, "from engram.server.cli import serve_command; serve_command()", "--db", str(db),
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    return f"http://127.0.0.1:{port}", key, process
+
+
+async def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=5) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{url}/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"the server at {url} did not become ready in {timeout:.0f} s")
+
+
+async def client(number: int, url: str, key: str, until: float, search_share: float, tally: Tally) -> None:
+    user = f"load-user-{number}"
+    tally.acked[user] = set()
+    rng = random.Random(number)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT) as http:
+        sent = 0
+        while time.monotonic() < until:
+            words = " ".join(rng.choices(WORDS, k=8))
+            searching = sent > 0 and rng.random() < search_share
+            kind = "search" if searching else "add"
+            started = time.perf_counter()
+            try:
+                if searching:
+                    response = await http.post("/v1/search", json={"user_id": user, "query": words, "k": 5})
+                else:
+                    message = {"role": "user", "content": f"client {number} message {sent}: {words}"}
+                    response = await http.post(
+                        "/v1/turns", json={"user_id": user, "session_id": f"s{sent // 20}", "messages": [message]}
+                    )
+            except httpx.HTTPError as exc:
+                tally.error(f"{kind}: {type(exc).__name__}")
+                continue
+            tally.latencies[kind].append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                tally.error(f"{kind}: HTTP {response.status_code}")
+            elif not searching:
+                body = response.json()
+                if body["added"] != 1:
+                    tally.error("add: not stored as new")
+                tally.acked[user].update(body["ids"])
+            sent += 1
+
+
+async def lost_writes(url: str, key: str, tally: Tally) -> tuple[int, int]:
+    """(acknowledged turns, of which not found) by paging through each client's turns."""
+    headers = {"Authorization": f"Bearer {key}"}
+    acked = lost = 0
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT) as http:
+        for user, ids in tally.acked.items():
+            stored: set[str] = set()
+            cursor = None
+            while True:
+                params = {"user_id": user, "limit": 1000} | ({"cursor": cursor} if cursor else {})
+                page = (await http.get("/v1/turns", params=params)).raise_for_status().json()
+                stored.update(turn["id"] for turn in page["items"])
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            acked += len(ids)
+            lost += len(ids - stored)
+    return acked, lost
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    process = None
+    workdir = tempfile.TemporaryDirectory(prefix="engram-load-")
+    if args.url:
+        if urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise SystemExit("--url must be a loopback address: this benchmark only drives a local server")
+        url, key = args.url.rstrip("/"), args.key or ""
+    else:
+        url, key, process = start_server(Path(workdir.name) / "load.db", args.embedder)
+    try:
+        await wait_ready(url)
+        tally = Tally()
+        started = time.monotonic()
+        until = started + args.duration
+        await asyncio.wait_for(
+            asyncio.gather(*(client(n, url, key, until, args.search_share, tally) for n in range(args.clients))),
+            timeout=args.duration + REQUEST_TIMEOUT + 10,
+        )
+        elapsed = time.monotonic() - started
+        acked, lost = await lost_writes(url, key, tally)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+        workdir.cleanup()
+    requests = sum(len(v) for v in tally.latencies.values()) + sum(tally.errors.values())
+    return {
+        "clients": args.clients,
+        "duration_s": round(elapsed, 1),
+        "embedder": args.embedder if not args.url else "server's",
+        "search_share": args.search_share,
+        "requests": requests,
+        "throughput_rps": round(requests / elapsed, 1),
+        "latency_ms": {
+            kind: {"count": len(values), "p50": percentile(values, 0.50), "p99": percentile(values, 0.99),
+                   "mean": round(statistics.fmean(values), 2) if values else None}
+            for kind, values in tally.latencies.items()
+        },
+        "errors": sum(tally.errors.values()),
+        "error_kinds": tally.errors,
+        "acknowledged_writes": acked,
+        "lost_writes": lost,
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=32, help=f"concurrent clients (at most {MAX_CLIENTS})")
+    parser.add_argument("--duration", type=float, default=30.0, help=f"seconds of load (at most {MAX_DURATION:.0f})")
+    parser.add_argument("--search-share", type=float, default=0.5, help="share of requests that are searches")
+    parser.add_argument("--embedder", choices=["onnx", "hashing"], default="onnx",
+                        help="the server's embedder: the local model (default) or the hashing test embedder")
+    parser.add_argument("--url", help="drive this running server instead (loopback only)")
+    parser.add_argument("--key", help="API key for --url")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        parser.error(f"--clients must be between 1 and {MAX_CLIENTS}")
+    if not 1 <= args.duration <= MAX_DURATION:
+        parser.error(f"--duration must be between 1 and {MAX_DURATION:.0f} seconds")
+    if not 0 <= args.search_share <= 1:
+        parser.error("--search-share must be between 0 and 1")
+    report = asyncio.run(run(args))
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if report["errors"] or report["lost_writes"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

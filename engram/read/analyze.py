@@ -1,0 +1,54 @@
+"""Query analysis: what a question is about, when, and whether it asks about the past.
+
+Pure. Time phrases are resolved against the question's own date (LongMemEval's time-aware
+query expansion): "what did I buy last weekend?" asked on 2023-05-30 looks at 2023-05-20..21.
+A question about the past ("where did I live before", "what did I use to drink") keeps
+superseded facts in play; by default only current facts are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from engram.read.query import query_terms
+from engram.text.keyphrases import entities
+from engram.text.timeexpr import TimeMention, find_time_mentions
+
+_PAST = re.compile(
+    r"\b(used to|previous(ly)?|before (?:that|moving|switching|changing)|formerly|originally|at first|"
+    r"first (?:time|job|car|pet)|old (?:job|place|home|apartment|city)|earlier|in the past|back then|"
+    r"anymore|no longer|change[sd]?|switch(?:ed)?|how long|since when|when did)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnalysis:
+    """What retrieval needs to know about a question."""
+
+    text: str
+    terms: list[str]
+    entities: list[str]
+    times: list[TimeMention]
+    about_past: bool
+
+    @property
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        """The span covered by the question's time phrases, if it has any."""
+        if not self.times:
+            return None
+        return min(t.begin for t in self.times), max(t.until for t in self.times)
+
+
+def analyze(query: str, reference_time: datetime) -> QueryAnalysis:
+    """Analyse ``query`` asked at ``reference_time``."""
+    times = find_time_mentions(query, reference_time)
+    return QueryAnalysis(
+        text=query,
+        terms=query_terms(query),
+        entities=entities(query),
+        times=times,
+        about_past=bool(_PAST.search(query)) or any(t.direction == "past" for t in times),
+    )

@@ -1,0 +1,377 @@
+"""Request and response models of the REST API, with their limits, and converters from results.
+
+Requests are checked here for shape and size only (types, lengths, batch sizes); the library
+validates meaning (identifiers, timestamps, filters) and its :class:`~engram.ValidationError`
+becomes a 422 like any other. Responses are built from the library's frozen results by the
+``*_out`` functions at the bottom, so routes stay one call and one conversion.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, SearchResult, Stats, Turn
+from engram.model.limits import (
+    MAX_BUDGET_TOKENS,
+    MAX_CONTENT_BYTES,
+    MAX_ID_CHARS,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_CHARS,
+    MAX_SEARCH_K,
+)
+
+#: Default largest request body, in bytes (``engram serve --max-body-bytes``).
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Default largest ``POST /v1/import`` body, in bytes.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+#: Most messages one ``POST /v1/turns`` may carry (the library allows more per call).
+MAX_REQUEST_MESSAGES = 500
+#: Most turn ids one delete may name.
+MAX_DELETE_IDS = 1_000
+
+#: Identifiers: no control characters, no leading or trailing white space. (The library also
+#: refuses format, private-use and unassigned characters, which a pattern cannot express.)
+ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+IdStr = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)]
+Role = Literal["user", "assistant", "system", "tool"]
+Recipe = Literal["hybrid", "bm25", "vector"]
+Scalar = str | int | float | bool | None
+#: An ISO 8601 date or date-time (``2024-05-08``, ``2024-05-08T13:56:00Z``) or Unix seconds.
+TimeIn = str | float
+
+
+def _id(description: str, *, required: bool = True) -> Any:
+    if required:
+        return Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description=description)
+    return Field(default=None, min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description=description)
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+#: A JSON integer: 3 or 3.0 (JSON Schema counts both as integers), never "3" or true.
+Int = Annotated[int, BeforeValidator(_json_number), Strict(False)]
+
+
+class _Strict(BaseModel):
+    """Request bodies: unknown fields and type coercions (0 for false, "3" for 3) are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+class MessageIn(_Strict):
+    """One chat message to remember."""
+
+    role: Role = Field(description="Who said it.")
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_BYTES, description="What was said, verbatim.")
+    name: str | None = _id("The speaker's name.", required=False)
+    timestamp: TimeIn | None = Field(default=None, description="When it was said; default the call's.")
+    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object, stored as given.")
+    id: str | None = _id("Your idempotency key: the same key in the same session stores once.", required=False)
+
+
+class AddIn(_Strict):
+    """Messages of one session to store (``Memory.add``)."""
+
+    user_id: str = _id("Whose memory this is.")
+    session_id: str = _id("The conversation the messages belong to.")
+    agent_id: str | None = _id("The agent, when a user talks to several.", required=False)
+    messages: list[MessageIn] = Field(min_length=1, max_length=MAX_REQUEST_MESSAGES)
+    timestamp: TimeIn | None = Field(default=None, description="When, for messages without their own.")
+    metadata: dict[str, Any] | None = Field(default=None, description="Merged under each message's.")
+
+
+class FiltersIn(_Strict):
+    """Conditions every hit must meet."""
+
+    session_ids: list[IdStr] | None = Field(default=None, min_length=1, max_length=MAX_PAGE_SIZE)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
+    since: TimeIn | None = None
+    until: TimeIn | None = None
+    metadata: dict[str, Scalar] | None = Field(default=None, description="Exact values of metadata keys.")
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class SearchIn(_Strict):
+    """A hybrid search (``Memory.search``)."""
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    user_id: str = _id("Whose memory to search.")
+    agent_id: str | None = _id("Only this agent's turns.", required=False)
+    k: Int = Field(default=10, ge=1, le=MAX_SEARCH_K, description="How many hits.")
+    filters: FiltersIn | None = None
+    reference_time: TimeIn | None = Field(default=None, description="Search as of this time; default now.")
+    explain: bool = Field(default=False, description="Return each hit's signals and the candidates cut.")
+    config: Recipe | None = Field(default=None, description="Retrieval recipe; default the server's.")
+
+
+class ContextIn(_Strict):
+    """A budgeted, prompt-ready context (``Memory.context``)."""
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    user_id: str = _id("Whose memory to use.")
+    session_id: str | None = _id("The live session: its latest turns come first.", required=False)
+    agent_id: str | None = _id("Only this agent's turns.", required=False)
+    budget_tokens: Int = Field(default=2000, ge=1, le=MAX_BUDGET_TOKENS)
+    reference_time: TimeIn | None = None
+    filters: FiltersIn | None = None
+    working_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    candidates: Int = Field(default=50, ge=1, le=MAX_SEARCH_K)
+
+
+class DeleteIn(_Strict):
+    """Turns to delete everywhere they are stored."""
+
+    user_id: str = _id("Whose turns.")
+    ids: list[IdStr] = Field(min_length=1, max_length=MAX_DELETE_IDS)
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+class TurnOut(BaseModel):
+    id: str
+    user_id: str
+    agent_id: str | None
+    session_id: str
+    role: str
+    name: str | None
+    content: str
+    timestamp: datetime
+    recorded_at: datetime
+    metadata: dict[str, Any]
+
+
+class AddOut(BaseModel):
+    ids: list[str] = Field(description="Every message's turn id, in order (new or already stored).")
+    added: int
+    duplicates: int
+    embedded: int
+    elapsed_ms: float
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    signals: dict[str, float] = Field(description="Per retriever rank and raw score, and the fused rrf.")
+    turn: TurnOut
+
+
+class SearchOut(BaseModel):
+    query: str
+    reference_time: datetime
+    took_ms: float
+    hits: list[HitOut]
+    left_out: list[HitOut] = Field(description="With explain: candidates ranked below the cut.")
+
+
+class ContextItemOut(BaseModel):
+    ref: str = Field(description="The citation id the text shows, e.g. W1 or M3.")
+    section: str
+    tokens: int
+    score: float | None
+    turn: TurnOut
+
+
+class LeftOutOut(BaseModel):
+    turn_id: str
+    reason: str
+
+
+class ContextOut(BaseModel):
+    text: str
+    tokens: int
+    budget_tokens: int
+    citations: dict[str, str] = Field(description="Citation id → turn id.")
+    items: list[ContextItemOut]
+    left_out: list[LeftOutOut]
+    reference_time: datetime
+    took_ms: float
+
+
+class TurnPage(BaseModel):
+    items: list[TurnOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null at the end.")
+
+
+class DeleteOut(BaseModel):
+    deleted_ids: list[str]
+    not_found_ids: list[str]
+    removed_from: list[str]
+
+
+class ImportOut(BaseModel):
+    turns: int
+    added: int
+    duplicates: int
+    embedded: int
+    elapsed_ms: float
+
+
+class StatsOut(BaseModel):
+    turns: int
+    users: int
+    sessions: int
+    first_timestamp: datetime | None
+    last_timestamp: datetime | None
+    embedding_model: str | None
+    by_role: dict[str, int]
+
+
+class UserOut(BaseModel):
+    user_id: str
+    turns: int
+    sessions: int
+    first_timestamp: datetime
+    last_timestamp: datetime
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    agent_ids: list[str]
+    turns: int
+    first_timestamp: datetime
+    last_timestamp: datetime
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. validation_error, not_found.")
+    message: str = Field(description="What went wrong and what to do next.")
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+# -- library results → responses --------------------------------------------------------------
+
+
+def turn_out(turn: Turn) -> TurnOut:
+    return TurnOut(
+        id=turn.id,
+        user_id=turn.scope.user_id,
+        agent_id=turn.scope.agent_id,
+        session_id=turn.session_id,
+        role=turn.role,
+        name=turn.name,
+        content=turn.content,
+        timestamp=turn.timestamp,
+        recorded_at=turn.recorded_at,
+        metadata=dict(turn.metadata),
+    )
+
+
+def add_out(result: AddResult) -> AddOut:
+    return AddOut(
+        ids=[turn.id for turn in result.turns],
+        added=result.added,
+        duplicates=result.duplicates,
+        embedded=result.embedded,
+        elapsed_ms=round(result.elapsed_ms, 3),
+    )
+
+
+def hit_out(rank: int, hit: Hit) -> HitOut:
+    return HitOut(rank=rank, score=hit.score, signals=dict(hit.signals), turn=turn_out(hit.turn))
+
+
+def search_out(result: SearchResult) -> SearchOut:
+    below = len(result.hits) + 1
+    return SearchOut(
+        query=result.query,
+        reference_time=result.reference_time,
+        took_ms=round(result.took_ms, 3),
+        hits=[hit_out(rank, hit) for rank, hit in enumerate(result.hits, start=1)],
+        left_out=[hit_out(rank, hit) for rank, hit in enumerate(result.left_out, start=below)],
+    )
+
+
+def context_out(result: ContextResult) -> ContextOut:
+    return ContextOut(
+        text=result.text,
+        tokens=result.tokens,
+        budget_tokens=result.budget_tokens,
+        citations=result.citations,
+        items=[
+            ContextItemOut(
+                ref=item.ref, section=item.section, tokens=item.tokens, score=item.score, turn=turn_out(item.turn)
+            )
+            for item in result.items
+        ],
+        left_out=[LeftOutOut(turn_id=turn.id, reason=reason) for turn, reason in result.left_out],
+        reference_time=result.reference_time,
+        took_ms=round(result.took_ms, 3),
+    )
+
+
+def delete_out(receipt: DeleteReceipt) -> DeleteOut:
+    return DeleteOut(
+        deleted_ids=receipt.deleted_ids,
+        not_found_ids=receipt.not_found_ids,
+        removed_from=list(receipt.removed_from),
+    )
+
+
+def import_out(result: AddResult) -> ImportOut:
+    return ImportOut(
+        turns=len(result.turns),
+        added=result.added,
+        duplicates=result.duplicates,
+        embedded=result.embedded,
+        elapsed_ms=round(result.elapsed_ms, 3),
+    )
+
+
+def stats_out(stats: Stats) -> StatsOut:
+    """Counts of the caller's tenant; the file path and size of the shared store are left out."""
+    return StatsOut(
+        turns=stats.turns,
+        users=stats.users,
+        sessions=stats.sessions,
+        first_timestamp=stats.first_timestamp,
+        last_timestamp=stats.last_timestamp,
+        embedding_model=stats.embedding_model,
+        by_role=dict(stats.by_role),
+    )
+
+
+#: The error responses every /v1 route documents in the OpenAPI schema.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed request (e.g. invalid JSON)."},
+    401: {"model": ErrorOut, "description": "Missing, unknown or revoked API key."},
+    413: {"model": ErrorOut, "description": "Request body over the server's limit."},
+    422: {"model": ErrorOut, "description": "Invalid input; nothing was written."},
+    503: {"model": ErrorOut, "description": "The store cannot be used."},
+}

@@ -1,0 +1,63 @@
+"""Build episodes from a segmented session: extractive summary, keyphrases, entities, centroid.
+
+Pure. The summary takes the episode's most central and most informative turns (cosine to the
+episode centroid × salience), first sentence of each, in the order they were said: an
+extractive summary needs no LLM, costs microseconds, and never says what was not said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from engram.model import Scope, Turn
+from engram.model.episode import Episode
+from engram.text.keyphrases import entities, keyphrases, salience
+
+SUMMARY_TURNS = 3
+SUMMARY_WORDS = 28
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def episode_id(scope: Scope, first_turn_id: str) -> str:
+    """A stable id: the same first turn in the same session gives the same episode id."""
+    raw = f"{scope.tenant}\x00{scope.user_id}\x00{scope.session_id}\x00{first_turn_id}"
+    return "e_" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:20]
+
+
+def _first_sentence(text: str) -> str:
+    sentence = _SENTENCE.split(" ".join(text.split()), maxsplit=1)[0]
+    words = sentence.split()
+    return " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
+
+
+def build_episode(turns: Sequence[Turn], vectors: np.ndarray) -> tuple[Episode, np.ndarray]:
+    """One episode over ``turns`` (one session, time order) and its unit centroid vector."""
+    centroid = vectors.mean(axis=0)
+    centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+    weights = [salience(t.content) for t in turns]
+    scores = (vectors @ centroid) * np.array([0.3 + w for w in weights])
+    chosen = sorted(np.argsort(-scores)[: min(SUMMARY_TURNS, len(turns))])
+    summary = " … ".join(f"{turns[i].speaker}: {_first_sentence(turns[i].content)}" for i in chosen)
+    text = "\n".join(t.content for t in turns)
+    names: dict[str, None] = {}
+    for turn in turns:
+        for name in entities(turn.content):
+            names.setdefault(name, None)
+    first = turns[0]
+    scope = Scope.trusted(first.scope.tenant, first.scope.user_id, first.scope.agent_id, first.scope.session_id)
+    episode = Episode(
+        id=episode_id(scope, first.id),
+        scope=scope,
+        turn_ids=tuple(t.id for t in turns),
+        start=first.timestamp,
+        end=turns[-1].timestamp,
+        summary=summary,
+        keyphrases=tuple(keyphrases(text, top=8)),
+        entities=tuple(list(names)[:12]),
+        importance=round(max(weights), 3),
+    )
+    return episode, centroid.astype(np.float32)

@@ -1,0 +1,208 @@
+"""Rule-based extraction of facts about the speaker from one message.
+
+"I moved to Lisbon last May" from Sam becomes ``lives_in = Lisbon`` valid from May, and "I
+don't like sushi anymore" becomes ``preference:sushi = dislikes``. The rules are English
+first-person patterns (the Pref-LSTM / RET-LLM idea of picking out the turns that state
+facts and preferences, done without a model) and are tuned for precision: questions,
+hedges ("if", "would", "maybe", "I think"), negations, reported speech and other people's
+facts are skipped, and values must look right (a known job title, a capitalised place).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from engram.text.timeexpr import TimeMention, find_time_mentions
+from engram.write.rules import RULES, Rule
+
+__all__ = ["FactCandidate", "extract_facts"]
+
+_MULTI_PREFIXES = ("family:", "pet", "owns", "plan")
+_KINDS = {
+    "name": "identity", "lives_in": "location", "hometown": "location", "occupation": "work",
+    "employer": "work", "pet": "pet", "owns": "possession", "plan": "plan",
+    "relationship_status": "identity", "family": "family", "preference": "preference",
+    "favorite": "preference",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FactCandidate:
+    """One fact a message states about its speaker, before reconciliation with stored facts.
+
+    Attributes:
+        subject: the speaker's name, or ``"user"`` when the speaker has none.
+        attribute: the slot, e.g. ``"lives_in"``, ``"family:sister"``, ``"preference:sushi"``.
+        value: the normalised value, e.g. ``"Lisbon"``, ``"nurse"``, ``"dog named Biscuit"``.
+        statement: a short third-person sentence, e.g. ``"Sam lives in Lisbon"``.
+        kind: identity, location, work, family, pet, possession, plan or preference.
+        multi: whether several values coexist in the slot (pets, family, possessions, plans).
+        valid_from: start of a time mention dating the fact ("last May"); None means the
+            message's own time.
+        confidence: 0..1, from how explicit the pattern is.
+        evidence: the sentence the fact came from.
+    """
+
+    subject: str
+    attribute: str
+    value: str
+    statement: str
+    kind: str
+    multi: bool
+    valid_from: datetime | None
+    confidence: float
+    evidence: str
+
+
+_SENTENCE_BREAK = re.compile(
+    r"(?<=[.!?])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMt\.)(?<!\bMrs\.)(?<!\bJr\.)"
+    r"(?<!\bSr\.)(?<!\bvs\.)(?<!\bProf\.)\s+|\n+"
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_FIRST_PERSON = frozenset({"i", "im", "my", "me", "we", "our"})
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+_CONTRACTIONS = (
+    (re.compile(r"\bi\b"), "I"),
+    (re.compile(r"\b(I|we|you|they)'(m|re|ve|ll|d)\b", re.I), None),
+    (re.compile(r"\bcan't\b|\bcannot\b", re.I), "cannot"),
+    (re.compile(r"\bwon't\b", re.I), "will not"),
+    (re.compile(r"\b(\w+)n't\b", re.I), r"\1 not"),
+)
+_EXPANSIONS = {"m": "am", "re": "are", "ve": "have", "ll": "will", "d": "would"}
+_QUESTION_START = re.compile(
+    r"^\W*(?:do|does|did|are|is|have|has|can|could|would|will|what|where|when|why|how|who|which)\s+"
+    r"(?:you|u|ya|your|we)\b",
+    re.I,
+)
+_HEDGE = (
+    r"if|would|could|might|maybe|perhaps|wish|wishes|dream|dreams|dreaming|imagine|imagining|pretend"
+    r"|unless|whether|should|say|says|said|saying|tell|tells|told|think|thinks|thought|guess|suppose"
+    r"|believe|believes|not|never|no|nor|cannot|someday|probably|(?-i:may)|used"
+)
+_HEDGED = re.compile(rf"\b(?:{_HEDGE}|hope|hopes|hoping|hopefully|want|wants|wanted|wanna)\b", re.I)
+_HEDGED_PLAN = re.compile(rf"\b(?:{_HEDGE})\b", re.I)
+_CONJUNCTION = r"\s(?:but|and|then|so|because|while|when|after|before|although|though|until)\s"
+_CLAUSE_START = re.compile(rf"[;:]|{_CONJUNCTION}", re.I)
+_CLAUSE_END = re.compile(rf"[,;:]|{_CONJUNCTION}", re.I)
+
+
+def _expand(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {_EXPANSIONS[match.group(2).lower()]}"
+
+
+def _normalise(sentence: str) -> str:
+    """Curly quotes straightened, contractions expanded ("I'm" -> "I am", "don't" -> "do not")."""
+    text = sentence.translate(_QUOTES)
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement if replacement is not None else _expand, text)
+    return text
+
+
+def _is_question(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") or _QUESTION_START.match(sentence) is not None
+
+
+def _blocked(sentence: str, match: re.Match[str], rule: Rule) -> bool:
+    """Whether a hedge, negation, reported speech or a quotation governs the match."""
+    prefix = sentence[: match.start()]
+    if prefix.count('"') % 2 == 1:
+        return True
+    hedged = _HEDGED_PLAN if rule.attribute == "plan" else _HEDGED
+    return hedged.search(prefix) is not None
+
+
+def _dating_mention(
+    rule: Rule, match: re.Match[str], sentence: str, mentions: list[TimeMention]
+) -> TimeMention | None:
+    """The time mention that dates the fact of ``match``, if any.
+
+    Only mentions of the clause that states the fact count ("I got a dog last week and I moved
+    in March" dates each by its own). Event facts ("I moved", "I got a dog") take a past or
+    present mention; plans a future one; states ("I live in") only a "since ..." mention.
+    """
+    value_start = match.start("v") if "v" in match.re.groupindex else match.end()
+    clause_end = _CLAUSE_END.search(sentence, value_start)
+    limit = clause_end.start() if clause_end else len(sentence)
+    clause_start = max(
+        (found.end() for found in _CLAUSE_START.finditer(sentence, 0, match.start())), default=0
+    )
+    usable = []
+    for mention in mentions:
+        if mention.granularity == "span" or not clause_start <= mention.start < limit:
+            continue
+        if rule.attribute == "plan":
+            ok = mention.direction == "future"
+        elif rule.dated:
+            ok = mention.direction != "future"
+        else:
+            ok = (
+                sentence[: mention.start].rstrip().lower().endswith("since") and mention.start > match.start()
+            )
+        if ok:
+            usable.append(mention)
+    after = [mention for mention in usable if mention.start >= match.start()]
+    if after:
+        return after[0]
+    return usable[-1] if usable else None
+
+
+def _statement(display: str, predicate: str) -> str:
+    return display + predicate if predicate.startswith("'s ") else f"{display} {predicate}"
+
+
+def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datetime) -> list[FactCandidate]:
+    """Extract the facts that ``text`` states about its speaker.
+
+    Args:
+        text: one message.
+        speaker: the speaker's name, if known. A named speaker is a person whatever the role
+            (in a conversation between two people both speak as "user" or "assistant").
+        role: the message's role; an unnamed non-"user" message (an assistant) yields nothing.
+        timestamp: when the message was written; time mentions are resolved against it.
+
+    Returns:
+        Candidates in order of appearance, at most one per (attribute, value).
+    """
+    name = (speaker or "").strip()
+    if not name and role != "user":
+        return []
+    subject, display = (name, name) if name else ("user", "The user")
+    facts: dict[tuple[str, str], FactCandidate] = {}
+    for raw in _SENTENCE_BREAK.split(text):
+        evidence = raw.strip()
+        words = set(_WORD.findall(evidence.lower()))
+        rules = [rule for rule in RULES if not rule.triggers.isdisjoint(words)]
+        if not rules or _FIRST_PERSON.isdisjoint(words) or _is_question(evidence):
+            continue
+        sentence = _normalise(evidence)
+        mentions: list[TimeMention] | None = None
+        for rule in rules:
+            for match in rule.pattern.finditer(sentence):
+                if _blocked(sentence, match, rule):
+                    continue
+                if mentions is None:
+                    mentions = find_time_mentions(sentence, timestamp)
+                for found in rule.build(match, sentence, mentions):
+                    if found.value.lower() == subject.lower():
+                        continue
+                    dating = _dating_mention(rule, match, sentence, mentions)
+                    confidence = rule.confidence - (
+                        0.1 if match.groupdict().get("s", "I").lower() == "we" else 0
+                    )
+                    key = (found.attribute, found.value.lower())
+                    if key in facts:
+                        continue
+                    facts[key] = FactCandidate(
+                        subject=subject,
+                        attribute=found.attribute,
+                        value=found.value,
+                        statement=_statement(display, found.predicate),
+                        kind=_KINDS.get(found.attribute.split(":")[0], found.attribute.split(":")[0]),
+                        multi=found.attribute.startswith(_MULTI_PREFIXES),
+                        valid_from=dating.begin if dating else None,
+                        confidence=round(confidence, 2),
+                        evidence=evidence,
+                    )
+    return list(facts.values())

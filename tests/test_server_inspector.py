@@ -1,0 +1,146 @@
+"""The inspector's pages over HTTP, and in a real headless Chromium against a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("jinja2")
+
+from fastapi.testclient import TestClient
+
+from engram import AsyncMemory, HashingEmbedder, Memory
+from engram.auth import create_key
+from engram.server import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def seed(memory: AsyncMemory, tenant: str = "default") -> None:
+    sync = Memory(store=memory.sync.store, embedder=memory.sync.embedder, tenant=tenant)
+    sync.add([
+        {"role": "user", "content": "I am allergic to peanuts", "timestamp": "2024-03-01T09:00:00Z"},
+        {"role": "assistant", "content": "Noted, no peanuts.", "timestamp": "2024-03-01T09:00:10Z"},
+    ], user_id="ana", session_id="breakfast")
+    sync.add([
+        {"role": "user", "content": "Book a table for two on Friday", "timestamp": "2024-03-05T18:00:00Z"},
+        {"role": "user", "content": "Somewhere with peanut-free desserts <b>please</b>",
+         "timestamp": "2024-03-05T18:01:00Z"},
+    ], user_id="ana", session_id="dinner", agent_id="concierge")
+    sync.add("Hello", user_id="bo", session_id="s1", timestamp="2024-01-01")
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    memory = AsyncMemory(tmp_path / "inspect.db", embedder=HashingEmbedder())
+    seed(memory)
+    with TestClient(create_app(memory, require_keys=False, mcp=False)) as test_client:
+        yield test_client
+    memory.sync.close()
+
+
+def test_users_page(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'href="/user?user_id=ana"' in page.text and ">5<" in page.text  # five turns in the cards
+
+
+def test_user_timeline_and_sessions(client: TestClient) -> None:
+    page = client.get("/user", params={"user_id": "ana"}).text
+    assert page.index("I am allergic to peanuts") < page.index("Book a table for two")  # oldest first
+    assert "agent concierge" in page and "&lt;b&gt;please&lt;/b&gt;" in page
+    dinner = client.get("/user", params={"user_id": "ana", "session_id": "dinner"}).text
+    assert "Book a table" in dinner and "allergic" not in dinner
+
+
+def test_search_trace_shows_every_candidate_and_the_cut(client: TestClient) -> None:
+    page = client.get("/search", params={"user_id": "ana", "q": "peanut allergy", "k": 1, "budget": 80}).text
+    assert page.count('class="made-cut"') == 1
+    assert page.count('class="below-cut"') == 3  # every other candidate, with why it was cut
+    assert "rank 2 &gt; k=1" in page and "in context as [M" in page
+    assert "did not fit in the token budget" in page
+    assert "bm25 rank" in page and "vector score" in page
+
+
+def test_search_page_reports_bad_input(client: TestClient) -> None:
+    page = client.get("/search", params={"user_id": " ana", "q": "x"})
+    assert page.status_code == 422 and "user_id must be non-empty" in page.text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_inspector_in_headless_chromium(tmp_path: Path) -> None:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    uvicorn = pytest.importorskip("uvicorn")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    memory = AsyncMemory(tmp_path / "browser.db", embedder=HashingEmbedder())
+    _, secret = create_key(memory.sync.store, "acme")
+    seed(memory, tenant="acme")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(memory, require_keys=True, mcp=False),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        driver.get(f"{base}/")
+        assert driver.current_url == f"{base}/login"
+        driver.find_element(By.NAME, "key").send_keys(secret)
+        driver.find_element(By.CSS_SELECTOR, "form button").click()
+        users = driver.find_element(By.ID, "users")
+        assert "ana" in users.text and "bo" in users.text
+
+        driver.find_element(By.LINK_TEXT, "ana").click()
+        assert driver.find_element(By.ID, "user-id").text == "ana"
+        timeline = driver.find_element(By.ID, "timeline").text
+        assert "I am allergic to peanuts" in timeline and "<b>please</b>" in timeline  # shown as text
+        assert "dinner" in driver.find_element(By.ID, "sessions").text
+
+        box = driver.find_element(By.NAME, "q")
+        box.send_keys("peanut allergy")
+        box.submit()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#trace tbody tr")
+        assert len(rows) == 4
+        assert driver.find_elements(By.CSS_SELECTOR, "#trace tr.made-cut")
+        assert "Context as assembled" in driver.page_source
+        driver.get(f"{base}/search?user_id=ana&q=peanut+allergy&k=2&budget=80")  # a cut and a full budget
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#trace tr.below-cut")) == 2
+        elapsed = time.perf_counter() - started
+
+        screenshot = tmp_path / "inspector-search.png"
+        assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
+        print(f"\ninspector screenshot: {screenshot} (login → users → timeline → trace in {elapsed:.2f}s)")
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe  # no CSP violations, no failed loads
+    finally:
+        driver.quit()
+        server.should_exit = True
+        thread.join(timeout=10)
+        memory.sync.close()
