@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from engram.errors import NotFoundError, ValidationError
-from engram.formats import jsonl
 from engram.lifecycle import LifecycleMethods
 from engram.model import (
     DEFAULT_TENANT,
@@ -44,6 +43,7 @@ from engram.model.results import SessionSummary, UserSummary
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
 from engram.model.timeutil import from_micros, now, parse_timestamp, to_micros
+from engram.portable import PortableMethods
 from engram.providers.embedder import Embedder, text_key
 from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
@@ -78,7 +78,7 @@ def default_path() -> Path:
     return Path(user_data_dir("engram", appauthor=False)) / "engram.db"
 
 
-class Memory(LifecycleMethods):
+class Memory(LifecycleMethods, PortableMethods):
     """Long- and short-term memory for an LLM agent, in one embedded store.
 
     Args:
@@ -501,68 +501,6 @@ class Memory(LifecycleMethods):
         """Counts and sizes for this tenant, or one user."""
         check_id(user_id, "user_id", required=False)
         return self.store.stats(self.tenant, user_id)
-
-    # -- export / import --------------------------------------------------------------------
-
-    def export(self, dest: IO[str], *, user_id: str | None = None, with_vectors: bool = True) -> int:
-        """Write this tenant's turns (or one user's) as Engram JSONL; returns the turn count."""
-        check_id(user_id, "user_id", required=False)
-        model = getattr(self.store, "embedding_model", None)
-        dim = self._embedder.dim if self._embedder is not None else None
-        count = 0
-        dest.write(
-            jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n"
-        )
-        for turn, vector in self.store.iter_turns(self.tenant, user_id):
-            if dim is None and vector is not None:
-                dim = int(vector.size)
-            dest.write(jsonl.turn_line(turn, vector if with_vectors else None) + "\n")
-            count += 1
-        return count
-
-    def import_(
-        self,
-        source: Iterable[str],
-        *,
-        batch: int = 500,
-        progress: Callable[[int], None] | None = None,
-    ) -> AddResult:
-        """Read Engram JSONL (see :mod:`engram.formats.jsonl`) into this tenant.
-
-        Vectors in the file are reused when its embedding model is this store's; otherwise
-        the text is embedded again. The whole file is validated before anything is written.
-        """
-        started = time.perf_counter()
-        lines = iter(source)
-        first = next(lines, None)
-        if first is None:
-            raise ValidationError("the file is empty")
-        head = jsonl.parse_header(first)
-        same_model = (
-            head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
-        )
-        parsed: list[tuple[NewTurn, np.ndarray | None]] = []
-        for number, line in enumerate(lines, start=2):
-            if line.strip():
-                parsed.append(
-                    jsonl.parse_turn_line(
-                        line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None
-                    )
-                )
-        results: list[AddResult] = []
-        for start in range(0, len(parsed), batch):
-            chunk = parsed[start : start + batch]
-            vectors = {turn.id: vector for turn, vector in chunk if vector is not None}
-            results.append(self._write([turn for turn, _ in chunk], started=started, vectors=vectors))
-            if progress:
-                progress(len(chunk))
-        return AddResult(
-            turns=[turn for result in results for turn in result.turns],
-            added=sum(r.added for r in results),
-            duplicates=sum(r.duplicates for r in results),
-            embedded=sum(r.embedded for r in results),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from engram.model.keys import ApiKey
 from engram.model.results import SessionSummary, UserSummary
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import Candidate, TurnNotes, UserScope
+from engram.store.sqlite.forgetting import MemoryStateMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.schema import check_compatible, migrate
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
@@ -43,7 +44,7 @@ def scope_key(tenant: str, user_id: str) -> str:
     return "u" + str(int(digest[:15], 16))
 
 
-class SQLiteStore(LifecycleMixin):
+class SQLiteStore(LifecycleMixin, MemoryStateMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:

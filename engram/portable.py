@@ -1,0 +1,101 @@
+"""Export and import in Engram's JSONL format: the portable half of :class:`engram.Memory`.
+
+See :mod:`engram.formats.jsonl` for the format. Export streams a tenant (or one user) with
+vectors; import validates the whole file before writing and reuses vectors of the same model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from engram.errors import ValidationError
+from engram.formats import jsonl
+from engram.model import AddResult, NewTurn
+from engram.model.scope import check_id
+from engram.providers.embedder import Embedder
+from engram.store.base import Store
+
+
+class PortableMethods:
+    """``export`` and ``import_`` for :class:`engram.Memory`."""
+
+    store: Store
+    tenant: str
+    _embedder: Embedder | None
+    _clock: Callable[[], datetime]
+
+    if TYPE_CHECKING:  # provided by Memory
+
+        @property
+        def embedder(self) -> Embedder: ...
+
+        def _write(
+            self, turns: Sequence[NewTurn], *, started: float, vectors: Mapping[str, np.ndarray] | None = None
+        ) -> AddResult: ...
+
+    # -- export / import --------------------------------------------------------------------
+
+    def export(self, dest: IO[str], *, user_id: str | None = None, with_vectors: bool = True) -> int:
+        """Write this tenant's turns (or one user's) as Engram JSONL; returns the turn count."""
+        check_id(user_id, "user_id", required=False)
+        model = getattr(self.store, "embedding_model", None)
+        dim = self._embedder.dim if self._embedder is not None else None
+        count = 0
+        dest.write(
+            jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n"
+        )
+        for turn, vector in self.store.iter_turns(self.tenant, user_id):
+            if dim is None and vector is not None:
+                dim = int(vector.size)
+            dest.write(jsonl.turn_line(turn, vector if with_vectors else None) + "\n")
+            count += 1
+        return count
+
+    def import_(
+        self,
+        source: Iterable[str],
+        *,
+        batch: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> AddResult:
+        """Read Engram JSONL (see :mod:`engram.formats.jsonl`) into this tenant.
+
+        Vectors in the file are reused when its embedding model is this store's; otherwise
+        the text is embedded again. The whole file is validated before anything is written.
+        """
+        started = time.perf_counter()
+        lines = iter(source)
+        first = next(lines, None)
+        if first is None:
+            raise ValidationError("the file is empty")
+        head = jsonl.parse_header(first)
+        same_model = (
+            head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
+        )
+        parsed: list[tuple[NewTurn, np.ndarray | None]] = []
+        for number, line in enumerate(lines, start=2):
+            if line.strip():
+                parsed.append(
+                    jsonl.parse_turn_line(
+                        line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None
+                    )
+                )
+        results: list[AddResult] = []
+        for start in range(0, len(parsed), batch):
+            chunk = parsed[start : start + batch]
+            vectors = {turn.id: vector for turn, vector in chunk if vector is not None}
+            results.append(self._write([turn for turn, _ in chunk], started=started, vectors=vectors))
+            if progress:
+                progress(len(chunk))
+        return AddResult(
+            turns=[turn for result in results for turn in result.turns],
+            added=sum(r.added for r in results),
+            duplicates=sum(r.duplicates for r in results),
+            embedded=sum(r.embedded for r in results),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )

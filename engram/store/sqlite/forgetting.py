@@ -1,0 +1,293 @@
+"""The SQLite store's memory state: recall and pins, archive, links, watermarks, forgetting.
+
+A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`, sharing its connection and lock.
+Forgetting removes a memory everywhere it is held and scrubs the freed bytes from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from engram.model import Turn
+from engram.model.timeutil import from_micros, to_micros
+from engram.store.base import ForgetReceipt, MemoryState, UserScope
+from engram.store.sqlite.lifecycle import _KIND_TABLE, _dt, _marks, _us
+from engram.store.vectors import ScopeVectors
+
+
+class MemoryStateMixin:
+    """Recall, pins, archive, links, watermarks and forgetting for :class:`SQLiteStore`."""
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+    _vectors: dict[tuple[str, str], ScopeVectors]
+    _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
+
+    # -- memory state: recall, pins, archive ------------------------------------------------
+
+    def touch(self, kind: str, scope: UserScope, ids: Sequence[str], at: datetime) -> None:
+        """Reinforce memories on recall: one more recall (visit), at ``at``."""
+        if not ids:
+            return
+        table = _KIND_TABLE[kind]
+        counter, stamp = ("visits", "last_visit") if kind == "episode" else ("recalls", "last_recalled")
+        with self._lock:
+            self._conn.execute(
+                f"UPDATE {table} SET {counter} = {counter} + 1, {stamp} = ? "
+                f"WHERE tenant=? AND user_id=? AND id IN ({_marks(ids)})",
+                (to_micros(at), scope.tenant, scope.user_id, *ids),
+            )
+
+    def set_memory_flags(
+        self,
+        kind: str,
+        scope: UserScope,
+        ids: Sequence[str],
+        *,
+        pinned: bool | None = None,
+        archived_at: datetime | bool | None = False,
+    ) -> list[str]:
+        """Pin/unpin, archive (``archived_at=<time>``) or restore (``archived_at=None``); returns ids changed."""
+        table = _KIND_TABLE[kind]
+        sets: list[str] = []
+        params: list[Any] = []
+        if pinned is not None:
+            sets.append("pinned = ?")
+            params.append(int(pinned))
+        if archived_at is not False:
+            sets.append("archived_at = ?")
+            params.append(_us(archived_at) if isinstance(archived_at, datetime) else None)
+        if not sets or not ids:
+            return []
+        with self._lock:
+            found = [
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT id FROM {table} WHERE tenant=? AND user_id=? AND id IN ({_marks(ids)})",
+                    (scope.tenant, scope.user_id, *ids),
+                )
+            ]
+            if found:
+                self._conn.execute(
+                    f"UPDATE {table} SET {', '.join(sets)} WHERE tenant=? AND user_id=? AND id IN ({_marks(found)})",
+                    (*params, scope.tenant, scope.user_id, *found),
+                )
+            if kind == "turn" and archived_at is not False:
+                self._vectors.pop((scope.tenant, scope.user_id), None)
+            if kind == "episode" and archived_at is not False:
+                self._episode_vectors.pop((scope.tenant, scope.user_id), None)
+        return found
+
+    def memory_states(self, kind: str, scope: UserScope) -> list[MemoryState]:
+        """What forgetting needs to know of each memory of a kind."""
+        created, counter, stamp = {
+            "turn": ("ts", "recalls", "last_recalled"),
+            "episode": ("end_ts", "visits", "last_visit"),
+            "fact": ("valid_from", "recalls", "last_recalled"),
+        }[kind]
+        # A fact that is still true does not fade with age: only replaced versions decay.
+        pinned = "pinned OR (superseded_by IS NULL AND valid_to IS NULL)" if kind == "fact" else "pinned"
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT id, {created}, {stamp}, importance, {counter}, {pinned}, archived_at "
+                f"FROM {_KIND_TABLE[kind]} WHERE tenant=? AND user_id=?",
+                (scope.tenant, scope.user_id),
+            ).fetchall()
+        return [
+            MemoryState(
+                id=row[0],
+                kind=kind,
+                reinforced_at=from_micros(max(row[1], row[2] or 0)),
+                importance=row[3],
+                recalls=row[4],
+                pinned=bool(row[5]),
+                archived_at=_dt(row[6]),
+            )
+            for row in rows
+        ]
+
+    # -- links ----------------------------------------------------------------------------
+
+    def put_links(self, scope: UserScope, links: Sequence[tuple[str, str, str, float]], at: datetime) -> int:
+        """Upsert ``(src, dst, kind, weight)`` edges; an existing edge takes the new weight."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=excluded.weight, updated_at=excluded.updated_at",
+                [(scope.tenant, scope.user_id, src, dst, kind, weight, to_micros(at)) for src, dst, kind, weight in links],
+            )
+        return len(links)
+
+    def strengthen_links(self, scope: UserScope, pairs: Sequence[tuple[str, str]], kind: str, at: datetime) -> None:
+        """Hebbian update: each pair's edge weight grows by one (created at 1)."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,1.0,?) "
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=weight + 1.0, updated_at=excluded.updated_at",
+                [(scope.tenant, scope.user_id, src, dst, kind, to_micros(at)) for src, dst in pairs],
+            )
+
+    def list_links(self, scope: UserScope, ids: Sequence[str] | None = None) -> list[tuple[str, str, str, float]]:
+        """Edges of a user (touching ``ids`` when given)."""
+        sql = "SELECT src, dst, kind, weight FROM links WHERE tenant=? AND user_id=?"
+        params: list[Any] = [scope.tenant, scope.user_id]
+        if ids is not None:
+            sql += f" AND (src IN ({_marks(ids)}) OR dst IN ({_marks(ids)}))"
+            params += [*ids, *ids]
+        with self._lock:
+            return [tuple(row) for row in self._conn.execute(sql + " ORDER BY kind, src, dst", params)]  # type: ignore[misc]
+
+    # -- progress of the write path and of consolidation -------------------------------------
+
+    def lifecycle_state(self, scope: UserScope) -> dict[str, int]:
+        """Watermarks and LLM usage counters of a user (zeros when new)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT processed_seq, consolidated_seq, llm_calls, llm_prompt_tokens, llm_completion_tokens "
+                "FROM lifecycle_state WHERE tenant=? AND user_id=?",
+                (scope.tenant, scope.user_id),
+            ).fetchone()
+        names = ("processed_seq", "consolidated_seq", "llm_calls", "llm_prompt_tokens", "llm_completion_tokens")
+        return dict(zip(names, row or (0, 0, 0, 0, 0), strict=True))
+
+    def update_lifecycle_state(self, scope: UserScope, **values: int) -> None:
+        """Set watermarks (never lowering them) and add to the LLM counters."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO lifecycle_state(tenant, user_id) VALUES (?, ?)", (scope.tenant, scope.user_id)
+            )
+            for name, value in values.items():
+                if name in ("processed_seq", "consolidated_seq"):
+                    expression = f"max({name}, ?)"
+                elif name in ("llm_calls", "llm_prompt_tokens", "llm_completion_tokens"):
+                    expression = f"{name} + ?"
+                else:
+                    raise ValueError(name)
+                self._conn.execute(
+                    f"UPDATE lifecycle_state SET {name} = {expression} WHERE tenant=? AND user_id=?",
+                    (value, scope.tenant, scope.user_id),
+                )
+
+    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
+        """A user's turns stored after the watermark ``seq``, in insertion order."""
+        from engram.store.sqlite.store import _TURN_COLUMNS, _turn
+
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                (scope.tenant, scope.user_id, seq, limit),
+            ).fetchall()
+        return [_turn(row) for row in rows]
+
+    # -- forgetting ------------------------------------------------------------------------
+
+    def forget(
+        self,
+        scope: UserScope,
+        *,
+        session_id: str | None = None,
+        ids: Sequence[str] | None = None,
+        fact_ids: Sequence[str] | None = None,
+    ) -> ForgetReceipt:
+        """Delete turns (all of a user's, a session's, or these) and everything derived from them.
+
+        Episodes that held a forgotten turn are deleted (their summaries quote it); facts lose
+        the forgotten turns from their provenance and are deleted when none is left; links to
+        any deleted memory go too. Freed pages are zeroed (``secure_delete``), full-text
+        indexes are merged so no segment keeps a forgotten term, and the WAL is checkpointed
+        and truncated, so the forgotten text no longer exists in the database files.
+        ``fact_ids`` forgets facts themselves: every version of their slots, not the turns.
+        """
+        where, params = "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
+        if session_id is not None:
+            where += " AND session_id=?"
+            params.append(session_id)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(f"SELECT id, session_id FROM turns WHERE {where}", params).fetchall()
+                if fact_ids is not None and ids is None:
+                    rows = []
+                if ids is not None:
+                    wanted = set(ids)
+                    rows = [row for row in rows if row[0] in wanted]
+                turn_ids = [row[0] for row in rows]
+                sessions = sorted({row[1] for row in rows})
+                gone = set(turn_ids)
+                episode_rows = self._conn.execute(
+                    "SELECT id, turn_ids FROM episodes WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
+                ).fetchall()
+                episode_ids = [eid for eid, tids in episode_rows if gone & set(json.loads(tids))]
+                doomed_facts: list[str] = []
+                if fact_ids:
+                    doomed_facts = [
+                        row[0]
+                        for row in self._conn.execute(
+                            f"SELECT id FROM facts WHERE tenant=? AND user_id=? AND slot IN "
+                            f"(SELECT slot FROM facts WHERE id IN ({_marks(fact_ids)}))",
+                            (scope.tenant, scope.user_id, *fact_ids),
+                        )
+                    ]
+                for fid, sources in self._conn.execute(
+                    "SELECT id, source_turn_ids FROM facts WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
+                ).fetchall():
+                    kept = [t for t in json.loads(sources) if t not in gone]
+                    if len(kept) == len(json.loads(sources)):
+                        continue
+                    if kept:
+                        self._conn.execute("UPDATE facts SET source_turn_ids=? WHERE id=?", (json.dumps(kept), fid))
+                    elif fid not in doomed_facts:
+                        doomed_facts.append(fid)
+                slots = sorted(
+                    {
+                        row[0]
+                        for start in range(0, len(doomed_facts), 500)
+                        for row in self._conn.execute(
+                            f"SELECT slot FROM facts WHERE id IN ({_marks(doomed_facts[start : start + 500])})",
+                            doomed_facts[start : start + 500],
+                        )
+                    }
+                )
+                for table, doomed in (("turns", turn_ids), ("episodes", episode_ids), ("facts", doomed_facts)):
+                    for start in range(0, len(doomed), 500):
+                        chunk = doomed[start : start + 500]
+                        self._conn.execute(f"DELETE FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
+                links = 0
+                every = turn_ids + episode_ids + doomed_facts
+                for start in range(0, len(every), 400):
+                    chunk = every[start : start + 400]
+                    links += self._conn.execute(
+                        f"DELETE FROM links WHERE src IN ({_marks(chunk)}) OR dst IN ({_marks(chunk)})", chunk + chunk
+                    ).rowcount
+                if session_id is None and ids is None:
+                    self._conn.execute(
+                        "DELETE FROM lifecycle_state WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._vectors.pop((scope.tenant, scope.user_id), None)
+            self._episode_vectors.pop((scope.tenant, scope.user_id), None)
+            if turn_ids or doomed_facts:
+                self.scrub()
+        return ForgetReceipt(
+            turn_ids=turn_ids,
+            episode_ids=episode_ids,
+            fact_ids=doomed_facts,
+            links=links,
+            sessions=sessions,
+            slots=slots,
+        )
+
+    def scrub(self) -> None:
+        """Remove deleted content from the files: merge FTS segments, zero free pages, truncate the WAL."""
+        with self._lock:
+            for table in ("turns_fts", "episodes_fts", "facts_fts"):
+                self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
