@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from engram import __version__
 from engram.aio import AsyncMemory
-from engram.server import errors, routes_memory, routes_ops, routes_turns
+from engram.server import errors, routes_lifecycle, routes_memory, routes_ops, routes_turns
 from engram.server.auth import ServerState, Tenants
 from engram.server.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES, MAX_REQUEST_MESSAGES
 
@@ -85,6 +85,7 @@ def create_app(
     app.include_router(routes_ops.probes)
     app.include_router(routes_memory.router)
     app.include_router(routes_turns.router)
+    app.include_router(routes_lifecycle.router)
     app.include_router(routes_ops.router)
     if mcp:
         from engram.server.mcp_http import mcp_route

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, SearchResult, Stats, Turn
+from engram.model.fact import FactVersion
 from engram.model.limits import (
     MAX_BUDGET_TOKENS,
     MAX_CONTENT_BYTES,
@@ -37,7 +38,7 @@ MAX_DELETE_IDS = 1_000
 ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
 IdStr = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)]
 Role = Literal["user", "assistant", "system", "tool"]
-Recipe = Literal["hybrid", "bm25", "vector"]
+Recipe = Literal["engram", "hybrid", "bm25", "vector"]
 Scalar = str | int | float | bool | None
 #: An ISO 8601 date or date-time (``2024-05-08``, ``2024-05-08T13:56:00Z``) or Unix seconds.
 TimeIn = str | float
@@ -159,12 +160,19 @@ class AddOut(BaseModel):
     duplicates: int
     embedded: int
     elapsed_ms: float
+    facts_added: list[str] = Field(description="Ids of the fact versions the messages added.")
+    facts_superseded: list[str] = Field(description="Ids of the versions they replaced (now closed).")
+    facts_reinforced: list[str] = Field(description="Ids of known facts they stated again.")
+    episodes: int = Field(description="Episodes built or rebuilt.")
 
 
 class HitOut(BaseModel):
     rank: int
     score: float
-    signals: dict[str, float] = Field(description="Per retriever rank and raw score, and the fused rrf.")
+    signals: dict[str, float] = Field(
+        description="With explain: per ranking (bm25, vector, time, episode, fact) its rank (NAME_rank) and raw "
+        "score (NAME), and the fused rrf."
+    )
     turn: TurnOut
 
 
@@ -184,6 +192,33 @@ class ContextItemOut(BaseModel):
     turn: TurnOut
 
 
+class FactOut(BaseModel):
+    """One version of a fact: what, about whom, when it was true, when Engram learned it, from where."""
+
+    id: str
+    subject: str
+    attribute: str
+    value: str
+    statement: str
+    kind: str
+    valid_from: datetime = Field(description="When it became true in the world.")
+    valid_to: datetime | None = Field(description="When it stopped being true; null while it still is.")
+    recorded_at: datetime = Field(description="When Engram learned it.")
+    superseded_at: datetime | None = Field(description="When a newer version replaced it; null if none has.")
+    superseded_by: str | None = Field(description="The id of the version that replaced it.")
+    current: bool = Field(description="Still true and not replaced.")
+    confidence: float
+    mentions: int
+    source: str = Field(description="rules, llm or manual.")
+    source_turn_ids: list[str] = Field(description="The turns it was learned from.")
+    pinned: bool
+    archived_at: datetime | None
+
+
+class ContextFactOut(FactOut):
+    ref: str = Field(description="The citation id the text shows, e.g. F1.")
+
+
 class LeftOutOut(BaseModel):
     turn_id: str
     reason: str
@@ -193,8 +228,9 @@ class ContextOut(BaseModel):
     text: str
     tokens: int
     budget_tokens: int
-    citations: dict[str, str] = Field(description="Citation id → turn id.")
+    citations: dict[str, str] = Field(description="Citation id → memory id: W/M → turn id, F → fact id.")
     items: list[ContextItemOut]
+    facts: list[ContextFactOut] = Field(description="The fact versions the text shows, with their F ids.")
     left_out: list[LeftOutOut]
     reference_time: datetime
     took_ms: float
@@ -300,7 +336,15 @@ def add_out(result: AddResult) -> AddOut:
         duplicates=result.duplicates,
         embedded=result.embedded,
         elapsed_ms=round(result.elapsed_ms, 3),
+        facts_added=result.facts_added,
+        facts_superseded=result.facts_superseded,
+        facts_reinforced=result.facts_reinforced,
+        episodes=result.episodes,
     )
+
+
+def fact_out(fact: FactVersion) -> FactOut:
+    return FactOut.model_validate(fact, from_attributes=True)  # current is a property, read like a field
 
 
 def hit_out(rank: int, hit: Hit) -> HitOut:
@@ -330,6 +374,7 @@ def context_out(result: ContextResult) -> ContextOut:
             )
             for item in result.items
         ],
+        facts=[ContextFactOut(ref=ref, **fact_out(fact).model_dump()) for ref, fact in result.facts],
         left_out=[LeftOutOut(turn_id=turn.id, reason=reason) for turn, reason in result.left_out],
         reference_time=result.reference_time,
         took_ms=round(result.took_ms, 3),
