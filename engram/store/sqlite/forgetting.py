@@ -6,10 +6,11 @@ Forgetting removes a memory everywhere it is held and scrubs the freed bytes fro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ class MemoryStateMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
+    _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
 
@@ -36,7 +38,7 @@ class MemoryStateMixin:
             return
         table = _KIND_TABLE[kind]
         counter, stamp = ("visits", "last_visit") if kind == "episode" else ("recalls", "last_recalled")
-        with self._lock:
+        with self._derived_write():
             self._conn.execute(
                 f"UPDATE {table} SET {counter} = {counter} + 1, {stamp} = ? "
                 f"WHERE tenant=? AND user_id=? AND id IN ({_marks(ids)})",
@@ -64,7 +66,7 @@ class MemoryStateMixin:
             params.append(_us(archived_at) if isinstance(archived_at, datetime) else None)
         if not sets or not ids:
             return []
-        with self._lock:
+        with self._derived_write():
             found = [
                 row[0]
                 for row in self._conn.execute(
@@ -115,7 +117,7 @@ class MemoryStateMixin:
 
     def put_links(self, scope: UserScope, links: Sequence[tuple[str, str, str, float]], at: datetime) -> int:
         """Upsert ``(src, dst, kind, weight)`` edges; an existing edge takes the new weight."""
-        with self._lock:
+        with self._derived_write():
             self._conn.executemany(
                 "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,?,?) "
                 "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=excluded.weight, updated_at=excluded.updated_at",
@@ -125,7 +127,7 @@ class MemoryStateMixin:
 
     def strengthen_links(self, scope: UserScope, pairs: Sequence[tuple[str, str]], kind: str, at: datetime) -> None:
         """Hebbian update: each pair's edge weight grows by one (created at 1)."""
-        with self._lock:
+        with self._derived_write():
             self._conn.executemany(
                 "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,1.0,?) "
                 "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=weight + 1.0, updated_at=excluded.updated_at",
@@ -157,7 +159,7 @@ class MemoryStateMixin:
 
     def update_lifecycle_state(self, scope: UserScope, **values: int) -> None:
         """Set watermarks (never lowering them) and add to the LLM counters."""
-        with self._lock:
+        with self._derived_write():
             self._conn.execute(
                 "INSERT OR IGNORE INTO lifecycle_state(tenant, user_id) VALUES (?, ?)", (scope.tenant, scope.user_id)
             )

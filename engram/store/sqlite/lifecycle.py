@@ -7,10 +7,11 @@ state, links and forgetting are in :mod:`engram.store.sqlite.forgetting`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,7 @@ class LifecycleMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
+    _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _model: tuple[str, int] | None
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
@@ -80,7 +82,7 @@ class LifecycleMixin:
         from engram.store.sqlite.store import scope_key
 
         key = scope_key(scope.tenant, scope.user_id)
-        with self._lock:
+        with self._derived_write():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 keep = [e.id for e in episodes]
@@ -230,7 +232,7 @@ class LifecycleMixin:
         """Insert new versions and update changed ones (by id), in one transaction."""
         from engram.store.sqlite.store import scope_key
 
-        with self._lock:
+        with self._derived_write():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for v in versions:
