@@ -52,8 +52,11 @@ def test_health_and_ready(client: TestClient) -> None:
 def test_add_is_idempotent(client: TestClient) -> None:
     first = add(client)
     assert first["added"] == 3 and first["duplicates"] == 0 and len(first["ids"]) == 3
+    assert first["facts_added"] and all(i.startswith("f_") for i in first["facts_added"])  # lives in Lisbon, ...
+    assert first["episodes"] == 1 and first["facts_superseded"] == []
     again = add(client)
     assert again["added"] == 0 and again["duplicates"] == 3 and again["ids"] == first["ids"]
+    assert again["facts_added"] == []
 
 
 def test_search_with_and_without_explain(client: TestClient) -> None:
@@ -65,6 +68,9 @@ def test_search_with_and_without_explain(client: TestClient) -> None:
     assert "rrf" in traced["hits"][0]["signals"]
     assert len(traced["hits"]) + len(traced["left_out"]) == 3
     assert traced["left_out"][0]["rank"] == 2
+    for recipe in ("engram", "hybrid", "bm25", "vector"):  # every named recipe, the default ("engram") too
+        body = {"user_id": "alice", "query": "Lisbon", "config": recipe, "explain": True}
+        assert client.post("/v1/search", json=body).status_code == 200, recipe
 
 
 def test_search_filters_and_reference_time(client: TestClient) -> None:
@@ -84,6 +90,9 @@ def test_context_cites_turns(client: TestClient) -> None:
     assert {item["turn"]["id"] for item in result["items"]} <= set(ids)
     assert all(result["citations"][item["ref"]] == item["turn"]["id"] for item in result["items"])
     assert all(f"[{ref}]" in result["text"] for ref in result["citations"])
+    facts = {fact["ref"]: fact for fact in result["facts"]}
+    assert any(fact["value"] == "Lisbon" for fact in facts.values())
+    assert all(result["citations"][ref] == fact["id"] and ref.startswith("F") for ref, fact in facts.items())
 
 
 def test_turn_pages_walk_everything_once(client: TestClient) -> None:
@@ -232,7 +241,9 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     paths = set(schema["paths"])
     assert {"/v1/turns", "/v1/search", "/v1/context", "/v1/turns/{turn_id}", "/v1/delete", "/v1/users",
-            "/v1/sessions", "/v1/stats", "/v1/export", "/v1/import", "/health", "/ready"} == paths
+            "/v1/sessions", "/v1/stats", "/v1/export", "/v1/import", "/health", "/ready",
+            "/v1/facts", "/v1/facts/{fact_id}/history", "/v1/profile", "/v1/episodes", "/v1/consolidate",
+            "/v1/forget", "/v1/pin"} == paths
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert client.get("/docs").status_code == 200
 

@@ -24,7 +24,7 @@ from engram import AsyncMemory, HashingEmbedder
 from engram.auth import create_key
 from engram.server import create_app
 
-TOOLS = {"remember", "recall", "context", "forget"}
+TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"}
 
 
 async def exercise(client: Client) -> None:
@@ -34,8 +34,10 @@ async def exercise(client: Client) -> None:
     for tool in listed.values():
         assert tool.description and len(tool.description) > 80  # written for an agent
         assert tool.input_schema["properties"]["user_id"]["description"]
-    assert listed["recall"].annotations and listed["recall"].annotations.read_only_hint
+    for name in ("recall", "context", "facts", "profile"):
+        assert listed[name].annotations and listed[name].annotations.read_only_hint, name
     assert listed["forget"].annotations and listed["forget"].annotations.destructive_hint
+    assert {"ids", "session_id"} <= set(listed["forget"].input_schema["properties"])
 
     said = await client.call_tool("remember", {"user_id": "ana", "session_id": "s1",
                                                "content": "I am allergic to peanuts", "timestamp": "2024-03-01"})
@@ -60,10 +62,52 @@ async def exercise(client: Client) -> None:
     bad_type = await client.call_tool("recall", {"user_id": "ana", "query": "x", "k": 500})
     assert bad_type.is_error
 
-    gone = await client.call_tool("forget", {"user_id": "ana", "turn_ids": [turn_id, "t_unknown"]})
-    assert gone.structured_content == {"deleted_ids": [turn_id], "not_found_ids": ["t_unknown"]}
+    gone: dict[str, Any] = (await client.call_tool("forget", {"user_id": "ana", "ids": [turn_id, "t_unknown"]})
+                            ).structured_content  # type: ignore[assignment]
+    assert gone["turn_ids"] == [turn_id] and gone["fact_ids"] == [] and gone["sessions"] == ["s1"]
     after = await client.call_tool("recall", {"user_id": "ana", "query": "peanut allergy"})
     assert turn_id not in {m["id"] for m in after.structured_content["memories"]}  # type: ignore[index]
+
+    await lifecycle(client)
+
+
+async def lifecycle(client: Client) -> None:
+    """Ana moves: facts and profile now and then; forgetting the move brings the old city back."""
+    await client.call_tool("remember", {"user_id": "ana", "session_id": "s2", "content": "I live in Lisbon.",
+                                        "timestamp": "2024-01-05T10:00:00Z"})
+    moved = await client.call_tool("remember", {"user_id": "ana", "session_id": "s3", "timestamp": "2024-06-01",
+                                                "content": "I moved to Porto last week."})
+    move_id = moved.structured_content["ids"][0]  # type: ignore[index]
+
+    async def cities(**args: Any) -> list[str]:
+        result = await client.call_tool("facts", {"user_id": "ana", **args})
+        assert not result.is_error, result.content
+        items = result.structured_content["facts"]  # type: ignore[index]
+        return [fact["value"] for fact in items if fact["attribute"] == "lives_in"]
+
+    assert await cities() == ["Porto"]
+    assert await cities(as_of="2024-03-01") == ["Lisbon"]
+    facts = (await client.call_tool("facts", {"user_id": "ana"})).structured_content["facts"]  # type: ignore[index]
+    porto = next(fact for fact in facts if fact["value"] == "Porto")
+    assert porto["source_turn_ids"] == [move_id] and porto["valid_to"] is None and "Porto" in porto["statement"]
+
+    profile = (await client.call_tool("profile", {"user_id": "ana"})).structured_content
+    (person,) = profile["people"]  # type: ignore[index]
+    assert [line["fact_id"] for line in person["sections"]["location"]] == [porto["id"]]
+    then = (await client.call_tool("profile", {"user_id": "ana", "as_of": "2024-03-01"})).structured_content
+    assert "Lisbon" in then["people"][0]["sections"]["location"][0]["statement"]  # type: ignore[index]
+
+    forgot = await client.call_tool("forget", {"user_id": "ana", "ids": [move_id]})
+    assert forgot.structured_content["turn_ids"] == [move_id]  # type: ignore[index]
+    assert porto["id"] in forgot.structured_content["fact_ids"]  # type: ignore[index]
+    assert await cities() == ["Lisbon"]  # the move is forgotten
+
+    vague = await client.call_tool("forget", {"user_id": "ana"})
+    assert vague.is_error and "give ids or session_id" in vague.content[0].text  # type: ignore[union-attr]
+    bad = await client.call_tool("facts", {"user_id": "ana", "as_of": "someday"})
+    assert bad.is_error and "validation_error" in bad.content[0].text  # type: ignore[union-attr]
+    session = await client.call_tool("forget", {"user_id": "ana", "session_id": "s2"})
+    assert session.structured_content["sessions"] == ["s2"] and await cities() == []  # type: ignore[index]
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Memory as MCP tools for agents: remember, recall, context, forget.
+"""Memory as MCP tools for agents: remember, recall, context, facts, profile, forget.
 
 Built on the official MCP Python SDK (``MCPServer``). The same tools serve stdio
 (``engram mcp``, one tenant chosen at start) and streamable HTTP (``engram serve`` at
@@ -40,8 +40,10 @@ INSTRUCTIONS = """\
 Engram is your long-term memory of the people you talk with. Call `remember` with what the \
 user tells you (and your replies worth keeping); call `context` at the start of a reply to get \
 a compact, cited memory block for the current conversation, or `recall` to search past \
-conversations. Always pass the same `user_id` for the same person and one `session_id` per \
-conversation. Memories are kept verbatim with their dates; `forget` deletes them for good."""
+conversations. `facts` and `profile` say what is known about the user now (or at a past date), \
+with when each fact held. Always pass the same `user_id` for the same person and one \
+`session_id` per conversation. Memories are kept verbatim with their dates; `forget` deletes \
+them for good."""
 
 UserId = Annotated[
     str,
@@ -54,6 +56,13 @@ UserId = Annotated[
 SessionId = Annotated[
     str,
     Field(min_length=1, max_length=MAX_ID_CHARS, description="Id of the current conversation."),
+]
+AsOf = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="A past moment to answer for (ISO 8601, e.g. 2024-05-08); omit for what is true now.",
+    ),
 ]
 Query = Annotated[
     str,
@@ -81,14 +90,48 @@ class Recalled(BaseModel):
 
 
 class ContextBlock(BaseModel):
-    text: str = Field(description="Ready to paste into your prompt; lines carry ids such as [M3].")
-    citations: dict[str, str] = Field(description="Citation id in the text → turn id.")
+    text: str = Field(description="Ready to paste into your prompt; lines carry ids such as [F1] or [M3].")
+    citations: dict[str, str] = Field(description="Citation id in the text → memory id (turn t_…, fact f_…).")
     tokens: int
 
 
+class FactItem(BaseModel):
+    id: str = Field(description="The fact's id (pass it to forget to delete the fact).")
+    statement: str
+    subject: str = Field(description="Who it is about ('user' when the speaker was not named).")
+    attribute: str
+    value: str
+    valid_from: datetime = Field(description="Since when it holds.")
+    valid_to: datetime | None = Field(description="Until when it held; null while it still does.")
+    source_turn_ids: list[str] = Field(description="The messages it was learned from.")
+
+
+class Facts(BaseModel):
+    facts: list[FactItem] = Field(description="True at the moment asked for, oldest first.")
+
+
+class ProfileLine(BaseModel):
+    statement: str
+    since: datetime
+    fact_id: str
+
+
+class Person(BaseModel):
+    subject: str
+    name: str | None
+    sections: dict[str, list[ProfileLine]] = Field(description="identity, location, work, relationships, ...")
+
+
+class UserProfile(BaseModel):
+    as_of: datetime
+    people: list[Person] = Field(description="Most mentioned first; usually just the user.")
+
+
 class Forgotten(BaseModel):
-    deleted_ids: list[str]
-    not_found_ids: list[str]
+    turn_ids: list[str] = Field(description="Messages deleted.")
+    episode_ids: list[str] = Field(description="Conversation summaries deleted (rebuilt from what is left).")
+    fact_ids: list[str] = Field(description="Facts deleted.")
+    sessions: list[str] = Field(description="Conversations that lost messages.")
 
 
 @contextlib.contextmanager
@@ -200,8 +243,9 @@ def build_server(resolve: Resolver) -> MCPServer:
         """Get a compact memory block for your next reply, within a token budget.
 
         It holds the current conversation's latest turns, then the older memories most
-        relevant to ``query``, oldest first with their dates. Each line carries a citation
-        id such as [M3]; ``citations`` maps it to the stored turn.
+        relevant to ``query``, oldest first with their dates; known facts come first with the
+        dates they held. Each line carries a citation id such as [F1] or [M3]; ``citations``
+        maps it to the stored fact or message.
         """
         memory = await resolve(ctx)
         with tool_errors():
@@ -210,24 +254,63 @@ def build_server(resolve: Resolver) -> MCPServer:
             )
         return ContextBlock(text=result.text, citations=result.citations, tokens=result.tokens)
 
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+    async def facts(ctx: Context, user_id: UserId, as_of: AsOf = None) -> Facts:
+        """List what is known about the user as short facts: where they live, their work, family, pets, preferences, plans.
+
+        Each fact has the date since when it holds; pass ``as_of`` to ask what was true at a
+        past date (e.g. where they lived last year). Facts are learned from remembered
+        messages and update when the user says something new (a move replaces the old city).
+        """
+        memory = await resolve(ctx)
+        with tool_errors():
+            found = await memory.facts(user_id=user_id, as_of=as_of)
+        return Facts(facts=[FactItem.model_validate(fact, from_attributes=True) for fact in found])
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+    async def profile(ctx: Context, user_id: UserId, as_of: AsOf = None) -> UserProfile:
+        """Get a compact profile of the user (and of people they mention), grouped by topic.
+
+        Sections such as identity, location, work, relationships and preferences list the
+        facts true now (or at ``as_of``), each with the date since when it holds. Use it to
+        personalise a reply without searching.
+        """
+        memory = await resolve(ctx)
+        with tool_errors():
+            result = await memory.profile(user_id=user_id, as_of=as_of)
+        return UserProfile.model_validate(result, from_attributes=True)
+
     @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True, open_world_hint=False))
     async def forget(
         ctx: Context,
         user_id: UserId,
-        turn_ids: Annotated[
-            list[str],
-            Field(min_length=1, max_length=1000, description="Ids from remember, recall or context citations."),
-        ],
+        ids: Annotated[
+            list[str] | None,
+            Field(
+                min_length=1,
+                max_length=1000,
+                description="Ids to delete: message ids (t_…) from remember, recall or context citations, "
+                "fact ids (f_…) from facts or profile, episode ids (e_…).",
+            ),
+        ] = None,
+        session_id: Annotated[
+            str | None,
+            Field(min_length=1, max_length=MAX_ID_CHARS, description="Delete this whole conversation."),
+        ] = None,
     ) -> Forgotten:
-        """Delete specific memories of the user, for good, by their ids.
+        """Delete memories of the user for good: specific messages or facts by id, or a whole conversation.
 
-        Use it when the user asks you to forget something: find the ids with ``recall``
-        first. Deleted memories are gone from search and context at once.
+        Use it when the user asks you to forget something: find the ids with ``recall`` or
+        ``facts`` first. Forgetting a message also removes the facts learned only from it (an
+        older fact it replaced becomes current again). Give ``ids``, ``session_id`` or both
+        (then only those ids in that conversation). Gone from search, facts and context at once.
         """
+        if ids is None and session_id is None:
+            raise ToolError("validation_error: give ids or session_id (or both) to say what to forget")
         memory = await resolve(ctx)
         with tool_errors():
-            receipt = await memory.delete(turn_ids, user_id=user_id)
-        return Forgotten(deleted_ids=receipt.deleted_ids, not_found_ids=receipt.not_found_ids)
+            receipt = await memory.forget(user_id=user_id, session_id=session_id, ids=ids)
+        return Forgotten.model_validate(receipt, from_attributes=True)
 
     return server
 

@@ -1,7 +1,9 @@
-"""The inspector's pages: users, a user's sessions and timeline, and search with its trace.
+"""The inspector's pages: users; a user's profile, facts with their history, sessions and
+timeline with episodes; and search with its trace of turn, fact and episode candidates.
 
-Each page makes the same library calls as the REST API (one or two per page) and renders
-them. The inspector never writes memory. It authenticates like the API (a Bearer header)
+Each page makes the same library calls as the REST API and renders them (what to show is
+built by the pure functions of :mod:`engram.server.inspector.views`). The inspector never
+writes memory: its context call does not reinforce what it shows. It authenticates like the API (a Bearer header)
 or with the key in an HttpOnly, SameSite=Strict cookie set by ``/login``; keyless servers
 need neither.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,16 +24,26 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engram.aio import AsyncMemory
 from engram.errors import EngramError
-from engram.model import Hit, Turn
+from engram.model import ContextResult, Turn
+from engram.model.episode import Episode
 from engram.server.auth import authenticate, bearer_secret, get_state
 from engram.server.directory import list_sessions, list_users
 from engram.server.errors import ApiError, classify
+from engram.server.inspector.views import (
+    episode_candidates,
+    episode_routed,
+    fact_candidates,
+    fact_slots,
+    timeline,
+    trace_rows,
+)
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "engram_key"
 TURNS_PER_PAGE = 50
 CONTEXT_CANDIDATES = 50
-NOT_A_CANDIDATE = "ranked below the context's candidates"
+#: Pages of 1000 episodes walked to find those of a page of turns (a bound on a page's cost).
+EPISODE_PAGES = 10
 #: No scripts, no third-party anything: inline styles only, forms post back here.
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -123,6 +136,11 @@ async def user(
             list_sessions, memory.sync.store, memory.tenant, user_id, after=sessions_cursor, limit=100
         )
         page = await memory.list(user_id=user_id, session_id=session_id, limit=TURNS_PER_PAGE, cursor=cursor)
+        profile, versions, episodes = await asyncio.gather(
+            memory.profile(user_id=user_id),
+            memory.facts(user_id=user_id, include_history=True, include_archived=True),
+            _episodes_of(memory, user_id, session_id, page.items),
+        )
     except EngramError as exc:
         return _error_page(request, viewer, exc, user_id=user_id)
     return render(
@@ -132,22 +150,32 @@ async def user(
         session_id=session_id,
         sessions=sessions,
         sessions_cursor=more_sessions,
-        turns=page.items,
+        profile=profile,
+        slots=fact_slots(versions),
+        versions={v.id: v for v in versions},
+        rows=timeline(page.items, episodes),
         next_cursor=page.next_cursor,
         **viewer.values,
     )
 
 
-@dataclass(frozen=True)
-class TraceRow:
-    """One fused candidate of a search: where it ranked, its signals, and what became of it."""
-
-    rank: int
-    turn: Turn
-    score: float
-    signals: dict[str, float]
-    made_cut: bool
-    context: str
+async def _episodes_of(memory: AsyncMemory, user_id: str, session_id: str | None, turns: list[Turn]) -> list[Episode]:
+    """The episodes holding ``turns``: pages of episodes (by start) up to the last turn's time."""
+    if not turns:
+        return []
+    last = max(turn.timestamp for turn in turns)
+    wanted = {turn.id for turn in turns}
+    found: list[Episode] = []
+    cursor: str | None = None
+    for _ in range(EPISODE_PAGES):
+        page = await memory.episodes(
+            user_id=user_id, session_id=session_id, limit=1000, cursor=cursor, include_archived=True
+        )
+        found += [e for e in page.items if wanted.intersection(e.turn_ids)]
+        cursor = page.next_cursor
+        if cursor is None or page.items[-1].start > last:
+            break
+    return found
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -170,21 +198,41 @@ async def search(
         return render(request, "search.html", **values, **viewer.values)
     try:
         result = await memory.search(q, user_id=user_id, k=k, explain=True)
-        context = await memory.context(
-            q, user_id=user_id, session_id=session_id, budget_tokens=budget, candidates=max(k, CONTEXT_CANDIDATES)
+        context = await _context(memory, q, user_id, session_id, budget, candidates=max(k, CONTEXT_CANDIDATES))
+        trace = trace_rows([*result.hits, *result.left_out], k, context)
+        sessions = sorted({row.turn.session_id for row in episode_routed(trace)})
+        pages = await asyncio.gather(
+            *(memory.episodes(user_id=user_id, session_id=s, limit=1000, include_archived=True) for s in sessions)
         )
     except EngramError as exc:
         return _error_page(request, viewer, exc, **values)
-    fate = {item.turn.id: f"in context as [{item.ref}]" for item in context.items}
-    fate.update({turn.id: reason for turn, reason in context.left_out})
-    candidates: list[Hit] = [*result.hits, *result.left_out]
-    trace = [
-        TraceRow(
-            rank, hit.turn, hit.score, dict(hit.signals), rank <= k, fate.get(hit.turn.id, NOT_A_CANDIDATE)
-        )
-        for rank, hit in enumerate(candidates, start=1)
-    ]
-    return render(request, "search.html", result=result, trace=trace, context=context, **values, **viewer.values)
+    return render(
+        request,
+        "search.html",
+        result=result,
+        trace=trace,
+        context=context,
+        facts=fact_candidates(trace, context),
+        episodes=episode_candidates(trace, [e for page in pages for e in page.items]),
+        **values,
+        **viewer.values,
+    )
+
+
+async def _context(
+    memory: AsyncMemory, query: str, user_id: str, session_id: str | None, budget: int, *, candidates: int
+) -> ContextResult:
+    """What ``context()`` would give an agent, without reinforcing what it shows (the page only looks)."""
+    call = partial(
+        memory.sync.context,
+        query,
+        user_id=user_id,
+        session_id=session_id,
+        budget_tokens=budget,
+        candidates=candidates,
+        reinforce=False,
+    )
+    return await asyncio.to_thread(call)
 
 
 @router.get("/login", response_class=HTMLResponse)
