@@ -103,6 +103,10 @@ class AsyncMemory:
         filters: SearchFilters | Mapping[str, Any] | None = None,
         working_share: float = 0.5,
         candidates: int = 50,
+        facts_share: float = 0.15,
+        include_profile: bool = True,
+        expand: bool = True,
+        reinforce: bool = True,
     ) -> ContextResult:
         """See :meth:`Memory.context`."""
         return await asyncio.to_thread(
@@ -116,6 +120,10 @@ class AsyncMemory:
             filters=filters,
             working_share=working_share,
             candidates=candidates,
+            facts_share=facts_share,
+            include_profile=include_profile,
+            expand=expand,
+            reinforce=reinforce,
         )
 
     async def get(self, turn_id: str, *, user_id: str, agent_id: str | None = None) -> Turn:
@@ -244,6 +252,10 @@ class AsyncMemory:
     async def restore(self, ids: Iterable[str], *, user_id: str) -> builtins.list[str]:
         """See :meth:`Memory.restore`."""
         return await asyncio.to_thread(self.sync.restore, ids, user_id=user_id)
+
+    async def archive(self, ids: Iterable[str], *, user_id: str) -> builtins.list[str]:
+        """See :meth:`Memory.archive`."""
+        return await asyncio.to_thread(self.sync.archive, ids, user_id=user_id)
 
     async def retention(
         self, memory_id: str, *, user_id: str, at: datetime | str | float | None = None

@@ -39,10 +39,10 @@ from engram.model import (
 from engram.model.fact import FactVersion
 from engram.model.limits import MAX_BUDGET_TOKENS, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_SEARCH_K
 from engram.model.messages import parse_messages
-from engram.model.results import SessionSummary, UserSummary
+from engram.model.results import SessionSummary, UserSummary, decode_cursor, encode_cursor
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
-from engram.model.timeutil import from_micros, now, parse_timestamp, to_micros
+from engram.model.timeutil import now, parse_timestamp, to_micros
 from engram.portable import PortableMethods
 from engram.providers.embedder import Embedder, text_key
 from engram.providers.llm import LLM
@@ -307,6 +307,8 @@ class Memory(LifecycleMethods, PortableMethods):
             reference_time=at,
             took_ms=(time.perf_counter() - started) * 1000,
             left_out=rest if explain else [],
+            facts=found.facts if explain else [],
+            episodes=found.episodes if explain else [],
         )
 
     def context(
@@ -451,7 +453,7 @@ class Memory(LifecycleMethods, PortableMethods):
         check_id(session_id, "session_id", required=False)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor) if cursor else None
         turns = self.store.list_turns(
             UserScope(self.tenant, user_id, agent_id), session_id=session_id, after=after, limit=limit + 1
         )
@@ -536,16 +538,7 @@ def _check_query(query: object) -> str:
 
 
 def _encode_cursor(turn: Turn) -> str:
-    return f"{to_micros(turn.timestamp)}.{turn.seq}"
-
-
-def _decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        micros, seq = cursor.split(".")
-        from_micros(int(micros))
-        return int(micros), int(seq)
-    except (ValueError, OverflowError) as exc:
-        raise ValidationError(f"cursor {cursor!r} is not one this API returned") from exc
+    return encode_cursor(to_micros(turn.timestamp), turn.seq)
 
 
 __all__ = ["ContextItem", "Memory", "default_path"]

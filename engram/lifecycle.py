@@ -15,6 +15,7 @@ from engram.errors import NotFoundError, ValidationError
 from engram.model import EpisodePage
 from engram.model.fact import KINDS, FactVersion
 from engram.model.profile import Profile, build_profile
+from engram.model.results import decode_cursor, encode_cursor
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
 from engram.model.timeutil import parse_timestamp, to_micros
@@ -27,6 +28,7 @@ from engram.write.segment import SegmentConfig
 
 if TYPE_CHECKING:
     from engram.model.episode import Episode
+
 
 #: Memory id prefixes and their kinds.
 KIND_BY_PREFIX = {"t_": "turn", "e_": "episode", "f_": "fact"}
@@ -122,13 +124,7 @@ class LifecycleMethods:
         check_id(session_id, "session_id", required=False)
         if not 1 <= limit <= 1000:
             raise ValidationError("limit must be between 1 and 1000")
-        after = None
-        if cursor:
-            try:
-                micros, seq = cursor.split(".")
-                after = (int(micros), int(seq))
-            except ValueError as exc:
-                raise ValidationError(f"cursor {cursor!r} is not one this API returned") from exc
+        after = decode_cursor(cursor) if cursor else None
         items: list[Episode] = self.store.list_episodes(
             self._user(user_id, agent_id),
             session_id=session_id,
@@ -138,7 +134,7 @@ class LifecycleMethods:
         )
         more = len(items) > limit
         items = items[:limit]
-        next_cursor = f"{to_micros(items[-1].start)}.{items[-1].seq}" if more and items else None
+        next_cursor = encode_cursor(to_micros(items[-1].start), items[-1].seq) if more and items else None
         return EpisodePage(items=items, next_cursor=next_cursor)
 
     # -- consolidation and forgetting ---------------------------------------------------------

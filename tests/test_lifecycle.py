@@ -203,3 +203,30 @@ def test_consolidation_catches_up_turns_the_write_path_missed(db_path: Path, clo
     assert report.turns_caught_up == 1
     assert values(memory.facts(user_id="sam"), "lives_in") == ["Oslo"] and len(memory.episodes(user_id="sam")) == 1
     memory.close()
+
+
+def test_forgetting_a_move_after_decay_makes_the_old_home_current_and_visible(db_path: Path, clock: FixedClock):
+    memory = Memory(db_path, embedder=HashingEmbedder(), clock=clock)
+    live(memory, clock, LIFE[:3])
+    clock.moment = T0 + timedelta(days=3650)  # ten years on: the closed Portland version fades
+    memory.consolidate(user_id="sam")
+    assert not [f for f in memory.facts(user_id="sam", include_history=True) if f.value == "Portland"]
+    memory.forget(user_id="sam", session_id="s2")  # forget the move
+    assert values(memory.facts(user_id="sam"), "lives_in") == ["Portland"]
+    memory.close()
+
+
+@pytest.mark.parametrize("cursor", ["1.99999999999999999999999", "99999999999999999999999.1", "x.y", "1", "-1.-1"])
+def test_cursors_that_this_api_never_made_are_validation_errors(sam: Memory, cursor: str):
+    with pytest.raises(ValidationError, match="cursor"):
+        sam.list(user_id="sam", cursor=cursor)
+    with pytest.raises(ValidationError, match="cursor"):
+        sam.episodes(user_id="sam", cursor=cursor)
+
+
+def test_explained_search_reports_the_facts_and_episodes_it_went_through(sam: Memory):
+    result = sam.search("Where does Sam live now?", user_id="sam", explain=True)
+    assert any(f.attribute == "lives_in" for f, _ in result.facts)
+    assert result.episodes and all(score > 0 for _, score in result.episodes)
+    plain = sam.search("Where does Sam live now?", user_id="sam")
+    assert plain.facts == [] and plain.episodes == []

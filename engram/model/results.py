@@ -11,7 +11,7 @@ from engram.errors import ValidationError
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.model.limits import ROLES
-from engram.model.timeutil import parse_timestamp
+from engram.model.timeutil import from_micros, parse_timestamp
 from engram.model.turn import Turn
 
 
@@ -119,13 +119,16 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """Hits, best first, plus timing and (with ``explain``) the candidates left out."""
+    """Hits, best first, plus timing; with ``explain``, the candidates left out and the facts
+    and episodes (with their route scores) that retrieval went through."""
 
     query: str
     hits: list[Hit]
     reference_time: datetime
     took_ms: float
     left_out: list[Hit] = field(default_factory=list)
+    facts: list[tuple[FactVersion, float]] = field(default_factory=list)
+    episodes: list[tuple[Episode, float]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -175,6 +178,23 @@ class ContextResult:
     def citations(self) -> dict[str, str]:
         """Citation id in the text → memory id (turns ``W``/``M``, facts ``F``)."""
         return {**{ref: fact.id for ref, fact in self.facts}, **{item.ref: item.turn.id for item in self.items}}
+
+
+def encode_cursor(micros: int, seq: int) -> str:
+    """An opaque page cursor for a keyset (time in microseconds, insertion seq)."""
+    return f"{micros}.{seq}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """The keyset of a cursor made by :func:`encode_cursor`; anything else is a ValidationError."""
+    try:
+        micros, seq = (int(part) for part in cursor.split("."))
+        from_micros(micros)
+        if not 0 <= seq < 2**63:
+            raise ValueError(seq)
+        return micros, seq
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError(f"cursor {cursor!r} is not one this API returned") from exc
 
 
 @dataclass(frozen=True, slots=True)

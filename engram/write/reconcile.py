@@ -145,8 +145,8 @@ def rechain(versions: Sequence[FactVersion], *, now: datetime) -> list[FactVersi
     live = sorted((v for v in versions if v.valid_to is None or v.valid_to > v.valid_from), key=lambda v: (v.valid_from, v.seq))
     changed: list[FactVersion] = []
     for current, following in zip(live, [*live[1:], None], strict=False):
-        if following is None:
-            wanted = replace(current, valid_to=None, superseded_by=None, superseded_at=None)
+        if following is None:  # current again: and a current fact is never archived
+            wanted = replace(current, valid_to=None, superseded_by=None, superseded_at=None, archived_at=None)
         else:
             wanted = replace(
                 current,

@@ -244,7 +244,7 @@ class LifecycleMixin:
                         "ON CONFLICT(id) DO UPDATE SET valid_from=excluded.valid_from, valid_to=excluded.valid_to, "
                         "superseded_at=excluded.superseded_at, superseded_by=excluded.superseded_by, "
                         "confidence=excluded.confidence, source_turn_ids=excluded.source_turn_ids, "
-                        "mentions=excluded.mentions, importance=excluded.importance",
+                        "mentions=excluded.mentions, importance=excluded.importance, archived_at=excluded.archived_at",
                         (
                             v.id, v.slot, v.tenant, v.user_id, v.agent_id, scope_key(v.tenant, v.user_id),
                             v.subject, v.attribute, v.value, v.statement, v.kind, int(v.multi),
