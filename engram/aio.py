@@ -107,6 +107,7 @@ class AsyncMemory:
         include_profile: bool = True,
         expand: bool = True,
         reinforce: bool = True,
+        config: str | RetrievalConfig | None = None,
     ) -> ContextResult:
         """See :meth:`Memory.context`."""
         return await asyncio.to_thread(
@@ -124,6 +125,7 @@ class AsyncMemory:
             include_profile=include_profile,
             expand=expand,
             reinforce=reinforce,
+            config=config,
         )
 
     async def get(self, turn_id: str, *, user_id: str, agent_id: str | None = None) -> Turn:

@@ -327,6 +327,7 @@ class Memory(LifecycleMethods, PortableMethods):
         include_profile: bool = True,
         expand: bool = True,
         reinforce: bool = True,
+        config: str | RetrievalConfig | None = None,
     ) -> ContextResult:
         """A prompt-ready memory for the next turn, inside ``budget_tokens``.
 
@@ -336,7 +337,8 @@ class Memory(LifecycleMethods, PortableMethods):
         fit, with the turns around the strongest hits (``expand``), in chronological order with
         their dates. Each line carries a citation id (``F1``, ``W1``, ``M3``) that
         :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
-        (``reinforce``): its recall count grows, so it fades more slowly.
+        (``reinforce``): its recall count grows, so it fades more slowly. ``config`` picks a
+        retrieval recipe for this call.
         """
         started = time.perf_counter()
         scope, at, flt = self._read_scope(user_id, agent_id, reference_time, filters)
@@ -349,7 +351,8 @@ class Memory(LifecycleMethods, PortableMethods):
         working: list[Turn] = []
         if session_id is not None and working_share > 0:
             working = self.store.recent_turns(scope, session_id, until=at, limit=200)
-        found = self._retrieve(scope, query, max(candidates, 1), flt, at, self.retrieval)
+        recipe = _recipe(config) if config is not None else self.retrieval
+        found = self._retrieve(scope, query, max(candidates, 1), flt, at, recipe)
         ranked = expand_neighbours(self.store, scope, found.hits) if expand else found.hits
         facts = [fact for fact, _ in found.facts]
         if include_profile:

@@ -1,0 +1,267 @@
+"""The memory systems a benchmark compares, behind one small interface.
+
+Each system is built for one conversation (one haystack), ingests it, and then answers two
+kinds of request for every question about it:
+
+* ``search``: a ranking of *message ids* (the dataset's ids, never a system's own), best
+  first, of the turns said at or before ``reference_time``;
+* ``context``: the text a reader would be given inside a token budget, with the message
+  ids of the turns it shows.
+
+Built in:
+
+* ``engram``: :class:`engram.Memory` through its public API, one SQLite file per
+  conversation, turns ingested session by session with the haystack's own timestamps;
+* ``bm25``: plain BM25 (``bm25s``) over the same turn texts;
+* ``dense``: plain cosine similarity over the same embeddings (the shared cached embedder,
+  so no text is embedded twice).
+
+The baselines live in :mod:`engram.bench.baselines`, the optional ``mem0`` adapter in
+:mod:`engram.bench.mem0_system`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from engram.errors import ValidationError
+from engram.formats.dataset import Conversation
+from engram.providers.embedder import Embedder
+from engram.providers.tokens import TokenCounter
+
+#: The user every benchmark conversation is stored under (each has a store of its own).
+BENCH_USER = "bench"
+#: Retrieved turns the context is assembled from, for every system alike (Memory.context's default).
+CONTEXT_CANDIDATES = 50
+#: The built-in systems, in report order.
+BUILTIN_SYSTEMS = ("engram", "bm25", "dense")
+#: Every system name ``--systems`` accepts.
+KNOWN_SYSTEMS = (*BUILTIN_SYSTEMS, "mem0")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """What ingesting one conversation cost a system."""
+
+    turns: int
+    seconds: float
+    store_bytes: int | None = None
+    llm_calls: int = 0
+    llm_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A context as a reader would get it: its size and which turns it shows."""
+
+    text: str
+    tokens: int
+    message_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """Resources every system of a run shares.
+
+    Attributes:
+        embedder: one embedder for all stores (a :class:`engram.CachedEmbedder`, so a text
+            seen in any haystack is embedded once per run).
+        counter: the token counter budgets are measured with.
+        recipe: Engram's retrieval recipe (``--config``); None for ``Memory``'s default.
+        workdir: where per-conversation stores are created (removed on close).
+        llm: a language model for Engram's write path (``Memory(llm=...)``), or None; its
+            ``usage`` counters give the LLM calls and tokens per ingested turn.
+    """
+
+    embedder: Embedder
+    counter: TokenCounter
+    recipe: str | None = None
+    workdir: Path | None = None
+    llm: Any = None
+
+
+class System(Protocol):
+    """One memory system holding one conversation."""
+
+    name: str
+
+    def ingest(self, conversation: Conversation) -> IngestStats:
+        """Store every message of the conversation."""
+        ...
+
+    def search(self, query: str, *, k: int, reference_time: datetime | None, user_only: bool) -> list[str]:
+        """Message ids of the best ``k`` turns, best first."""
+        ...
+
+    def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
+        """A prompt-ready context inside ``budget_tokens``."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+
+def parse_systems(value: str) -> list[str]:
+    """``"engram,bm25"`` → ``["engram", "bm25"]``, validated, without repeats."""
+    names = list(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    if not names:
+        raise ValidationError("--systems is empty; name at least one of " + ", ".join(KNOWN_SYSTEMS))
+    unknown = [name for name in names if name not in KNOWN_SYSTEMS]
+    if unknown:
+        raise ValidationError(
+            f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_SYSTEMS)}"
+        )
+    return names
+
+
+def make_system(name: str, shared: Shared) -> System:
+    """A fresh, empty system of the given name."""
+    if name == "engram":
+        return EngramSystem(shared)
+    if name == "bm25":
+        from engram.bench.baselines import BM25System
+
+        return BM25System(shared)
+    if name == "dense":
+        from engram.bench.baselines import DenseSystem
+
+        return DenseSystem(shared)
+    if name == "mem0":
+        from engram.bench.mem0_system import Mem0System
+
+        return Mem0System(shared)
+    raise ValidationError(f"unknown system {name!r}; choose from {', '.join(KNOWN_SYSTEMS)}")
+
+
+# -- Engram ---------------------------------------------------------------------------------
+
+
+class EngramSystem:
+    """Engram's public API, one store file per conversation."""
+
+    name = "engram"
+
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+        self._dir: str | None = None
+        self._memory: Any = None
+        self._to_message: dict[str, str] = {}
+
+    def ingest(self, conversation: Conversation) -> IngestStats:
+        from engram import Memory, SQLiteStore
+
+        self._dir = tempfile.mkdtemp(prefix="engram-bench-", dir=self._shared.workdir)
+        store = SQLiteStore(Path(self._dir) / "engram.db")
+        options: dict[str, Any] = {"llm": self._shared.llm} if self._shared.llm is not None else {}
+        if self._shared.recipe is not None:
+            options["retrieval"] = self._shared.recipe
+        self._memory = Memory(
+            store=store,
+            embedder=self._shared.embedder,
+            token_counter=self._shared.counter,
+            **options,
+        )
+        calls, tokens = _llm_usage(self._shared.llm)
+        started = time.perf_counter()
+        turns = 0
+        for session in conversation.sessions:
+            for start in range(0, len(session.messages), 1000):
+                batch = session.messages[start : start + 1000]
+                result = self._memory.add(
+                    batch, user_id=BENCH_USER, session_id=session.id, timestamp=session.timestamp
+                )
+                for message, turn in zip(batch, result.turns, strict=True):
+                    self._to_message[turn.id] = message["id"]
+                turns += len(batch)
+        seconds = time.perf_counter() - started
+        size = self._memory.stats().store_bytes
+        calls_after, tokens_after = _llm_usage(self._shared.llm)
+        return IngestStats(
+            turns=turns,
+            seconds=seconds,
+            store_bytes=size,
+            llm_calls=calls_after - calls,
+            llm_tokens=tokens_after - tokens,
+        )
+
+    def search(self, query: str, *, k: int, reference_time: datetime | None, user_only: bool) -> list[str]:
+        result = self._memory.search(
+            query,
+            user_id=BENCH_USER,
+            k=k,
+            reference_time=reference_time,
+            filters={"role": "user"} if user_only else None,
+        )
+        return [self._to_message[hit.turn.id] for hit in result.hits]
+
+    def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
+        result = self._memory.context(
+            query,
+            user_id=BENCH_USER,
+            budget_tokens=budget_tokens,
+            reference_time=reference_time,
+            candidates=CONTEXT_CANDIDATES,
+            **_probe_options(self._memory.context),
+        )
+        return Shown(result.text, result.tokens, [self._to_message[i] for i in result.turn_ids])
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+class MemoCounter:
+    """A token counter that remembers the count of every text it has seen.
+
+    Context assembly counts the same lines again and again (every budget, every question,
+    every system); counts are exact, so caching them changes no result, only the time.
+    """
+
+    def __init__(self, inner: TokenCounter, max_items: int = 1_000_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_items = max_items
+        self._cache: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        found = self._cache.get(text)
+        if found is None:
+            found = self.inner.count(text)
+            if len(self._cache) < self.max_items:
+                self._cache[text] = found
+        return found
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(text) for text in texts]
+
+
+def _probe_options(method: Any) -> dict[str, Any]:
+    """Options that keep a benchmark question from changing the store: no reinforcement.
+
+    Each question is an independent probe; if asking reinforced what was shown, the order of
+    the questions (and the number of budgets measured) would change later answers.
+    """
+    parameters = inspect.signature(method).parameters
+    return {"reinforce": False} if "reinforce" in parameters else {}
+
+
+def _llm_usage(llm: Any) -> tuple[int, int]:
+    """Calls and tokens an LLM has counted so far (``usage.calls``, prompt + completion tokens)."""
+    usage = getattr(llm, "usage", None)
+    if usage is None:
+        return 0, 0
+    tokens = int(getattr(usage, "prompt_tokens", 0)) + int(getattr(usage, "completion_tokens", 0))
+    return int(getattr(usage, "calls", 0)), tokens
