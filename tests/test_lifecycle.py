@@ -225,7 +225,7 @@ def test_cursors_that_this_api_never_made_are_validation_errors(sam: Memory, cur
 
 
 def test_explained_search_reports_the_facts_and_episodes_it_went_through(sam: Memory):
-    result = sam.search("Where does Sam live now?", user_id="sam", explain=True)
+    result = sam.search("Where does Sam live now?", user_id="sam", explain=True, config="engram-episodes")
     assert any(f.attribute == "lives_in" for f, _ in result.facts)
     assert result.episodes and all(score > 0 for _, score in result.episodes)
     plain = sam.search("Where does Sam live now?", user_id="sam")

@@ -19,6 +19,7 @@ time phrases in them carry the date they meant.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -38,8 +39,12 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d (%a) %H:%M")
 
 
+@functools.lru_cache(maxsize=20_000)
 def resolve_dates(text: str, said_at: datetime) -> str:
-    """Annotate relative time phrases with the dates they meant: "yesterday [2023-05-07]"."""
+    """Annotate relative time phrases with the dates they meant: "yesterday [2023-05-07]".
+
+    Cached: the same candidate turns come back question after question.
+    """
     mentions = find_time_mentions(text, said_at)
     for mention in reversed(mentions):
         if mention.granularity == "span":

@@ -50,9 +50,9 @@ class RetrievalConfig:
     weights: tuple[tuple[str, float], ...] = (
         ("bm25", 1.0),
         ("vector", 1.0),
-        ("time", 0.8),
-        ("episode", 0.6),
-        ("fact", 0.6),
+        ("time", 0.5),
+        ("episode", 0.3),
+        ("fact", 0.3),
     )
     episodes: int = 8
     turns_per_episode: int = 3
@@ -60,8 +60,16 @@ class RetrievalConfig:
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
+#: The default: full text counts double. Measured with benchmarks/retrieval_variants.py on
+#: both LoCoMo and LongMemEval (see benchmarks/RESULTS.md): MiniLM vectors are weaker than BM25
+#: on long, keyword-rich histories, and equal weights let near-misses crowd a budgeted context.
+ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.0), ("time", 0.5), ("fact", 0.3))
+
 RECIPES: dict[str, RetrievalConfig] = {
-    "engram": RetrievalConfig(retrievers=("bm25", "vector", "time", "episode", "fact")),
+    "engram": RetrievalConfig(retrievers=("bm25", "vector", "time", "fact"), weights=ENGRAM_WEIGHTS),
+    "engram-episodes": RetrievalConfig(
+        retrievers=("bm25", "vector", "time", "episode", "fact"), weights=(*ENGRAM_WEIGHTS, ("episode", 0.3))
+    ),
     "hybrid": RetrievalConfig(),
     "bm25": RetrievalConfig(retrievers=("bm25",)),
     "vector": RetrievalConfig(retrievers=("vector",)),

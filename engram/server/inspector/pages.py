@@ -26,6 +26,7 @@ from engram.aio import AsyncMemory
 from engram.errors import EngramError
 from engram.model import ContextResult, Turn
 from engram.model.episode import Episode
+from engram.read.retrieve import RECIPES, RetrievalConfig
 from engram.server.auth import authenticate, bearer_secret, get_state
 from engram.server.directory import list_sessions, list_users
 from engram.server.errors import ApiError, classify
@@ -186,6 +187,7 @@ async def search(
     k: int = Query(10, ge=1, le=1000),
     budget: int = Query(500, ge=1, le=200_000),
     session_id: str | None = Query(None, max_length=128),
+    config: str | None = Query(None, max_length=64, description="a retrieval recipe; default: the store's"),
 ) -> Response:
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
@@ -193,12 +195,15 @@ async def search(
     memory = viewer.memory
     session_id = session_id or None
     values: dict[str, Any] = {"user_id": user_id, "q": q, "k": k, "budget": budget, "session_id": session_id}
-    values["retrievers"] = list(memory.sync.retrieval.retrievers)
+    recipe = RECIPES.get(config or "", memory.sync.retrieval)
+    values["retrievers"] = list(recipe.retrievers)
     if not (user_id and q):
         return render(request, "search.html", **values, **viewer.values)
     try:
-        result = await memory.search(q, user_id=user_id, k=k, explain=True)
-        context = await _context(memory, q, user_id, session_id, budget, candidates=max(k, CONTEXT_CANDIDATES))
+        result = await memory.search(q, user_id=user_id, k=k, explain=True, config=recipe)
+        context = await _context(
+            memory, q, user_id, session_id, budget, candidates=max(k, CONTEXT_CANDIDATES), config=recipe
+        )
         trace = trace_rows([*result.hits, *result.left_out], k, context)
         sessions = sorted({row.turn.session_id for row in episode_routed(trace)})
         pages = await asyncio.gather(
@@ -220,7 +225,14 @@ async def search(
 
 
 async def _context(
-    memory: AsyncMemory, query: str, user_id: str, session_id: str | None, budget: int, *, candidates: int
+    memory: AsyncMemory,
+    query: str,
+    user_id: str,
+    session_id: str | None,
+    budget: int,
+    *,
+    candidates: int,
+    config: RetrievalConfig | None = None,
 ) -> ContextResult:
     """What ``context()`` would give an agent, without reinforcing what it shows (the page only looks)."""
     call = partial(
@@ -231,6 +243,7 @@ async def _context(
         budget_tokens=budget,
         candidates=candidates,
         reinforce=False,
+        config=config,
     )
     return await asyncio.to_thread(call)
 
