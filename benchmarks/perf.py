@@ -69,6 +69,23 @@ def bench_ingest(embedder: OnnxEmbedder, dataset, workdir: Path) -> dict:
     }
 
 
+def bench_ingest_core_only(embedder: OnnxEmbedder, dataset, workdir: Path) -> dict:
+    """The same ingest with the lifecycle step (fact extraction, keys, episodes) switched off:
+    what the core alone costs, to compare the full write path against in the same run."""
+    import engram.engine as engine
+    from engram.store.base import TurnNotes
+    from engram.write.absorb import AbsorbReport
+
+    saved = (engine.absorb, engine.extract_facts, engine.annotate)
+    engine.absorb = lambda *args, **kwargs: AbsorbReport()
+    engine.extract_facts = lambda *args, **kwargs: []
+    engine.annotate = lambda *args, **kwargs: TurnNotes("", 0.5)
+    try:
+        return bench_ingest(embedder, dataset, workdir / "core")
+    finally:
+        engine.absorb, engine.extract_facts, engine.annotate = saved
+
+
 def build_store(
     path: Path, size: int, base_texts, base_vectors: np.ndarray, embedder, threshold: int
 ) -> SQLiteStore:
@@ -135,7 +152,17 @@ def main() -> int:
     dataset = load_locomo(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        report["ingest_core_only"] = bench_ingest_core_only(embedder, dataset, workdir)
         report["ingest"] = bench_ingest(embedder, dataset, workdir)
+        report["ingest"]["ratio_to_core_only"] = round(
+            report["ingest"]["turns_per_s"] / report["ingest_core_only"]["turns_per_s"], 3
+        )
+        print(
+            f"ingest, core only (no lifecycle): {report['ingest_core_only']['turns_per_s']} turns/s; "
+            f"with the lifecycle: {report['ingest']['turns_per_s']} turns/s "
+            f"(ratio {report['ingest']['ratio_to_core_only']})",
+            flush=True,
+        )
         print(
             f"ingest: {report['ingest']['turns']} turns at {report['ingest']['turns_per_s']} turns/s",
             flush=True,
