@@ -168,12 +168,11 @@ class LifecycleMixin:
         self, scope: UserScope, terms: Sequence[str], *, until: datetime, limit: int
     ) -> list[tuple[Episode, float]]:
         """BM25 over episode summaries and keys. Best first."""
-        from engram.store.sqlite.store import scope_key
+        from engram.store.sqlite.store import match_expression
 
         if not terms:
             return []
-        phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {{summary keys}} : ({phrase})'
+        match = match_expression(scope, "{summary keys}", terms)
         columns = ", ".join("e." + c.strip() for c in _EPISODE_COLUMNS.split(","))
         with self._lock:
             rows = self._conn.execute(
@@ -289,12 +288,11 @@ class LifecycleMixin:
 
     def fact_text_search(self, scope: UserScope, terms: Sequence[str], *, limit: int) -> list[tuple[FactVersion, float]]:
         """BM25 over fact statements (every version). Best first."""
-        from engram.store.sqlite.store import scope_key
+        from engram.store.sqlite.store import match_expression
 
         if not terms:
             return []
-        phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND statement : ({phrase})'
+        match = match_expression(scope, "statement", terms)
         columns = ", ".join("f." + c.strip() for c in _FACT_COLUMNS.split(","))
         with self._lock:
             rows = self._conn.execute(

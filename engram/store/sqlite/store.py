@@ -267,8 +267,7 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin):
     ) -> list[Candidate]:
         if not terms:
             return []
-        phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        match = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {{content name keys}} : ({phrase})'
+        match = match_expression(scope, "{content name keys}", terms)
         where, params = _filter_sql(scope, filters, until)
         sql = (
             f"SELECT {', '.join('t.' + c.strip() for c in _TURN_COLUMNS.split(','))}, "
@@ -545,6 +544,12 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin):
             for row in self._conn.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
                 out[row[0]] = _turn(row)
         return out
+
+
+def match_expression(scope: UserScope, columns: str, terms: Sequence[str]) -> str:
+    """An FTS5 query: the user's scope token AND any of ``terms`` (quoted) in ``columns``."""
+    phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {columns} : ({phrase})'
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
