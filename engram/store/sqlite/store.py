@@ -23,11 +23,11 @@ import numpy as np
 
 from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
 from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
-from engram.model.keys import ApiKey
 from engram.model.results import SessionSummary, UserSummary
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import Candidate, TurnNotes, UserScope
 from engram.store.sqlite.forgetting import MemoryStateMixin
+from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.schema import check_compatible, migrate
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
@@ -45,7 +45,7 @@ def scope_key(tenant: str, user_id: str) -> str:
     return "u" + str(int(digest[:15], 16))
 
 
-class SQLiteStore(LifecycleMixin, MemoryStateMixin):
+class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:
@@ -420,36 +420,6 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin):
             by_role=by_role,
         )
 
-    # -- API keys ---------------------------------------------------------------------------
-
-    def put_api_key(self, key: ApiKey, key_hash: str) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO api_keys(id, tenant, label, key_hash, prefix, created_at) VALUES (?,?,?,?,?,?)",
-                (key.id, key.tenant, key.label, key_hash, key.prefix, to_micros(key.created_at)),
-            )
-
-    def find_api_key(self, key_hash: str) -> ApiKey | None:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash=?", (key_hash,)).fetchone()
-        return _api_key(row) if row else None
-
-    def list_api_keys(self, tenant: str | None = None) -> list[ApiKey]:
-        sql, params = f"SELECT {_KEY_COLUMNS} FROM api_keys", []
-        if tenant is not None:
-            sql += " WHERE tenant=?"
-            params.append(tenant)
-        with self._lock:
-            return [_api_key(row) for row in self._conn.execute(sql + " ORDER BY created_at, id", params)]
-
-    def revoke_api_key(self, key_id: str, at: datetime) -> ApiKey | None:
-        with self._lock:
-            self._conn.execute(
-                "UPDATE api_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (to_micros(at), key_id)
-            )
-            row = self._conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id=?", (key_id,)).fetchone()
-        return _api_key(row) if row else None
-
     def close(self) -> None:
         with self._lock:
             self._vectors.clear()
@@ -604,14 +574,6 @@ def _turn(row: Sequence[Any]) -> Turn:
         metadata=json.loads(meta),
         seq=seq,
     )
-
-
-_KEY_COLUMNS = "id, tenant, label, prefix, created_at, revoked_at"
-
-
-def _api_key(row: Sequence[Any]) -> ApiKey:
-    key_id, tenant, label, prefix, created, revoked = row
-    return ApiKey(key_id, tenant, label, prefix, from_micros(created), from_micros(revoked) if revoked else None)
 
 
 def _chunks(items: list[Any], size: int = _SQLITE_MAX_VARS) -> Iterator[list[Any]]:
