@@ -194,7 +194,7 @@ class Memory(LifecycleMethods, PortableMethods):
         vectors: Mapping[str, np.ndarray] | None = None,
     ) -> AddResult:
         embedder = self.embedder
-        known = {t.id for t in self._existing(turns)}
+        known = {t.id: t for t in self._existing(turns)}
         fresh = [t for t in turns if t.id not in known]
         fresh = list({t.id: t for t in fresh}.values())  # one id twice in a call: keep one
         texts = [t.embedding_text() for t in fresh]
@@ -216,11 +216,9 @@ class Memory(LifecycleMethods, PortableMethods):
         notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
         now = self._clock()
         stored = self.store.insert_turns(fresh, matrix, keys, now, notes) if fresh else []
-        by_id = {given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}
+        by_id = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
         new_turns = [turn for turn, was_new in stored if was_new]
         report = absorb(self.store, new_turns, facts, now=now) if new_turns else AbsorbReport()
-        if len(by_id) < len(turns):
-            by_id.update({t.id: t for t in self._existing(turns) if t.id not in by_id})
         return AddResult(
             turns=[by_id[t.id] for t in turns],
             added=len(new_turns),
