@@ -12,20 +12,19 @@ with a warm cache is never mistaken for a cold one.
 from __future__ import annotations
 
 import re
-import threading
+import sys
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from engram.providers.embedder import Embedder, Vectors, text_key
+from engram.providers.embedder import CachedEmbedder, Embedder
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class DiskCachedEmbedder:
-    """Wraps an embedder with a content-hash cache persisted under ``directory``.
+class DiskCachedEmbedder(CachedEmbedder):
+    """A :class:`CachedEmbedder` (unbounded) whose vectors are also persisted under ``directory``.
 
     Args:
         inner: the embedder that computes missing vectors.
@@ -34,17 +33,10 @@ class DiskCachedEmbedder:
     """
 
     def __init__(self, inner: Embedder, directory: str | Path, *, shard_size: int = 2000) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
+        super().__init__(inner, max_items=sys.maxsize)
         self.folder = Path(directory) / f"{_UNSAFE.sub('_', self.model_id)}-{self.dim}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard_size = shard_size
-        self.loaded = 0
-        self.hits = 0
-        self.misses = 0
-        self._lock = threading.Lock()
-        self._vectors: dict[bytes, np.ndarray] = {}
         self._pending_keys: list[bytes] = []
         self._pending_vectors: list[np.ndarray] = []
         for shard in sorted(self.folder.glob("*.npz")):
@@ -56,34 +48,14 @@ class DiskCachedEmbedder:
             if vectors.ndim != 2 or vectors.shape[1] != self.dim:
                 continue
             for key, vector in zip(keys, vectors, strict=True):
-                self._vectors[bytes(key)] = vector
-        self.loaded = len(self._vectors)
+                self._cache[bytes(key)] = vector
+        self.loaded = len(self._cache)
 
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        keys = [text_key(text) for text in texts]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        missing: dict[bytes, list[int]] = {}
-        with self._lock:
-            for row, key in enumerate(keys):
-                vector = self._vectors.get(key)
-                if vector is None:
-                    missing.setdefault(key, []).append(row)
-                else:
-                    out[row] = vector
-            self.hits += len(texts) - sum(len(rows) for rows in missing.values())
-            self.misses += len(missing)
-        if missing:
-            vectors = self.inner.embed([texts[rows[0]] for rows in missing.values()])
-            with self._lock:
-                for (key, rows), vector in zip(missing.items(), vectors, strict=True):
-                    out[rows] = vector
-                    if key not in self._vectors:
-                        self._vectors[key] = vector
-                        self._pending_keys.append(key)
-                        self._pending_vectors.append(vector)
-                if len(self._pending_keys) >= self.shard_size:
-                    self._flush_locked()
-        return out
+    def _remember(self, key: bytes, vector: np.ndarray) -> None:
+        self._pending_keys.append(key)
+        self._pending_vectors.append(vector)
+        if len(self._pending_keys) >= self.shard_size:
+            self._flush_locked()
 
     def flush(self) -> None:
         """Write the vectors computed since the last flush."""

@@ -80,7 +80,12 @@ class CachedEmbedder:
             with self._lock:
                 for (key, rows), vector in zip(missing.items(), vectors, strict=True):
                     out[rows] = vector
-                    self._cache[key] = vector
+                    if key not in self._cache:
+                        self._cache[key] = vector
+                        self._remember(key, vector)
                 while len(self._cache) > self.max_items:
                     self._cache.popitem(last=False)
         return out
+
+    def _remember(self, key: bytes, vector: np.ndarray) -> None:
+        """Called, under the lock, for each newly computed vector; subclasses persist it."""
