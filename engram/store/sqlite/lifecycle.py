@@ -22,6 +22,7 @@ from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import UserScope
+from engram.store.sqlite.sql import match_expression, scope_key, scope_where
 from engram.store.vectors import ScopeVectors
 
 _EPISODE_COLUMNS = (
@@ -79,8 +80,6 @@ class LifecycleMixin:
         self, scope: UserScope, session_id: str, episodes: Sequence[Episode], vectors: np.ndarray, at: datetime
     ) -> None:
         """Make ``episodes`` the session's episodes; ids that survive keep visits, pins and archive marks."""
-        from engram.store.sqlite.store import scope_key
-
         key = scope_key(scope.tenant, scope.user_id)
         with self._derived_write():
             self._conn.execute("BEGIN IMMEDIATE")
@@ -140,11 +139,8 @@ class LifecycleMixin:
         after: tuple[int, int] | None = None,
     ) -> list[Episode]:
         """Episodes in time order, optionally of one session or with these ids."""
-        sql = f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE tenant=? AND user_id=?"
-        params: list[Any] = [scope.tenant, scope.user_id]
-        if scope.agent_id is not None:
-            sql += " AND agent_id=?"
-            params.append(scope.agent_id)
+        where, params = scope_where(scope)
+        sql = f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE {where}"
         if session_id is not None:
             sql += " AND session_id=?"
             params.append(session_id)
@@ -168,8 +164,6 @@ class LifecycleMixin:
         self, scope: UserScope, terms: Sequence[str], *, until: datetime, limit: int
     ) -> list[tuple[Episode, float]]:
         """BM25 over episode summaries and keys. Best first."""
-        from engram.store.sqlite.store import match_expression
-
         if not terms:
             return []
         match = match_expression(scope, "{summary keys}", terms)
@@ -229,8 +223,6 @@ class LifecycleMixin:
 
     def save_facts(self, versions: Sequence[FactVersion]) -> None:
         """Insert new versions and update changed ones (by id), in one transaction."""
-        from engram.store.sqlite.store import scope_key
-
         with self._derived_write():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -268,11 +260,8 @@ class LifecycleMixin:
         include_archived: bool = False,
     ) -> list[FactVersion]:
         """Fact versions of a user: all of them, or those not replaced (``include_history=False``)."""
-        sql = f"SELECT {_FACT_COLUMNS} FROM facts WHERE tenant=? AND user_id=?"
-        params: list[Any] = [scope.tenant, scope.user_id]
-        if scope.agent_id is not None:
-            sql += " AND agent_id=?"
-            params.append(scope.agent_id)
+        where, params = scope_where(scope)
+        sql = f"SELECT {_FACT_COLUMNS} FROM facts WHERE {where}"
         if ids is not None:
             sql += f" AND id IN ({_marks(ids)})"
             params.extend(ids)
@@ -288,8 +277,6 @@ class LifecycleMixin:
 
     def fact_text_search(self, scope: UserScope, terms: Sequence[str], *, limit: int) -> list[tuple[FactVersion, float]]:
         """BM25 over fact statements (every version). Best first."""
-        from engram.store.sqlite.store import match_expression
-
         if not terms:
             return []
         match = match_expression(scope, "statement", terms)

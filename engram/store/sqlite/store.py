@@ -30,6 +30,7 @@ from engram.store.sqlite.forgetting import MemoryStateMixin
 from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.schema import check_compatible, migrate
+from engram.store.sqlite.sql import match_expression, scope_key, scope_where
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 _TURN_COLUMNS = (
@@ -37,12 +38,6 @@ _TURN_COLUMNS = (
     "ts, recorded_at, metadata"
 )
 _SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
-
-
-def scope_key(tenant: str, user_id: str) -> str:
-    """A single FTS token naming a (tenant, user): lets the full-text index filter by user."""
-    digest = hashlib.sha256(f"{tenant}\x00{user_id}".encode()).hexdigest()
-    return "u" + str(int(digest[:15], 16))
 
 
 class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
@@ -201,11 +196,9 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         with self._lock:
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})"
-                params: list[Any] = [scope.tenant, scope.user_id, *chunk]
-                if scope.agent_id is not None:
-                    sql += " AND agent_id=?"
-                    params.append(scope.agent_id)
+                where, params = scope_where(scope)
+                sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where} AND id IN ({marks})"
+                params.extend(chunk)
                 out.extend(_turn(row) for row in self._conn.execute(sql, params))
         return out
 
@@ -229,11 +222,8 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         after: tuple[int, int] | None = None,
         limit: int = 100,
     ) -> list[Turn]:
-        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=?"
-        params: list[Any] = [scope.tenant, scope.user_id]
-        if scope.agent_id is not None:
-            sql += " AND agent_id=?"
-            params.append(scope.agent_id)
+        where, params = scope_where(scope)
+        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where}"
         if session_id is not None:
             sql += " AND session_id=?"
             params.append(session_id)
@@ -246,11 +236,9 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
             return [_turn(row) for row in self._conn.execute(sql, params)]
 
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
-        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? AND ts <= ?"
-        params: list[Any] = [scope.tenant, scope.user_id, session_id, to_micros(until)]
-        if scope.agent_id is not None:
-            sql += " AND agent_id=?"
-            params.append(scope.agent_id)
+        where, params = scope_where(scope)
+        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where} AND session_id=? AND ts <= ?"
+        params += [session_id, to_micros(until)]
         sql += " ORDER BY ts DESC, seq DESC LIMIT ?"
         params.append(limit)
         with self._lock:
@@ -516,12 +504,6 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         return out
 
 
-def match_expression(scope: UserScope, columns: str, terms: Sequence[str]) -> str:
-    """An FTS5 query: the user's scope token AND any of ``terms`` (quoted) in ``columns``."""
-    phrase = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    return f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {columns} : ({phrase})'
-
-
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
     """The id a turn is stored under when its own id belongs to someone else."""
     digest = hashlib.sha256(f"{tenant}\x00{user_id}\x00{turn_id}".encode()).hexdigest()
@@ -581,4 +563,4 @@ def _chunks(items: list[Any], size: int = _SQLITE_MAX_VARS) -> Iterator[list[Any
         yield items[start : start + size]
 
 
-__all__ = ["SQLiteStore", "scope_key"]
+__all__ = ["SQLiteStore", "match_expression", "scope_key", "scope_where"]
