@@ -8,7 +8,7 @@ of questions whose gold turns all appear in ``Memory.context(...)`` for each bud
     .venv/bin/python benchmarks/retrieval_variants.py locomo --budgets 1000 --variants my.json
 
 Variants are a JSON object of name → ``Memory.context`` keyword arguments; ``config`` may be a
-recipe name or ``{"retrievers": [...], "weights": {...}}``. With ``--embedding-cache DIR``
+recipe name or ``{"retrievers": [...], "weights": {...}, "rrf_k": 60}``. With ``--embedding-cache DIR``
 vectors are kept on disk between runs (the default model only).
 """
 
@@ -46,7 +46,11 @@ def parse_variants(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         config = options.get("config")
         if isinstance(config, dict):
             weights = tuple(config.get("weights", {}).items()) or RetrievalConfig().weights
-            options["config"] = RetrievalConfig(retrievers=tuple(config["retrievers"]), weights=weights)
+            options["config"] = RetrievalConfig(
+                retrievers=tuple(config["retrievers"]),
+                weights=weights,
+                rrf_k=config.get("rrf_k", RetrievalConfig.rrf_k),
+            )
     return raw
 
 

@@ -27,6 +27,7 @@ from engram.model import (
     Turn,
 )
 from engram.model.fact import FactVersion
+from engram.model.limits import DEFAULT_EXCERPT_TOKENS
 from engram.model.profile import Profile
 from engram.model.results import SessionSummary, UserSummary
 from engram.read.retrieve import RetrievalConfig
@@ -108,6 +109,7 @@ class AsyncMemory:
         expand: bool = True,
         reinforce: bool = True,
         config: str | RetrievalConfig | None = None,
+        excerpt_tokens: int | None = DEFAULT_EXCERPT_TOKENS,
     ) -> ContextResult:
         """See :meth:`Memory.context`."""
         return await asyncio.to_thread(
@@ -126,6 +128,7 @@ class AsyncMemory:
             expand=expand,
             reinforce=reinforce,
             config=config,
+            excerpt_tokens=excerpt_tokens,
         )
 
     async def get(self, turn_id: str, *, user_id: str, agent_id: str | None = None) -> Turn:

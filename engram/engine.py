@@ -37,7 +37,14 @@ from engram.model import (
     Turn,
 )
 from engram.model.fact import FactVersion
-from engram.model.limits import MAX_BUDGET_TOKENS, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_SEARCH_K
+from engram.model.limits import (
+    DEFAULT_EXCERPT_TOKENS,
+    MAX_BUDGET_TOKENS,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_CHARS,
+    MAX_SEARCH_K,
+    MIN_EXCERPT_TOKENS,
+)
 from engram.model.messages import parse_messages
 from engram.model.results import SessionSummary, UserSummary, decode_cursor, encode_cursor
 from engram.model.retention import RetentionPolicy
@@ -49,6 +56,8 @@ from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
 from engram.read.analyze import analyze
 from engram.read.assemble import assemble_context
+from engram.read.excerpt import excerpt
+from engram.read.query import query_terms
 from engram.read.retrieve import (
     DEFAULT_RECIPE,
     RECIPES,
@@ -69,6 +78,8 @@ Clock = Callable[[], datetime]
 PROFILE_KINDS = ("identity", "location", "work")
 #: How many of a context's top memories strengthen their co-use links.
 CO_USED = 5
+#: The user's own words are cut only when this many times longer than other turns.
+USER_EXCERPT_FACTOR = 4
 
 
 def default_path() -> Path:
@@ -211,7 +222,9 @@ class Memory(LifecycleMethods, PortableMethods):
                 matrix[row] = vector
         if missing:
             matrix[missing] = embedder.embed([texts[row] for row in missing])
-        facts = {t.id: extract_facts(t.content, speaker=t.name, role=t.role, timestamp=t.timestamp) for t in fresh}
+        facts = {
+            t.id: extract_facts(t.content, speaker=t.name, role=t.role, timestamp=t.timestamp) for t in fresh
+        }
         previous = self._previous_texts(fresh)
         notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
         now = self._clock()
@@ -326,6 +339,7 @@ class Memory(LifecycleMethods, PortableMethods):
         expand: bool = True,
         reinforce: bool = True,
         config: str | RetrievalConfig | None = None,
+        excerpt_tokens: int | None = DEFAULT_EXCERPT_TOKENS,
     ) -> ContextResult:
         """A prompt-ready memory for the next turn, inside ``budget_tokens``.
 
@@ -333,7 +347,9 @@ class Memory(LifecycleMethods, PortableMethods):
         at most ``facts_share`` of the budget); then the current session's latest turns,
         verbatim (working memory, at most ``working_share``); then the retrieved turns that
         fit, with the turns around the strongest hits (``expand``), in chronological order with
-        their dates. Each line carries a citation id (``F1``, ``W1``, ``M3``) that
+        their dates. A retrieved turn longer than ``excerpt_tokens`` (four times that for the
+        user's own words) is shown as an excerpt: its sentences that best match the question
+        (``None`` shows every turn whole). Each line carries a citation id (``F1``, ``W1``, ``M3``) that
         :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
         (``reinforce``): its recall count grows, so it fades more slowly. ``config`` picks a
         retrieval recipe for this call.
@@ -345,6 +361,10 @@ class Memory(LifecycleMethods, PortableMethods):
             raise ValidationError(f"budget_tokens must be between 1 and {MAX_BUDGET_TOKENS:,}")
         if not 0.0 <= working_share <= 1.0 or not 0.0 <= facts_share <= 1.0:
             raise ValidationError("working_share and facts_share must be between 0 and 1")
+        if excerpt_tokens is not None and excerpt_tokens < MIN_EXCERPT_TOKENS:
+            raise ValidationError(
+                f"excerpt_tokens must be at least {MIN_EXCERPT_TOKENS} (or None for whole turns)"
+            )
         check_id(session_id, "session_id", required=False)
         working: list[Turn] = []
         if session_id is not None and working_share > 0:
@@ -359,7 +379,9 @@ class Memory(LifecycleMethods, PortableMethods):
             facts += [
                 f
                 for f in self.store.list_facts(scope, include_history=True)
-                if f.id not in known and relevant_fact(f, at, about_past=analysis_past) and f.kind in PROFILE_KINDS
+                if f.id not in known
+                and relevant_fact(f, at, about_past=analysis_past)
+                and f.kind in PROFILE_KINDS
             ]
         text, tokens, items, left_out, fact_refs = assemble_context(
             user_id=user_id,
@@ -371,6 +393,7 @@ class Memory(LifecycleMethods, PortableMethods):
             working_share=working_share,
             facts=facts,
             facts_share=facts_share,
+            shorten=self._shortener(query, excerpt_tokens),
         )
         if reinforce:
             self._reinforce(scope, items, [fact for _, fact in fact_refs], found)
@@ -385,7 +408,22 @@ class Memory(LifecycleMethods, PortableMethods):
             facts=fact_refs,
         )
 
-    def _reinforce(self, scope: UserScope, items: Sequence[ContextItem], facts: Sequence[FactVersion], found: Retrieved) -> None:
+    def _shortener(self, query: str, excerpt_tokens: int | None) -> Callable[[Turn], str] | None:
+        """Shows long turns as query-focused excerpts. The user's own words are the memory
+        itself, so they get a cap four times larger: only a pasted document is cut."""
+        if excerpt_tokens is None:
+            return None
+        terms, count = query_terms(query), self.token_counter.count
+
+        def shorten(turn: Turn) -> str:
+            cap = excerpt_tokens * USER_EXCERPT_FACTOR if turn.role == "user" else excerpt_tokens
+            return excerpt(turn.content, terms, max_tokens=cap, count=count)
+
+        return shorten
+
+    def _reinforce(
+        self, scope: UserScope, items: Sequence[ContextItem], facts: Sequence[FactVersion], found: Retrieved
+    ) -> None:
         """Recall strengthens what was used (MemoryBank), its episodes' heat (MemoryOS) and the
         links between memories used together (Memoria's Hebbian rule)."""
         now = self._clock()

@@ -166,6 +166,10 @@ def test_context_text_and_json(engram: Engram) -> None:
     refs = {i["ref"] for i in out["items"]} | {f["ref"] for f in out["facts"]}  # type: ignore[index]
     assert out["citations"] and set(out["citations"]) == refs  # type: ignore[index]
     assert "Pixel" in out["text"]  # type: ignore[index]
+    assert all(i["excerpt"] is False for i in out["items"])  # type: ignore[index]
+    whole = engram.json("context", "cat name", "--user", "alice", "--whole")
+    assert "Pixel" in whole["text"]  # type: ignore[index]
+    one_line_error(engram("context", "cat", "--user", "alice", "--excerpt-tokens", "2"), 2, "--excerpt-tokens")
 
 
 def test_get_list_delete(engram: Engram) -> None:

@@ -97,6 +97,28 @@ def test_context_fits_the_budget_and_cites_turns(memory, clock):
     assert tiny.tokens <= 5
 
 
+def test_context_shows_a_long_reply_as_the_excerpt_the_question_needs(memory):
+    tips = [f"Tip {n}: keep the {word} tidy and check it every week." for n, word in enumerate(
+        ["garage", "garden", "attic", "kitchen", "basement", "balcony", "shed", "porch", "hallway"]
+    )]  # fmt: skip
+    reply = " ".join([*tips[:5], "For your beagle Biscuit, a harness beats a collar.", *tips[5:]])
+    memory.add(
+        [{"role": "user", "content": "Any advice for walking my beagle?"}, {"role": "assistant", "content": reply}],
+        user_id="sam",
+        session_id="s1",
+    )
+    ctx = memory.context("harness or collar for the beagle?", user_id="sam", budget_tokens=400)
+    (item,) = [i for i in ctx.items if i.turn.role == "assistant"]
+    assert item.excerpt and "a harness beats a collar" in ctx.text and "garage" not in ctx.text
+    assert "… For your beagle Biscuit, a harness beats a collar. …" in ctx.text
+    whole = memory.context("harness or collar for the beagle?", user_id="sam", budget_tokens=400, excerpt_tokens=None)
+    assert "garage" in whole.text and not any(i.excerpt for i in whole.items)
+    user = [i for i in ctx.items if i.turn.role == "user"]
+    assert user and not user[0].excerpt  # the user's own words: a far larger cap
+    with pytest.raises(ValidationError, match="excerpt_tokens"):
+        memory.context("beagle", user_id="sam", excerpt_tokens=3)
+
+
 def test_get_list_delete(memory):
     turns = memory.add(CHAT, user_id="sam", session_id="s1", timestamp="2024-01-01T00:00:00Z").turns
     assert memory.get(turns[0].id, user_id="sam") == turns[0]

@@ -100,8 +100,10 @@ def test_context_puts_working_memory_first_and_memories_in_time_order():
     assert lines[2].startswith("[W1]") and "earlier words" in lines[2]
     assert "latest words" in lines[3]
     assert lines[4] == MEMORIES_HEADER
-    assert "[M1]" in lines[5] and "first fact" in lines[5] and "[s0]" in lines[5]
-    assert "third fact" in lines[6]
+    assert lines[5] == "### 2024-05-08 (Wed) 13:57"
+    assert lines[6] == "[M1] Ann: first fact"
+    assert lines[7] == "### 2024-05-08 (Wed) 13:59"
+    assert lines[8] == "[M2] Ann: third fact"
     assert [i.ref for i in items] == ["W1", "W2", "M1", "M2"]
     assert tokens == COUNT(text) <= 500 and left_out == []
 
@@ -137,6 +139,43 @@ def test_a_hit_already_in_working_memory_is_not_repeated():
     _, _, items, left_out = build([shared], [Hit(shared, 1.0)], 300)
     assert [i.section for i in items] == ["working_memory"]
     assert left_out == [(shared, "already in working memory")]
+
+
+def test_memories_of_one_session_share_a_header_and_show_a_time_only_where_it_changes():
+    ranked = [
+        Hit(turn(1, "one", minutes=0), 0.9),
+        Hit(turn(2, "two", minutes=0), 0.8),
+        Hit(turn(3, "three", minutes=7), 0.7),
+        Hit(turn(4, "four", minutes=60 * 30), 0.6),  # the next day, same session
+    ]
+    text, tokens, _, _ = build([], ranked, 500)
+    assert text.splitlines()[2:] == [
+        "### 2024-05-08 (Wed) 13:56",
+        "[M1] Ann: one",
+        "[M2] Ann: two",
+        "[M3] 14:03 Ann: three",
+        "[M4] 2024-05-09 (Thu) 19:56 Ann: four",
+    ]
+    assert tokens == COUNT(text)
+
+
+def test_when_estimates_overshoot_the_weakest_memory_is_dropped_first():
+    ranked = [Hit(turn(n, f"memory {n} " + "word " * 8, session=f"s{n}"), 1.0 / n) for n in range(1, 12)]
+    for budget in range(30, 200, 7):
+        text, tokens, items, left_out = build([], ranked, budget)
+        assert tokens <= budget and COUNT(text) == tokens
+        kept = sorted(int(i.turn.id[1:]) for i in items)
+        assert kept == list(range(1, len(kept) + 1))  # a prefix of the ranking
+        assert len(items) + len(left_out) == len(ranked)
+
+
+def test_a_shortened_turn_is_shown_as_its_excerpt_and_marked():
+    ranked = [Hit(turn(1, "a long answer " * 40), 0.9), Hit(turn(2, "kept whole"), 0.5)]
+    text, _, items, _ = build(
+        [], ranked, 500, shorten=lambda t: "an excerpt …" if t.id == "t1" else t.content
+    )
+    assert "[M1] Ann: an excerpt …" in text and "a long answer" not in text
+    assert [(i.turn.id, i.excerpt) for i in items] == [("t1", True), ("t2", False)]
 
 
 def test_turn_lines_carry_date_weekday_session_and_speaker():

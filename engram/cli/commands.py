@@ -12,7 +12,7 @@ import click
 from engram.cli import render
 from engram.cli.base import TIMESTAMP, Settings, json_option, pass_settings
 from engram.errors import NotFoundError, ValidationError
-from engram.model.limits import ROLES
+from engram.model.limits import DEFAULT_EXCERPT_TOKENS, MIN_EXCERPT_TOKENS, ROLES
 
 USER = click.option("--user", "user_id", required=True, metavar="USER", help="Whose memory (user id).")
 AGENT = click.option("--agent", "agent_id", metavar="AGENT", help="Only this agent's memories of the user.")
@@ -192,6 +192,14 @@ def search_command(
     help="The current session: its latest turns come first, verbatim (working memory).",
 )
 @click.option("--budget", default=2000, show_default=True, help="Token budget of the context.")
+@click.option(
+    "--excerpt-tokens",
+    type=click.IntRange(min=MIN_EXCERPT_TOKENS),
+    default=DEFAULT_EXCERPT_TOKENS,
+    show_default=True,
+    help="Show longer retrieved turns as excerpts (the user's own words: 4x longer).",
+)
+@click.option("--whole", is_flag=True, help="Show every retrieved turn whole, never as an excerpt.")
 @AS_OF
 @json_option
 @pass_settings
@@ -202,6 +210,8 @@ def context_command(
     agent_id: str | None,
     session_id: str | None,
     budget: int,
+    excerpt_tokens: int,
+    whole: bool,
     as_of: datetime | None,
 ) -> None:
     """Print a prompt-ready memory for QUERY that fits in --budget tokens.
@@ -220,6 +230,7 @@ def context_command(
         agent_id=agent_id,
         budget_tokens=budget,
         reference_time=as_of,
+        excerpt_tokens=None if whole else excerpt_tokens,
     )
     if settings.json:
         render.emit_json(render.context_dict(result))

@@ -100,6 +100,7 @@ def context_dict(result: ContextResult) -> dict[str, Any]:
                 "section": item.section,
                 "tokens": item.tokens,
                 "score": item.score,
+                "excerpt": item.excerpt,
                 "turn": turn_dict(item.turn),
             }
             for item in result.items

@@ -16,6 +16,10 @@ MAX_QUERY_CHARS = 4_000
 MAX_SEARCH_K = 1_000
 #: Largest context budget, in tokens.
 MAX_BUDGET_TOKENS = 200_000
+#: Retrieved turns longer than this many tokens are shown as excerpts in a context by default
+#: (the user's own words get four times as much); at least MIN_EXCERPT_TOKENS when set.
+DEFAULT_EXCERPT_TOKENS = 60
+MIN_EXCERPT_TOKENS = 16
 #: Largest page size of ``list``.
 MAX_PAGE_SIZE = 1_000
 #: Roles a turn may have.

@@ -149,6 +149,7 @@ class ContextItem:
     section: str  # "working_memory" or "memories"
     tokens: int
     score: float | None = None
+    excerpt: bool = False  # shown as a query-focused excerpt of a long turn, not whole
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Query analysis: what a question is about, when, and whether it asks about the past.
 
 Pure. Time phrases are resolved against the question's own date (LongMemEval's time-aware
-query expansion): "what did I buy last weekend?" asked on 2023-05-30 looks at 2023-05-20..21.
+query expansion): "what did I buy last weekend?" asked on 2023-05-30 looks at 2023-05-20..21,
+and the phrase's relative words leave the question's search terms.
 A question about the past ("where did I live before", "what did I use to drink") keeps
 superseded facts in play; by default only current facts are.
 """
@@ -42,12 +43,29 @@ class QueryAnalysis:
         return min(t.begin for t in self.times), max(t.until for t in self.times)
 
 
+#: Words of a time phrase that say only how far back it is; names (months, weekdays, years)
+#: stay search terms, because turns say them too ("we went camping in June").
+_RELATIVE = frozenset(
+    "ago week weeks day days month months year years last past next previous recent recently "
+    "yesterday today tonight tomorrow weekend couple few earlier later this".split()
+)
+
+
+def _without_times(query: str, times: list[TimeMention]) -> str:
+    """The query without the relative words of its time phrases: "a week ago" narrows by time,
+    and as words it would only match other turns that happen to say "week" or "ago"."""
+    for mention in reversed(times):
+        kept = " ".join(w for w in mention.text.split() if w.lower().strip(",.?!") not in _RELATIVE)
+        query = f"{query[: mention.start]} {kept} {query[mention.end :]}"
+    return query
+
+
 def analyze(query: str, reference_time: datetime) -> QueryAnalysis:
     """Analyse ``query`` asked at ``reference_time``."""
     times = find_time_mentions(query, reference_time)
     return QueryAnalysis(
         text=query,
-        terms=query_terms(query),
+        terms=query_terms(_without_times(query, times)),
         entities=entities(query),
         times=times,
         about_past=bool(_PAST.search(query)) or any(t.direction == "past" for t in times),

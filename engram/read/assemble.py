@@ -8,19 +8,25 @@ Pure: token counting is passed in. Layout (each line cites its memory):
     ## Current session (most recent turns)
     [W1] 2023-05-08 (Mon) 13:50 Caroline: ...
     ## Relevant memories (oldest first)
-    [M1] 2023-01-20 (Fri) 09:12 [session_3] Melanie: I went there yesterday [2023-01-19] ...
+    ### 2023-01-20 (Fri) 09:12
+    [M1] Melanie: I went there yesterday [2023-01-19] ...
+    [M2] 09:40 Caroline: ...
 
 Facts come first (at most ``facts_share`` of the budget): the ones retrieval found, then the
 profile's. Working memory, the current session's latest turns, follows verbatim, up to
 ``working_share``. Retrieved turns fill the rest greedily by rank (skipping any that do not
-fit) and are shown in chronological order, so the reader sees how things unfolded; relative
-time phrases in them carry the date they meant.
+fit; a long turn may be shown as an excerpt, see ``shorten``) and are shown in chronological
+order, grouped under one dated header per session, so the reader sees how things unfolded
+and the budget goes to what was said rather than to repeated dates (a turn carries its own
+time only where it differs from the line before). Relative time phrases carry the date they
+meant.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from engram.model import ContextItem, Hit, Turn
@@ -53,11 +59,32 @@ def resolve_dates(text: str, said_at: datetime) -> str:
     return text
 
 
-def format_turn(ref: str, turn: Turn, *, with_session: bool) -> str:
-    """One context line: citation, time, optional session, speaker and text."""
+def clean_text(turn: Turn, text: str | None = None) -> str:
+    """A turn's text (or an excerpt of it) on one line, relative dates resolved."""
+    return resolve_dates(" ".join((turn.content if text is None else text).split()), turn.timestamp)
+
+
+def format_turn(ref: str, turn: Turn, *, with_session: bool, text: str | None = None) -> str:
+    """One self-contained context line: citation, time, optional session, speaker and text."""
     session = f" [{turn.session_id}]" if with_session else ""
-    text = resolve_dates(" ".join(turn.content.split()), turn.timestamp)
-    return f"[{ref}] {format_time(turn.timestamp)}{session} {turn.speaker}: {text}"
+    return f"[{ref}] {format_time(turn.timestamp)}{session} {turn.speaker}: {clean_text(turn, text)}"
+
+
+def session_header(turn: Turn) -> str:
+    """The header of a group of retrieved turns from one session: the time of its first turn.
+
+    The session id is left out of the text (it costs as many tokens as the date and tells a
+    reader nothing); the structured items carry it."""
+    return f"### {format_time(turn.timestamp)}"
+
+
+def format_memory(ref: str, turn: Turn, previous: datetime, text: str | None = None) -> str:
+    """A line under a session header; the time only where it differs from ``previous``."""
+    stamp = ""
+    if format_time(turn.timestamp) != format_time(previous):
+        same_day = turn.timestamp.date() == previous.date()
+        stamp = (turn.timestamp.strftime("%H:%M") if same_day else format_time(turn.timestamp)) + " "
+    return f"[{ref}] {stamp}{turn.speaker}: {clean_text(turn, text)}"
 
 
 def format_fact(ref: str, fact: FactVersion) -> str:
@@ -78,6 +105,7 @@ def assemble_context(
     working_share: float = 0.5,
     facts: Sequence[FactVersion] = (),
     facts_share: float = 0.15,
+    shorten: Callable[[Turn], str] | None = None,
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -91,6 +119,8 @@ def assemble_context(
         working_share: the largest part of the budget working memory may take.
         facts: facts to show, most relevant first.
         facts_share: the largest part of the budget facts may take.
+        shorten: the text a retrieved turn is shown with (an excerpt of a long turn; see
+            :mod:`engram.read.excerpt`); default its whole content. Working memory is verbatim.
 
     Returns:
         ``(text, tokens, items, left_out, fact_refs)``; ``left_out`` pairs each retrieved turn
@@ -132,26 +162,60 @@ def assemble_context(
     window.reverse()
     shown = {turn.id for turn, _, _ in window}
 
-    # Retrieved memories: greedy by rank, skipping what does not fit.
-    chosen: list[tuple[Hit, int]] = []
+    # Retrieved memories: greedy by rank, skipping what does not fit. A turn's cost is its line
+    # plus its session's header the first time that session is chosen.
+    chosen: list[_Chosen] = []
     left_out: list[tuple[Turn, str]] = []
-    header_cost = count(MEMORIES_HEADER)
-    room = budget_tokens - used - header_cost
-    for hit in ranked:
+    opened: set[str] = set()
+    room = budget_tokens - used - count(MEMORIES_HEADER)
+    for rank, hit in enumerate(ranked):
         if hit.turn.id in shown:
             left_out.append((hit.turn, "already in working memory"))
             continue
-        cost = count(format_turn("M", hit.turn, with_session=True)) + 1
-        if cost > room:
+        text = shorten(hit.turn) if shorten is not None else None
+        text = None if text == hit.turn.content else text
+        cost = count(format_memory("M", hit.turn, hit.turn.timestamp, text)) + 1
+        header = 0 if hit.turn.session_id in opened else count(session_header(hit.turn))
+        if cost + header > room:
             left_out.append((hit.turn, "did not fit in the token budget"))
             continue
-        chosen.append((hit, cost))
+        chosen.append(_Chosen(rank, hit, text, cost))
+        opened.add(hit.turn.session_id)
         shown.add(hit.turn.id)
-        room -= cost
-    if chosen:
-        used += header_cost + sum(cost for _, cost in chosen)
-    chosen.sort(key=lambda pair: (pair[0].turn.timestamp, pair[0].turn.seq))
+        room -= cost + header
+    chosen.sort(key=lambda c: (c.hit.turn.timestamp, c.hit.turn.seq))
 
+    while True:  # estimates are not exactly additive: drop the weakest until the text fits
+        lines, items = _render(title, fact_lines, window, chosen)
+        text = "\n".join(lines)
+        tokens = count(text)
+        if tokens <= budget_tokens or not (chosen or window):
+            break
+        if chosen:
+            weakest = max(chosen, key=lambda c: c.rank)
+            chosen.remove(weakest)
+            left_out.append((weakest.hit.turn, "did not fit in the token budget"))
+        else:
+            turn = window.pop(0)[0]  # the oldest working-memory turn
+            left_out.append((turn, "did not fit in the token budget"))
+    refs = [(f"F{number}", fact) for number, (_, fact) in enumerate(fact_lines, start=1)]
+    return text, tokens, items, left_out, refs
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    rank: int
+    hit: Hit
+    text: str | None  # an excerpt, or None for the whole turn
+    cost: int
+
+
+def _render(
+    title: str,
+    fact_lines: Sequence[tuple[str, FactVersion]],
+    window: Sequence[tuple[Turn, str, int]],
+    chosen: Sequence[_Chosen],
+) -> tuple[list[str], list[ContextItem]]:
     lines = [title]
     items: list[ContextItem] = []
     if fact_lines:
@@ -165,19 +229,18 @@ def assemble_context(
             items.append(ContextItem(ref, turn, "working_memory", cost))
     if chosen:
         lines.append(MEMORIES_HEADER)
-        for number, (hit, cost) in enumerate(chosen, start=1):
-            ref = f"M{number}"
-            lines.append(format_turn(ref, hit.turn, with_session=True))
-            items.append(ContextItem(ref, hit.turn, "memories", cost, hit.score))
-    text = "\n".join(lines)
-    tokens = count(text)
-    while tokens > budget_tokens and items:  # counts are not exactly additive
-        dropped = items.pop()
-        left_out.append((dropped.turn, "did not fit in the token budget"))
-        lines.pop()
-        if lines[-1] in (WORKING_HEADER, MEMORIES_HEADER):
-            lines.pop()
-        text = "\n".join(lines)
-        tokens = count(text)
-    refs = [(f"F{number}", fact) for number, (_, fact) in enumerate(fact_lines, start=1)]
-    return text, tokens, items, left_out, refs
+        session: str | None = None
+        previous = chosen[0].hit.turn.timestamp
+        for number, entry in enumerate(chosen, start=1):
+            turn, ref = entry.hit.turn, f"M{number}"
+            if turn.session_id != session:
+                lines.append(session_header(turn))
+                session, previous = turn.session_id, turn.timestamp
+            lines.append(format_memory(ref, turn, previous, entry.text))
+            previous = turn.timestamp
+            items.append(
+                ContextItem(
+                    ref, turn, "memories", entry.cost, entry.hit.score, excerpt=entry.text is not None
+                )
+            )
+    return lines, items

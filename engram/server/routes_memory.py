@@ -64,5 +64,6 @@ async def context(body: ContextIn, memory: TenantMemory) -> ContextOut:
         filters=body.filters.as_dict() if body.filters else None,
         working_share=body.working_share,
         candidates=body.candidates,
+        excerpt_tokens=body.excerpt_tokens,
     )
     return context_out(result)

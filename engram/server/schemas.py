@@ -16,12 +16,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, SearchResult, Stats, Turn
 from engram.model.fact import FactVersion
 from engram.model.limits import (
+    DEFAULT_EXCERPT_TOKENS,
     MAX_BUDGET_TOKENS,
     MAX_CONTENT_BYTES,
     MAX_ID_CHARS,
     MAX_PAGE_SIZE,
     MAX_QUERY_CHARS,
     MAX_SEARCH_K,
+    MIN_EXCERPT_TOKENS,
 )
 
 #: Default largest request body, in bytes (``engram serve --max-body-bytes``).
@@ -47,7 +49,9 @@ TimeIn = str | float
 def _id(description: str, *, required: bool = True) -> Any:
     if required:
         return Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description=description)
-    return Field(default=None, min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description=description)
+    return Field(
+        default=None, min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description=description
+    )
 
 
 def _json_number(value: object) -> object:
@@ -77,7 +81,9 @@ class MessageIn(_Strict):
     name: str | None = _id("The speaker's name.", required=False)
     timestamp: TimeIn | None = Field(default=None, description="When it was said; default the call's.")
     metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object, stored as given.")
-    id: str | None = _id("Your idempotency key: the same key in the same session stores once.", required=False)
+    id: str | None = _id(
+        "Your idempotency key: the same key in the same session stores once.", required=False
+    )
 
 
 class AddIn(_Strict):
@@ -129,6 +135,12 @@ class ContextIn(_Strict):
     filters: FiltersIn | None = None
     working_share: float = Field(default=0.5, ge=0.0, le=1.0)
     candidates: Int = Field(default=50, ge=1, le=MAX_SEARCH_K)
+    excerpt_tokens: Int | None = Field(
+        default=DEFAULT_EXCERPT_TOKENS,
+        ge=MIN_EXCERPT_TOKENS,
+        le=MAX_BUDGET_TOKENS,
+        description="Longer retrieved turns are shown as excerpts (the user's own: 4x longer); null: whole turns.",
+    )
 
 
 class DeleteIn(_Strict):
@@ -189,6 +201,7 @@ class ContextItemOut(BaseModel):
     section: str
     tokens: int
     score: float | None
+    excerpt: bool = Field(description="Shown as a query-focused excerpt of a long turn, not whole.")
     turn: TurnOut
 
 
@@ -370,7 +383,12 @@ def context_out(result: ContextResult) -> ContextOut:
         citations=result.citations,
         items=[
             ContextItemOut(
-                ref=item.ref, section=item.section, tokens=item.tokens, score=item.score, turn=turn_out(item.turn)
+                ref=item.ref,
+                section=item.section,
+                tokens=item.tokens,
+                score=item.score,
+                excerpt=item.excerpt,
+                turn=turn_out(item.turn),
             )
             for item in result.items
         ],
