@@ -8,9 +8,11 @@ import pytest
 
 from engram.model import Hit, Scope, Turn
 from engram.providers.tokens import ApproximateCounter
+from engram.read.analyze import analyze
 from engram.read.assemble import MEMORIES_HEADER, WORKING_HEADER, assemble_context, format_turn
 from engram.read.fuse import reciprocal_rank_fusion
 from engram.read.query import query_terms
+from engram.read.retrieve import favour_speaker
 
 T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
 
@@ -181,3 +183,50 @@ def test_a_shortened_turn_is_shown_as_its_excerpt_and_marked():
 def test_turn_lines_carry_date_weekday_session_and_speaker():
     line = format_turn("M1", turn(0, "hello\n  there", session="s9"), with_session=True)
     assert line == "[M1] 2024-05-08 (Wed) 13:56 [s9] Ann: hello there"
+
+
+@pytest.mark.parametrize(
+    ("question", "terms", "window"),
+    [
+        ("What did I buy a week ago?", ["buy"], ("2024-04-29", "2024-05-06")),
+        ("Who gave me jewelry last Saturday?", ["gave", "jewelry", "saturday"], ("2024-05-04", "2024-05-05")),
+        ("When did Melanie go camping in June?", ["melanie", "go", "camping", "june"], ("2023-06-01", "2023-07-01")),
+        ("How many months ago did I start?", ["months", "ago", "start"], None),  # a duration, no window
+    ],
+)
+def test_time_phrases_narrow_by_time_and_their_relative_words_leave_the_terms(question, terms, window):
+    analysis = analyze(question, T0)
+    assert analysis.terms == terms
+    span = analysis.time_range
+    assert (span and (f"{span[0]:%Y-%m-%d}", f"{span[1]:%Y-%m-%d}")) == window or span is window is None
+
+
+@pytest.mark.parametrize(
+    ("question", "role", "names"),
+    [
+        ("What breed is my dog?", "user", set()),
+        ("What did you recommend for my trip?", "assistant", set()),
+        ("Can you remind me of the name?", None, set()),
+        ("What kind of place does Caroline want to create?", None, {"caroline"}),
+        ("How do Jon and Gina both like to destress?", None, {"jon", "gina"}),
+    ],
+)
+def test_analysis_says_whose_words_answer_the_question(question, role, names):
+    analysis = analyze(question, T0)
+    assert analysis.speaker_role == role and analysis.names == names
+
+
+def test_the_speaker_prior_raises_the_named_speakers_turns():
+    def said(n: int, name: str, role: str = "user") -> Hit:
+        base = turn(n, f"line {n}")
+        return Hit(Turn(**{**{f: getattr(base, f) for f in base.__slots__}, "name": name, "role": role}), 1.0 / n)
+
+    hits = [said(1, "Melanie"), said(2, "Caroline Smith"), said(3, "Melanie"), said(4, "Caroline")]
+    named = favour_speaker(hits, analyze("What does Caroline paint?", T0), by_role=0.0, by_name=1.5)
+    assert [h.turn.id for h in named] == ["t2", "t1", "t4", "t3"]
+    assert named[0].signals["speaker"] == 1.5 and "speaker" not in named[1].signals
+    mine = favour_speaker(
+        [said(1, "", "assistant"), said(2, "", "user")], analyze("Where is my car?", T0), by_role=1.5, by_name=0.0
+    )
+    assert [h.turn.role for h in mine] == ["user", "assistant"]
+    assert favour_speaker(hits, analyze("What is the weather like?", T0), by_role=1.0, by_name=1.0) == hits

@@ -3,7 +3,8 @@
 Both hold a conversation's turns in memory and rank all of them for a query, with the same
 time cut-off and user-only option as Engram. They build their contexts with Engram's own
 assembler (same layout, same token counter, same number of candidates), so the
-evidence-in-budget metric compares rankings, not formatting.
+evidence-in-budget metric compares rankings, not formatting; as plain top-k retrieval does,
+they show every turn whole (Engram's query-focused excerpts of long turns are its own).
 """
 
 from __future__ import annotations

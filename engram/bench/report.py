@@ -207,6 +207,7 @@ def _budget_section(
         *[f"{n}" for n in systems],
         *[f"{n} tokens" for n in systems],
         *ratios,
+        "engram: gold as excerpt",
     ]
     rows = []
     for budget in budgets:
@@ -216,12 +217,15 @@ def _budget_section(
             + [s["overall"].get(metric) for s in systems.values()]
             + [s["overall"].get(f"context_tokens@{budget}") for s in systems.values()]
             + [r.get(metric) for r in ratios.values()]
+            + [systems.get("engram", {}).get("overall", {}).get(f"gold_as_excerpt@{budget}")]
         )
     return [
         "## Evidence inside a token budget",
         "",
         "Fraction of questions (with gold) whose gold turns **all** appear in the context returned for "
-        f"the budget; contexts are built from the whole history. Mean haystack: {fmt(haystack)} tokens.",
+        f"the budget; contexts are built from the whole history. Mean haystack: {fmt(haystack)} tokens. "
+        "The baselines show whole turns; Engram shows long turns as query-focused excerpts, and the "
+        "last column says for what share of its found questions a gold turn was one.",
         "",
         table(header, rows),
         "",

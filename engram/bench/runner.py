@@ -281,6 +281,7 @@ class Runner:
             ks=config.ks,
         )
         budget: dict[str, float | None] = {}
+        excerpted: dict[str, int] = {}
         tokens: dict[str, int] = {}
         context_ms: dict[str, float] = {}
         shown: dict[int, Shown] = {}
@@ -290,6 +291,7 @@ class Runner:
             context_ms[str(size)] = (time.perf_counter() - started) * 1000
             budget[str(size)] = budget_record(shown[size].message_ids, question.evidence_ids)
             tokens[str(size)] = shown[size].tokens
+            excerpted[str(size)] = len(shown[size].excerpt_ids.intersection(question.evidence_ids))
         late = sum(
             1 for turn in question.evidence_ids if at is not None and info.turn_time.get(turn, at) > at
         )
@@ -306,6 +308,7 @@ class Runner:
             "reference_time": at.isoformat() if at else None,
             **metrics,
             "budget": budget,
+            "gold_as_excerpt": excerpted,
             "context_tokens": tokens,
             "search_ms": search_ms,
             "context_ms": context_ms,

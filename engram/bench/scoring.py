@@ -107,6 +107,12 @@ def _view(records: Sequence[Mapping[str, Any]], benchmark: str, *, official: boo
         out[f"context_tokens@{budget}"] = mean_or_none(
             r.get("context_tokens", {}).get(budget) for r in records
         )
+        # Of the questions whose evidence is all in the context, the share with a gold turn
+        # shown as an excerpt rather than whole (Engram only; baselines show whole turns).
+        found = [r for r in records if r["budget"].get(budget) == 1.0]
+        out[f"gold_as_excerpt@{budget}"] = mean_or_none(
+            float(r.get("gold_as_excerpt", {}).get(budget, 0) > 0) for r in found
+        )
     out["with_gold"] = sum(1 for r in records if r.get("gold_turns", 0) > 0)
     qa = [r["qa"] for r in records if r.get("qa")]
     if qa:

@@ -65,6 +65,7 @@ class Shown:
     text: str
     tokens: int
     message_ids: list[str]
+    excerpt_ids: frozenset[str] = frozenset()  # shown as excerpts of the turns, not whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,12 @@ class EngramSystem:
             candidates=CONTEXT_CANDIDATES,
             **_probe_options(self._memory.context),
         )
-        return Shown(result.text, result.tokens, [self._to_message[i] for i in result.turn_ids])
+        return Shown(
+            result.text,
+            result.tokens,
+            [self._to_message[i] for i in result.turn_ids],
+            frozenset(self._to_message[item.turn.id] for item in result.items if item.excerpt),
+        )
 
     def close(self) -> None:
         if self._memory is not None:

@@ -4,7 +4,8 @@ Pure. Time phrases are resolved against the question's own date (LongMemEval's t
 query expansion): "what did I buy last weekend?" asked on 2023-05-30 looks at 2023-05-20..21,
 and the phrase's relative words leave the question's search terms.
 A question about the past ("where did I live before", "what did I use to drink") keeps
-superseded facts in play; by default only current facts are.
+superseded facts in play; by default only current facts are. Who the question is about
+(a speaker it names, or the user when it says "my") lets retrieval favour that speaker's turns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ _PAST = re.compile(
 )
 
 
+_FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'd|i'll)\b", re.IGNORECASE)
+_ASKS_ASSISTANT = re.compile(
+    r"\byou (?:\w+ )?(?:say|said|tell|told|suggest(?:ed)?|recommend(?:ed)?|mention(?:ed)?|give|gave|"
+    r"share[sd]?|write|wrote|list(?:ed)?|propose[sd]?)\b|"
+    r"\byour (?:suggestion|recommendation|advice|answer|list)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryAnalysis:
     """What retrieval needs to know about a question."""
@@ -34,6 +44,12 @@ class QueryAnalysis:
     entities: list[str]
     times: list[TimeMention]
     about_past: bool
+    speaker_role: str | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Each word of the names the question mentions, case-folded ("caroline")."""
+        return frozenset(word.casefold() for name in self.entities for word in name.split())
 
     @property
     def time_range(self) -> tuple[datetime, datetime] | None:
@@ -46,7 +62,7 @@ class QueryAnalysis:
 #: Words of a time phrase that say only how far back it is; names (months, weekdays, years)
 #: stay search terms, because turns say them too ("we went camping in June").
 _RELATIVE = frozenset(
-    "ago week weeks day days month months year years last past next previous recent recently "
+    "ago week weeks day days month months year years last past next previous recent recently "  # noqa: SIM905
     "yesterday today tonight tomorrow weekend couple few earlier later this".split()
 )
 
@@ -69,4 +85,15 @@ def analyze(query: str, reference_time: datetime) -> QueryAnalysis:
         entities=entities(query),
         times=times,
         about_past=bool(_PAST.search(query)) or any(t.direction == "past" for t in times),
+        speaker_role=_speaker_role(query),
     )
+
+
+def _speaker_role(query: str) -> str | None:
+    """Whose words answer the question: the assistant's when it asks what "you said", the
+    user's when it asks about "me"/"my" (what I did is in what I said), else anyone's."""
+    if _ASKS_ASSISTANT.search(query):
+        return "assistant"
+    if _FIRST_PERSON.search(query) and not re.search(r"\byou\b", query, re.IGNORECASE):
+        return "user"
+    return None

@@ -11,7 +11,11 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
 * ``fact``: facts whose statements match, routed to the turns they came from; superseded
   facts only when the question asks about the past.
 
-Fused by weighted RRF. Every hit keeps every signal for ``explain``.
+Fused by weighted RRF, then a speaker prior: when the question is about someone, that
+speaker's turns have their fused score raised: the user's turns when it says "my"
+(``role_boost``), a speaker's it names (``name_boost``; in LoCoMo 96% of the evidence for a
+question naming one speaker is that speaker's own words, but so are half of all turns).
+Every hit keeps every signal for ``explain``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class RetrievalConfig:
         episodes: how many episodes the episode route opens.
         turns_per_episode: how many of an opened episode's turns it ranks.
         facts: how many facts the fact route follows.
+        role_boost: how much the speaker prior by role raises a fused score (0: off).
+        name_boost: the same for a speaker the question names.
     """
 
     retrievers: tuple[str, ...] = ("bm25", "vector")
@@ -57,6 +63,8 @@ class RetrievalConfig:
     episodes: int = 8
     turns_per_episode: int = 3
     facts: int = 10
+    role_boost: float = 0.0
+    name_boost: float = 0.0
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
@@ -65,10 +73,24 @@ class RetrievalConfig:
 #: on long, keyword-rich histories, and equal weights let near-misses crowd a budgeted context.
 ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.0), ("time", 0.5), ("fact", 0.3))
 
+#: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
+#: both rank middling; the speaker prior favours whom the question is about.
+ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST = 10, 0.6
+
 RECIPES: dict[str, RetrievalConfig] = {
-    "engram": RetrievalConfig(retrievers=("bm25", "vector", "time", "fact"), weights=ENGRAM_WEIGHTS),
+    "engram": RetrievalConfig(
+        retrievers=("bm25", "vector", "time", "fact"),
+        weights=ENGRAM_WEIGHTS,
+        rrf_k=ENGRAM_RRF_K,
+        role_boost=ENGRAM_SPEAKER_BOOST,
+        name_boost=ENGRAM_SPEAKER_BOOST,
+    ),
     "engram-episodes": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "episode", "fact"), weights=(*ENGRAM_WEIGHTS, ("episode", 0.3))
+        retrievers=("bm25", "vector", "time", "episode", "fact"),
+        weights=(*ENGRAM_WEIGHTS, ("episode", 0.3)),
+        rrf_k=ENGRAM_RRF_K,
+        role_boost=ENGRAM_SPEAKER_BOOST,
+        name_boost=ENGRAM_SPEAKER_BOOST,
     ),
     "hybrid": RetrievalConfig(),
     "bm25": RetrievalConfig(retrievers=("bm25",)),
@@ -155,8 +177,28 @@ def retrieve(
         weights=dict(config.weights),
     )
     hits = [Hit(turns[str(item.key)], item.score, item.signals()) for item in fused]
+    if config.role_boost or config.name_boost:
+        hits = favour_speaker(hits, analysis, by_role=config.role_boost, by_name=config.name_boost)
     result.hits, result.rest = hits[:k], hits[k:]
     return result
+
+
+def speaker_boost(turn: Turn, analysis: QueryAnalysis, *, by_role: float, by_name: float) -> float:
+    """How much the question's speaker prior raises ``turn`` (0 when it was said by someone else)."""
+    if turn.name and turn.name.split()[0].casefold() in analysis.names:
+        return by_name
+    return by_role if analysis.speaker_role is not None and turn.role == analysis.speaker_role else 0.0
+
+
+def favour_speaker(hits: list[Hit], analysis: QueryAnalysis, *, by_role: float, by_name: float) -> list[Hit]:
+    """``hits`` re-ranked with the fused scores of the question's speaker's turns raised."""
+    if not analysis.names and analysis.speaker_role is None:
+        return hits
+    raised = []
+    for hit in hits:
+        boost = speaker_boost(hit.turn, analysis, by_role=by_role, by_name=by_name)
+        raised.append(Hit(hit.turn, hit.score * (1 + boost), {**hit.signals, "speaker": boost}) if boost else hit)
+    return sorted(raised, key=lambda hit: -hit.score)  # stable: ties keep the fused order
 
 
 def _episode_route(
@@ -201,8 +243,7 @@ def _fact_route(
     config: RetrievalConfig,
 ) -> tuple[list[tuple[FactVersion, float]], list[tuple[Turn, float]]]:
     # Facts are about people: a match on a person's name alone says nothing about the question.
-    names = {word.casefold() for name in analysis.entities for word in name.split()}
-    terms = [term for term in analysis.terms if term not in names]
+    terms = [term for term in analysis.terms if term not in analysis.names]
     found = store.fact_text_search(scope, terms, limit=config.facts * 3)
     facts = [(fact, score) for fact, score in found if relevant_fact(fact, until, about_past=analysis.about_past)]
     facts = facts[: config.facts]
