@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engram import CachedEmbedder, HashingEmbedder, OnnxEmbedder
-from engram.providers.onnx import MODEL_ID, default_model_path, default_tokenizer_path
+from engram.providers.onnx import MODEL_ID, default_model_path, default_tokenizer_path, length_batches
 from engram.providers.tokens import ApproximateCounter, WordPieceCounter
 
 
@@ -35,6 +35,32 @@ def test_batching_does_not_change_vectors(onnx):
     one_by_one = np.vstack([onnx.embed([t]) for t in texts[:5]])
     np.testing.assert_allclose(onnx.embed(texts)[:5], one_by_one, atol=1e-4)
     assert onnx.embed([]).shape == (0, 384)
+
+
+def test_length_sorted_batches_return_vectors_in_input_order(onnx):
+    # Lengths interleaved so that the length-sorted batches reorder them.
+    texts = ["word " * (40 if i % 3 else 2) + f"item {i}" for i in range(12)] + ["ok", "a much longer " * 9]
+    one_by_one = np.vstack([onnx.embed([t]) for t in texts])
+    np.testing.assert_allclose(onnx.embed(texts), one_by_one, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "size", "expected"),
+    [
+        ([], 4, []),
+        ([7], 4, [[0]]),
+        ([10, 10, 10, 10, 10], 2, [[0, 1], [2, 3], [4]]),  # at most ``size`` per batch
+        ([50, 10, 11, 52], 8, [[1, 2], [0, 3]]),  # similar lengths together, shortest first
+        ([10, 100, 10], 8, [[0, 2], [1]]),  # a long text is not padded onto short ones
+        ([10, 12, 14, 16], 8, [[0, 1], [2, 3]]),  # padding stays within the slack
+    ],
+)
+def test_length_batches_group_similar_lengths(lengths, size, expected):
+    batches = length_batches(lengths, size, slack=0.1)
+    assert batches == expected
+    for batch in batches:
+        real = sum(lengths[i] for i in batch)
+        assert len(batch) <= size and (len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 1.1 * real)
 
 
 def test_very_long_text_is_truncated_not_rejected(onnx):
