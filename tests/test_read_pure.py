@@ -12,7 +12,7 @@ from engram.read.analyze import analyze
 from engram.read.assemble import MEMORIES_HEADER, WORKING_HEADER, assemble_context, format_turn
 from engram.read.fuse import reciprocal_rank_fusion
 from engram.read.query import query_terms
-from engram.read.retrieve import favour_speaker
+from engram.read.retrieve import RetrievalConfig, apply_priors
 
 T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
 
@@ -222,11 +222,21 @@ def test_the_speaker_prior_raises_the_named_speakers_turns():
         return Hit(Turn(**{**{f: getattr(base, f) for f in base.__slots__}, "name": name, "role": role}), 1.0 / n)
 
     hits = [said(1, "Melanie"), said(2, "Caroline Smith"), said(3, "Melanie"), said(4, "Caroline")]
-    named = favour_speaker(hits, analyze("What does Caroline paint?", T0), by_role=0.0, by_name=1.5)
+    named = apply_priors(hits, analyze("What does Caroline paint?", T0), RetrievalConfig(name_boost=1.5))
     assert [h.turn.id for h in named] == ["t2", "t1", "t4", "t3"]
     assert named[0].signals["speaker"] == 1.5 and "speaker" not in named[1].signals
-    mine = favour_speaker(
-        [said(1, "", "assistant"), said(2, "", "user")], analyze("Where is my car?", T0), by_role=1.5, by_name=0.0
+    mine = apply_priors(
+        [said(1, "", "assistant"), said(2, "", "user")], analyze("Where is my car?", T0), RetrievalConfig(role_boost=1.5)
     )
     assert [h.turn.role for h in mine] == ["user", "assistant"]
-    assert favour_speaker(hits, analyze("What is the weather like?", T0), by_role=1.0, by_name=1.0) == hits
+    every = RetrievalConfig(role_boost=1.0, name_boost=1.0, window_boost=1.0)
+    assert apply_priors(hits, analyze("What is the weather like?", T0), every) == hits
+
+
+def test_the_window_prior_raises_turns_inside_the_questions_time_window():
+    inside, outside = turn(1, "in the window"), turn(2, "a day later", minutes=60 * 24)
+    hits = [Hit(outside, 1.0), Hit(inside, 0.8)]
+    at = T0 + timedelta(days=2)  # "yesterday" is T0 + 1 day, "two days ago" is T0's day
+    asked = apply_priors(hits, analyze("What did I do two days ago?", at), RetrievalConfig(window_boost=0.5))
+    assert [h.turn.id for h in asked] == ["t1", "t2"] and asked[0].signals["in_window"] == 0.5
+    assert apply_priors(hits, analyze("What did I do two days ago?", at), RetrievalConfig()) == hits

@@ -11,10 +11,15 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
 * ``fact``: facts whose statements match, routed to the turns they came from; superseded
   facts only when the question asks about the past.
 
-Fused by weighted RRF, then a speaker prior: when the question is about someone, that
-speaker's turns have their fused score raised: the user's turns when it says "my"
-(``role_boost``), a speaker's it names (``name_boost``; in LoCoMo 96% of the evidence for a
-question naming one speaker is that speaker's own words, but so are half of all turns).
+Fused by weighted RRF, then priors raise the fused scores of turns that fit what the question
+says about them:
+
+* who: the user's turns when it says "my" (``role_boost``), a speaker's it names
+  (``name_boost``; in LoCoMo 96% of the evidence for a question naming one speaker is that
+  speaker's own words, but so are half of all turns);
+* when: turns inside the time window it names ("a week ago", ``window_boost``), so that a
+  window narrows as well as adds candidates.
+
 Every hit keeps every signal for ``explain``.
 """
 
@@ -48,6 +53,7 @@ class RetrievalConfig:
         facts: how many facts the fact route follows.
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
+        window_boost: the same for turns inside the question's time window.
     """
 
     retrievers: tuple[str, ...] = ("bm25", "vector")
@@ -65,6 +71,7 @@ class RetrievalConfig:
     facts: int = 10
     role_boost: float = 0.0
     name_boost: float = 0.0
+    window_boost: float = 0.0
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
@@ -74,8 +81,8 @@ class RetrievalConfig:
 ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.0), ("time", 0.5), ("fact", 0.3))
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
-#: both rank middling; the speaker prior favours whom the question is about.
-ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST = 10, 0.6
+#: both rank middling; the priors favour whom and when the question is about.
+ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST, ENGRAM_WINDOW_BOOST = 10, 0.6, 0.5
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
@@ -84,6 +91,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         rrf_k=ENGRAM_RRF_K,
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
+        window_boost=ENGRAM_WINDOW_BOOST,
     ),
     "engram-episodes": RetrievalConfig(
         retrievers=("bm25", "vector", "time", "episode", "fact"),
@@ -91,6 +99,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         rrf_k=ENGRAM_RRF_K,
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
+        window_boost=ENGRAM_WINDOW_BOOST,
     ),
     "hybrid": RetrievalConfig(),
     "bm25": RetrievalConfig(retrievers=("bm25",)),
@@ -177,8 +186,7 @@ def retrieve(
         weights=dict(config.weights),
     )
     hits = [Hit(turns[str(item.key)], item.score, item.signals()) for item in fused]
-    if config.role_boost or config.name_boost:
-        hits = favour_speaker(hits, analysis, by_role=config.role_boost, by_name=config.name_boost)
+    hits = apply_priors(hits, analysis, config)
     result.hits, result.rest = hits[:k], hits[k:]
     return result
 
@@ -190,14 +198,23 @@ def speaker_boost(turn: Turn, analysis: QueryAnalysis, *, by_role: float, by_nam
     return by_role if analysis.speaker_role is not None and turn.role == analysis.speaker_role else 0.0
 
 
-def favour_speaker(hits: list[Hit], analysis: QueryAnalysis, *, by_role: float, by_name: float) -> list[Hit]:
-    """``hits`` re-ranked with the fused scores of the question's speaker's turns raised."""
-    if not analysis.names and analysis.speaker_role is None:
+def apply_priors(hits: list[Hit], analysis: QueryAnalysis, config: RetrievalConfig) -> list[Hit]:
+    """``hits`` re-ranked with the fused scores of the question's speaker's turns, and of the
+    turns inside its time window, raised (see the module docstring)."""
+    window = analysis.time_range if config.window_boost else None
+    if window is None and not ((config.role_boost or config.name_boost) and (analysis.names or analysis.speaker_role)):
         return hits
     raised = []
     for hit in hits:
-        boost = speaker_boost(hit.turn, analysis, by_role=by_role, by_name=by_name)
-        raised.append(Hit(hit.turn, hit.score * (1 + boost), {**hit.signals, "speaker": boost}) if boost else hit)
+        signals = dict(hit.signals)
+        factor = 1.0
+        if by_speaker := speaker_boost(hit.turn, analysis, by_role=config.role_boost, by_name=config.name_boost):
+            signals["speaker"] = by_speaker
+            factor *= 1 + by_speaker
+        if window is not None and window[0] <= hit.turn.timestamp < window[1]:
+            signals["in_window"] = config.window_boost
+            factor *= 1 + config.window_boost
+        raised.append(Hit(hit.turn, hit.score * factor, signals) if factor != 1.0 else hit)
     return sorted(raised, key=lambda hit: -hit.score)  # stable: ties keep the fused order
 
 
