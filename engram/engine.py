@@ -80,6 +80,8 @@ PROFILE_KINDS = ("identity", "location", "work")
 CO_USED = 5
 #: The user's own words are cut only when this many times longer than other turns.
 USER_EXCERPT_FACTOR = 4
+#: A neighbour pulled in around a strong hit is shown in a third of the excerpt cap.
+NEIGHBOUR_EXCERPT_DIVISOR = 3
 
 
 def default_path() -> Path:
@@ -348,8 +350,8 @@ class Memory(LifecycleMethods, PortableMethods):
         verbatim (working memory, at most ``working_share``); then the retrieved turns that
         fit, with the turns around the strongest hits (``expand``), in chronological order with
         their dates. A retrieved turn longer than ``excerpt_tokens`` (four times that for the
-        user's own words) is shown as an excerpt: its sentences that best match the question
-        (``None`` shows every turn whole). Each line carries a citation id (``F1``, ``W1``, ``M3``) that
+        user's own words; a third of it for a neighbour) is shown as an excerpt: its sentences
+        that best match the question (``None`` shows every turn whole). Each line carries a citation id (``F1``, ``W1``, ``M3``) that
         :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
         (``reinforce``): its recall count grows, so it fades more slowly. ``config`` picks a
         retrieval recipe for this call.
@@ -408,15 +410,20 @@ class Memory(LifecycleMethods, PortableMethods):
             facts=fact_refs,
         )
 
-    def _shortener(self, query: str, excerpt_tokens: int | None) -> Callable[[Turn], str] | None:
+    def _shortener(self, query: str, excerpt_tokens: int | None) -> Callable[[Hit], str] | None:
         """Shows long turns as query-focused excerpts. The user's own words are the memory
-        itself, so they get a cap four times larger: only a pasted document is cut."""
+        itself, so they get a cap four times larger: only a pasted document is cut. A turn
+        pulled in as a hit's neighbour is context for it, so it gets a third of the cap."""
         if excerpt_tokens is None:
             return None
         terms, count = query_terms(query), self.token_counter.count
+        around = max(MIN_EXCERPT_TOKENS, excerpt_tokens // NEIGHBOUR_EXCERPT_DIVISOR)
 
-        def shorten(turn: Turn) -> str:
+        def shorten(hit: Hit) -> str:
+            turn = hit.turn
             cap = excerpt_tokens * USER_EXCERPT_FACTOR if turn.role == "user" else excerpt_tokens
+            if "neighbour_of_rank" in hit.signals:
+                cap = min(cap, around)
             return excerpt(turn.content, terms, max_tokens=cap, count=count)
 
         return shorten

@@ -12,6 +12,7 @@ from engram import (
     CorruptStoreError,
     EmbedderMismatchError,
     HashingEmbedder,
+    Hit,
     Memory,
     NotFoundError,
     SchemaVersionError,
@@ -117,6 +118,21 @@ def test_context_shows_a_long_reply_as_the_excerpt_the_question_needs(memory):
     assert user and not user[0].excerpt  # the user's own words: a far larger cap
     with pytest.raises(ValidationError, match="excerpt_tokens"):
         memory.context("beagle", user_id="sam", excerpt_tokens=3)
+
+
+def test_a_neighbour_pulled_in_around_a_hit_is_shown_in_a_third_of_the_cap(memory):
+    reply = (
+        "Sounds lovely. The coast road has three viewpoints worth a stop. "
+        "Pack water and a light jacket because the wind picks up by noon. "
+        "Parking fills early on weekends, so leave before eight."
+    )
+    (turn,) = memory.add([{"role": "assistant", "content": reply}], user_id="sam", session_id="s1").turns
+    assert memory.token_counter.count(reply) <= 60
+    shorten = memory._shortener("where to park?", 60)
+    assert shorten is not None and shorten(Hit(turn, 1.0)) == reply  # a hit: under the cap, whole
+    around = shorten(Hit(turn, 0.5, {"neighbour_of_rank": 1}))
+    assert "Parking fills early" in around and "viewpoints" not in around
+    assert memory.token_counter.count(around) <= 20
 
 
 def test_get_list_delete(memory):

@@ -50,3 +50,4 @@ def test_stems_match_plurals_and_longer_forms():
     assert stem("accessories") == stem("accessory")
     assert stem("Dogs") == stem("dog")
     assert stem("workshop") == stem("workshops")
+    assert stem("parking") == stem("park") and stem("painted") == stem("painting") == stem("paint")

@@ -174,7 +174,7 @@ def test_when_estimates_overshoot_the_weakest_memory_is_dropped_first():
 def test_a_shortened_turn_is_shown_as_its_excerpt_and_marked():
     ranked = [Hit(turn(1, "a long answer " * 40), 0.9), Hit(turn(2, "kept whole"), 0.5)]
     text, _, items, _ = build(
-        [], ranked, 500, shorten=lambda t: "an excerpt …" if t.id == "t1" else t.content
+        [], ranked, 500, shorten=lambda h: "an excerpt …" if h.turn.id == "t1" else h.turn.content
     )
     assert "[M1] Ann: an excerpt …" in text and "a long answer" not in text
     assert [(i.turn.id, i.excerpt) for i in items] == [("t1", True), ("t2", False)]
@@ -190,7 +190,11 @@ def test_turn_lines_carry_date_weekday_session_and_speaker():
     [
         ("What did I buy a week ago?", ["buy"], ("2024-04-29", "2024-05-06")),
         ("Who gave me jewelry last Saturday?", ["gave", "jewelry", "saturday"], ("2024-05-04", "2024-05-05")),
-        ("When did Melanie go camping in June?", ["melanie", "go", "camping", "june"], ("2023-06-01", "2023-07-01")),
+        (
+            "When did Melanie go camping in June?",
+            ["melanie", "go", "camping", "june"],
+            ("2023-06-01", "2023-07-01"),
+        ),
         ("How many months ago did I start?", ["months", "ago", "start"], None),  # a duration, no window
     ],
 )
@@ -219,14 +223,18 @@ def test_analysis_says_whose_words_answer_the_question(question, role, names):
 def test_the_speaker_prior_raises_the_named_speakers_turns():
     def said(n: int, name: str, role: str = "user") -> Hit:
         base = turn(n, f"line {n}")
-        return Hit(Turn(**{**{f: getattr(base, f) for f in base.__slots__}, "name": name, "role": role}), 1.0 / n)
+        return Hit(
+            Turn(**{**{f: getattr(base, f) for f in base.__slots__}, "name": name, "role": role}), 1.0 / n
+        )
 
     hits = [said(1, "Melanie"), said(2, "Caroline Smith"), said(3, "Melanie"), said(4, "Caroline")]
     named = apply_priors(hits, analyze("What does Caroline paint?", T0), RetrievalConfig(name_boost=1.5))
     assert [h.turn.id for h in named] == ["t2", "t1", "t4", "t3"]
     assert named[0].signals["speaker"] == 1.5 and "speaker" not in named[1].signals
     mine = apply_priors(
-        [said(1, "", "assistant"), said(2, "", "user")], analyze("Where is my car?", T0), RetrievalConfig(role_boost=1.5)
+        [said(1, "", "assistant"), said(2, "", "user")],
+        analyze("Where is my car?", T0),
+        RetrievalConfig(role_boost=1.5),
     )
     assert [h.turn.role for h in mine] == ["user", "assistant"]
     every = RetrievalConfig(role_boost=1.0, name_boost=1.0, window_boost=1.0)

@@ -105,7 +105,7 @@ def assemble_context(
     working_share: float = 0.5,
     facts: Sequence[FactVersion] = (),
     facts_share: float = 0.15,
-    shorten: Callable[[Turn], str] | None = None,
+    shorten: Callable[[Hit], str] | None = None,
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -119,7 +119,7 @@ def assemble_context(
         working_share: the largest part of the budget working memory may take.
         facts: facts to show, most relevant first.
         facts_share: the largest part of the budget facts may take.
-        shorten: the text a retrieved turn is shown with (an excerpt of a long turn; see
+        shorten: the text a retrieved hit's turn is shown with (an excerpt of a long turn; see
             :mod:`engram.read.excerpt`); default its whole content. Working memory is verbatim.
 
     Returns:
@@ -172,7 +172,7 @@ def assemble_context(
         if hit.turn.id in shown:
             left_out.append((hit.turn, "already in working memory"))
             continue
-        text = shorten(hit.turn) if shorten is not None else None
+        text = shorten(hit) if shorten is not None else None
         text = None if text == hit.turn.content else text
         cost = count(format_memory("M", hit.turn, hit.turn.timestamp, text)) + 1
         header = 0 if hit.turn.session_id in opened else count(session_header(hit.turn))

@@ -22,10 +22,18 @@ _MARKER = re.compile(r"(?:\d{1,3}|[a-zA-Z])[.)]|[-*•]")
 GAP = " … "
 
 
+_SUFFIXES = ("ing", "ed", "es", "s", "ly")
+
+
 def stem(word: str) -> str:
-    """A crude stem for matching question words in a sentence: "accessories" ~ "accessory"."""
+    """A crude stem for matching question words in a sentence: "parking" ~ "park",
+    "accessories" ~ "accessory" (one common suffix off, then the first six letters)."""
     word = word.lower()
-    return word[:6] if len(word) > 6 else word.rstrip("s") or word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
 
 
 def excerpt(text: str, terms: Sequence[str], *, max_tokens: int, count: Callable[[str], int]) -> str:
