@@ -1,0 +1,134 @@
+"""SQLite full-text search: leaving common terms out of the candidates ranks like scoring every match."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engram import HashingEmbedder, Scope, SearchFilters, SQLiteStore
+from engram.model.messages import parse_messages
+from engram.providers.embedder import text_key
+from engram.store.base import UserScope
+from engram.store.sqlite import store as sqlite_store
+from engram.store.sqlite.sql import any_term, bm25_bound, match_expression
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+EMB = HashingEmbedder(16)
+WORDS = [f"w{i}" for i in range(60)]
+UNTIL = T0 + timedelta(days=30)
+
+
+def put(store: SQLiteStore, user: str, session: str, rows: list[tuple[str, str, str]], start: datetime) -> None:
+    messages = [
+        {"role": role, "name": name, "content": text, "timestamp": start + timedelta(minutes=i)}
+        for i, (role, name, text) in enumerate(rows)
+    ]
+    turns = parse_messages(messages, Scope("t", user, None, session), now=T0)
+    texts = [t.embedding_text() for t in turns]
+    store.insert_turns(turns, EMB.embed(texts), [text_key(t) for t in texts], T0)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> SQLiteStore:
+    """Two users; in every turn a speaker's name, and words from a Zipf-like vocabulary."""
+    rng = random.Random(7)
+    weights = [1 / (rank + 1) for rank in range(len(WORDS))]
+    s = SQLiteStore(tmp_path_factory.mktemp("fts") / "store.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    for user, sessions in (("ann", 8), ("bob", 3)):
+        for number in range(sessions):
+            rows = []
+            for i in range(60):
+                words = rng.choices(WORDS, weights, k=rng.randint(3, 18))
+                role, name = ("user", user) if i % 2 == 0 else ("assistant", "sam")
+                rows.append((role, name, " ".join(words)))
+            put(s, user, f"s{number}", rows, T0 + timedelta(days=3 * number))
+    yield s
+    s.close()
+
+
+def every_match(store: SQLiteStore, scope: UserScope, terms: list[str], keep, limit: int) -> list[tuple[int, float]]:
+    """The reference: score every turn of the user that holds a term, filter, sort."""
+    rows = store._conn.execute(
+        "SELECT t.seq, t.session_id, t.role, t.ts, bm25(turns_fts, 1.0, 0.5, 0.6, 0.0) FROM turns_fts "
+        "CROSS JOIN turns t ON t.seq = turns_fts.rowid WHERE turns_fts MATCH ? AND t.tenant = ? AND t.user_id = ?",
+        (match_expression(scope, "{content name keys}", terms), scope.tenant, scope.user_id),
+    ).fetchall()
+    ranked = sorted((rank, seq) for seq, session, role, ts, rank in rows if keep(session, role, ts))
+    return [(seq, -rank) for rank, seq in ranked[:limit]]
+
+
+@pytest.fixture
+def pruning(monkeypatch) -> dict[str, int]:
+    """Prune in this small store, and count the searches that pruned and that searched again."""
+    monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "COMMON_TERM_SHARE", 0.05)
+    seen = {"pruned": 0, "again": 0}
+    calls: list[bool] = []
+    rank, search = SQLiteStore._rank_text, SQLiteStore.text_search
+
+    def counting_rank(self, scope, terms, common, *args):
+        calls.append(bool(common))
+        return rank(self, scope, terms, common, *args)
+
+    def counting_search(self, *args, **kwargs):
+        calls.clear()
+        found = search(self, *args, **kwargs)
+        seen["pruned"] += calls[:1] == [True]
+        seen["again"] += len(calls) > 1
+        return found
+
+    monkeypatch.setattr(SQLiteStore, "_rank_text", counting_rank)
+    monkeypatch.setattr(SQLiteStore, "text_search", counting_search)
+    return seen
+
+
+FILTERS = [
+    ("none", SearchFilters(), lambda session, role, ts: True),
+    ("one session", SearchFilters(session_ids=("s5",)), lambda session, role, ts: session == "s5"),
+    ("user turns", SearchFilters(roles=("user",)), lambda session, role, ts: role == "user"),
+    (
+        "early",
+        SearchFilters(until=T0 + timedelta(days=4)),
+        lambda session, role, ts: ts <= int((T0 + timedelta(days=4)).timestamp() * 1_000_000),
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "filters", "keep"), FILTERS, ids=[f[0] for f in FILTERS])
+def test_pruned_ranking_equals_scoring_every_match(store, pruning, label, filters, keep):
+    rng = random.Random(label)
+    for _ in range(60):
+        terms = rng.sample(WORDS[:8], rng.randint(1, 3)) + rng.sample(WORDS[8:], rng.randint(0, 2))
+        terms += ["ann"] if rng.random() < 0.5 else []
+        limit = rng.choice([5, 10, 50])
+        scope = UserScope("t", "ann")
+        found = store.text_search(scope, terms, filters=filters, until=UNTIL, limit=limit)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(store, scope, terms, keep, limit), terms
+        assert all(c.turn.scope.user_id == "ann" for c in found)
+    assert pruning["pruned"] >= 4 and pruning["again"] >= 1  # both ways ran (the draws are seeded)
+
+
+def test_a_lone_common_term_is_not_pruned(store, pruning):
+    scope = UserScope("t", "bob")
+    found = store.text_search(scope, ["w0"], filters=SearchFilters(), until=UNTIL, limit=10)
+    assert len(found) == 10 and pruning["pruned"] == 0
+    assert [(c.turn.seq, c.score) for c in found] == every_match(store, scope, ["w0"], lambda *_: True, 10)
+
+
+def test_candidates_are_the_rows_with_a_rare_term_or_two_common_ones():
+    assert any_term("{a b}", ["x", "y"]) == '{a b} : ("x" OR "y")'
+    assert any_term("c", ["r", "c1", "c2", "c3"], common={"c1", "c2", "c3"}) == (
+        'c : ("r" OR ("c1" AND ("c2" OR "c3")) OR ("c2" AND ("c3")))'
+    )
+    assert any_term("c", ['say "hi"'], common=()) == 'c : ("say ""hi""")'
+
+
+@pytest.mark.parametrize(("matching", "rows"), [(1, 10), (5, 10), (9, 10), (10, 10), (3, 100_000)])
+def test_the_bound_is_above_any_single_term_score(matching, rows):
+    # bm25 of one term: IDF × f(k1 + 1) / (f + k1 × length norm) < IDF × (k1 + 1) for any f.
+    assert bm25_bound(matching, rows) > 0
+    assert bm25_bound(matching, rows + 100) >= bm25_bound(matching, rows)  # more rows: higher bound
+    assert bm25_bound(matching + 1, rows + 1) <= bm25_bound(matching, rows + 1)
