@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pytest
 
-from engram.providers.embedder import normalise
+from engram import HashingEmbedder, Scope, SearchFilters, SQLiteStore
+from engram.model.messages import parse_messages
+from engram.providers.embedder import normalise, text_key
+from engram.store.base import UserScope
 from engram.store.vectors import ScopeVectors
+
+# Not pytest.importorskip: importing usearch before onnxruntime crashes the process (see below).
+needs_usearch = pytest.mark.skipif(
+    importlib.util.find_spec("usearch") is None, reason="usearch not installed"
+)
 
 
 def make(n: int, dim: int = 32, threshold: int = 10_000, seed: int = 7) -> tuple[ScopeVectors, np.ndarray]:
@@ -43,21 +56,72 @@ def test_time_and_allowed_filters():
     assert index.search(vectors[0], 10, until=-1) == []
 
 
+@needs_usearch
 def test_hnsw_agrees_with_exact_search_above_the_threshold():
-    pytest.importorskip("usearch")
     approx, vectors = make(3000, threshold=1000)
     exact, _ = make(3000, threshold=10**9)
+    assert approx.build_index(wait=True), "the HNSW index was not built"
     recall = []
     for row in range(0, 3000, 150):
-        want = {seq for seq, _ in exact.search(vectors[row], 10, until=10**9)}
-        got = {seq for seq, _ in approx.search(vectors[row], 10, until=10**9)}
-        recall.append(len(want & got) / 10)
-    assert approx._hnsw is not None, "the HNSW index was not used"
+        want = exact.search(vectors[row], 10, until=10**9)
+        got = approx.search(vectors[row], 10, until=10**9)
+        recall.append(len({seq for seq, _ in want} & {seq for seq, _ in got}) / 10)
+        for seq, score in got:  # the rows the graph finds are scored exactly
+            assert score == pytest.approx(float(vectors[seq - 1000] @ vectors[row]), abs=1e-5)
     assert np.mean(recall) >= 0.9
 
 
+@needs_usearch
+def test_exact_search_answers_while_the_hnsw_index_is_built_in_the_background():
+    index, vectors = make(2000, threshold=500)
+    exact, _ = make(2000, threshold=10**9)
+    # The first search starts the build and is answered by exact search, whatever the timing.
+    assert index.search(vectors[3], 10, until=10**9) == exact.search(vectors[3], 10, until=10**9)
+    assert index.build_index(wait=True)
+    more = normalise(np.random.default_rng(1).normal(size=(50, vectors.shape[1])))
+    index.append(np.arange(5000, 5050), np.arange(5000, 5050), more)  # after the build
+    assert index.search(more[7], 1, until=10**9)[0][0] == 5007
+
+
+def test_without_usearch_exact_search_answers(monkeypatch):
+    monkeypatch.setattr("engram.store.vectors._usearch_index", lambda: None)
+    index, vectors = make(600, threshold=100)
+    assert not index.build_index(wait=True)
+    found = index.search(vectors[9], 3, until=10**9)
+    assert found[0][0] == 1009 and len(found) == 3
+
+
+@needs_usearch
 def test_hnsw_falls_back_to_exact_search_under_a_narrow_filter():
-    pytest.importorskip("usearch")
     index, vectors = make(2000, threshold=500)
     found = index.search(vectors[5], 10, until=20)  # only 21 rows visible: exact search answers
     assert {seq - 1000 for seq, _ in found} <= set(range(21)) and len(found) == 10
+
+
+@needs_usearch
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_loading_usearch_does_not_break_loading_onnxruntime_later():
+    # onnxruntime 1.31 segfaults when imported after usearch 2.26: the index loads it first.
+    code = "from engram.store.vectors import _usearch_index; _usearch_index(); import onnxruntime"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+@needs_usearch
+def test_a_store_builds_a_users_hnsw_index_ahead_of_search(tmp_path):
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    embedder = HashingEmbedder(32)
+    stores = [SQLiteStore(tmp_path / "a.db", hnsw_threshold=100), SQLiteStore(tmp_path / "b.db")]
+    messages = [
+        {"role": "user", "content": f"note {i} about topic {i % 37}", "timestamp": t0 + timedelta(minutes=i)}
+        for i in range(400)
+    ]
+    turns = parse_messages(messages, Scope("t", "u", None, "s"), now=t0)
+    texts = [t.embedding_text() for t in turns]
+    for store in stores:
+        store.bind_embedder(embedder.model_id, embedder.dim)
+        store.insert_turns(turns, embedder.embed(texts), [text_key(t) for t in texts], t0)
+    assert stores[0].build_vector_index("t", "u") and not stores[1].build_vector_index("t", "u")
+    query = embedder.embed(["topic 5"])[0]
+    scope, until = UserScope("t", "u"), t0 + timedelta(days=1)
+    found = [s.vector_search(scope, query, filters=SearchFilters(), until=until, limit=5) for s in stores]
+    assert [c.score for c in found[0]] == pytest.approx([c.score for c in found[1]], abs=1e-5)

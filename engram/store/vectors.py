@@ -1,13 +1,19 @@
 """An in-memory vector index over one user's turns: exact numpy search, HNSW when large.
 
 Vectors live in the database with their rows; this index is derived state, built on first
-search and kept current by the store. Exact search over 100k × 384 float32 takes a few
+search and kept current by the store. Exact search over 100k × 384 float32 takes about ten
 milliseconds; above ``hnsw_threshold`` vectors an HNSW graph (usearch) answers unfiltered
-searches in well under one, with exact search as the fallback when filters remove too much.
+searches in under one, with exact search as the fallback when filters remove too much. The
+graph is built in a background thread (seconds per 100k vectors) while exact search answers,
+holds int8 copies of the vectors (a quarter of their size), and the rows it finds are
+re-scored exactly, so its scores are the exact ones.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -27,8 +33,11 @@ class ScopeVectors:
         self.timestamps = np.empty(0, dtype=np.int64)
         self.active = np.empty(0, dtype=bool)  # False where forgetting archived the turn
         self._size = 0
-        self._hnsw: Any = None  # usearch.index.Index, built lazily
+        self._hnsw: Any = None  # usearch.index.Index, built in the background on first need
         self._hnsw_size = 0
+        self._builder: threading.Thread | None = None
+        self._without_hnsw = False  # usearch is not installed
+        self._built: tuple[Any, int] | None = None  # the builder's index and the rows it holds
 
     def __len__(self) -> int:
         return self._size
@@ -104,33 +113,74 @@ class ScopeVectors:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.seqs[i]), float(scores[i])) for i in top]
 
+    def build_index(self, *, wait: bool = True) -> bool:
+        """Start building the HNSW graph if this index is above its threshold.
+
+        Returns whether the graph is ready (with ``wait``, once it is built); searches use
+        exact search until it is. Never ready without usearch.
+        """
+        if self._size < self.hnsw_threshold:
+            return False
+        self._start_build()
+        if wait and self._builder is not None:
+            self._builder.join()
+        return self._ready_hnsw() is not None
+
     def _search_hnsw(self, query: np.ndarray, limit: int, mask: np.ndarray) -> list[tuple[int, float]] | None:
-        index = self._ensure_hnsw()
+        index = self._ready_hnsw()
         if index is None:
+            self._start_build()
             return None
         visible = int(mask.sum())
         if visible < limit or visible < 0.5 * self._size:
             return None  # the filter removes too much for an oversampled graph search
         want = min(self._size, max(4 * limit, 64))
-        matches = index.search(query.astype(np.float32), want)
-        out: list[tuple[int, float]] = []
-        for row, distance in zip(matches.keys, matches.distances, strict=True):
-            if mask[int(row)]:
-                out.append((int(self.seqs[int(row)]), 1.0 - float(distance)))
-                if len(out) == limit:
-                    return out
-        return None  # not enough survived the filter: let exact search answer
+        rows = np.asarray(index.search(query.astype(np.float32), want).keys, dtype=np.int64)
+        rows = rows[mask[rows]]
+        if len(rows) < limit:
+            return None  # not enough survived the filter: let exact search answer
+        scores = self.matrix[rows] @ query.astype(np.float32)
+        best = np.argsort(-scores, kind="stable")[:limit]
+        return [(int(self.seqs[rows[i]]), float(scores[i])) for i in best]
 
-    def _ensure_hnsw(self) -> Any:
-        try:
-            from usearch.index import Index
-        except ImportError:
-            return None
+    def _ready_hnsw(self) -> Any:
+        """The HNSW graph once built, brought up to date with rows appended since."""
         if self._hnsw is None:
-            self._hnsw = Index(ndim=self.dim, metric="cos", dtype="f32", connectivity=16)
-            self._hnsw_size = 0
+            if self._built is None:
+                return None
+            self._hnsw, self._hnsw_size = self._built
         if self._hnsw_size < self._size:
             keys = np.arange(self._hnsw_size, self._size, dtype=np.uint64)
-            self._hnsw.add(keys, self.matrix[self._hnsw_size : self._size])
+            self._hnsw.add(keys, self.matrix[self._hnsw_size : self._size], threads=1)
             self._hnsw_size = self._size
         return self._hnsw
+
+    def _start_build(self) -> None:
+        if self._builder is not None or self._without_hnsw:
+            return
+        index_class = _usearch_index()
+        if index_class is None:
+            self._without_hnsw = True
+            return
+        # The rows so far: appends write past them (or into a new buffer), never over them.
+        vectors, rows, dim = self.matrix, self._size, self.dim
+
+        def build() -> None:
+            index = index_class(ndim=dim, metric="cos", dtype="i8", connectivity=16)
+            index.add(np.arange(rows, dtype=np.uint64), vectors, threads=1)  # a core left for searches
+            self._built = (index, rows)
+
+        self._builder = threading.Thread(target=build, name="engram-hnsw-build", daemon=True)
+        self._builder.start()
+
+
+def _usearch_index() -> Any:
+    """usearch's ``Index`` class, or None when usearch is not installed."""
+    if importlib.util.find_spec("usearch") is None:
+        return None
+    if "onnxruntime" not in sys.modules and importlib.util.find_spec("onnxruntime") is not None:
+        # onnxruntime 1.31 crashes (SIGSEGV) when imported after usearch 2.26 in one process.
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index

@@ -402,6 +402,18 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
             turns = self._fetch_by_seqs([seq for seq, _ in found])
         return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
 
+    def build_vector_index(self, tenant: str, user_id: str, *, wait: bool = True) -> bool:
+        """Load a user's vectors now, and start building their HNSW graph if they have enough.
+
+        Searches build both on first need (the graph in the background, exact search
+        answering meanwhile); this does it ahead, e.g. when a server starts. With ``wait``
+        it returns once the graph is built, holding the store meanwhile. Returns whether
+        the graph is in use.
+        """
+        with self._lock:
+            self._sync_caches()
+            return self._scope_vectors(tenant, user_id).build_index(wait=wait)
+
     def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
         """Cosine of ``vector`` to each turn's vector; archived turns are left out."""
         with self._lock:
