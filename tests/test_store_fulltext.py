@@ -11,7 +11,7 @@ from engram import HashingEmbedder, Scope, SearchFilters, SQLiteStore
 from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
-from engram.store.sqlite import store as sqlite_store
+from engram.store.sqlite import fulltext as sqlite_store
 from engram.store.sqlite.sql import any_term, bm25_bound, match_expression
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -1,14 +1,24 @@
-"""SQL helpers shared by the SQLite store's modules: scope conditions and FTS5 queries."""
+"""SQL helpers shared by the SQLite store's modules: turn rows, scope and filter conditions,
+FTS5 queries."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
+from engram.model import Scope, SearchFilters, Turn
+from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import UserScope
 
+TURN_COLUMNS = (
+    "seq, id, tenant, user_id, agent_id, session_id, role, name, content, content_hash, "
+    "ts, recorded_at, metadata"
+)
+SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 #: FTS5's bm25 constant k1: one query term adds less than ``(k1 + 1) × IDF`` to a row's score.
 BM25_K1 = 1.2
 
@@ -24,6 +34,61 @@ def scope_where(scope: UserScope) -> tuple[str, list[Any]]:
     if scope.agent_id is None:
         return "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
     return "tenant=? AND user_id=? AND agent_id=?", [scope.tenant, scope.user_id, scope.agent_id]
+
+
+def filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:
+    """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
+    clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
+    params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
+    if not filters.include_archived:
+        clauses.append("t.archived_at IS NULL")
+    if scope.agent_id is not None:
+        clauses.append("t.agent_id = ?")
+        params.append(scope.agent_id)
+    if filters.session_ids:
+        clauses.append(f"t.session_id IN ({','.join('?' * len(filters.session_ids))})")
+        params.extend(filters.session_ids)
+    if filters.roles:
+        clauses.append(f"t.role IN ({','.join('?' * len(filters.roles))})")
+        params.extend(filters.roles)
+    if filters.since is not None:
+        clauses.append("t.ts >= ?")
+        params.append(to_micros(filters.since))
+    if filters.until is not None:
+        clauses.append("t.ts <= ?")
+        params.append(to_micros(filters.until))
+    for key, value in (filters.metadata or {}).items():
+        path = f'$."{key}"'
+        if value is None:
+            clauses.append("json_type(t.metadata, ?) = 'null'")
+            params.append(path)
+        else:
+            clauses.append("json_extract(t.metadata, ?) = ?")
+            params += [path, int(value) if isinstance(value, bool) else value]
+    return " AND ".join(clauses), params
+
+
+def turn_from_row(row: Sequence[Any]) -> Turn:
+    """A turn from a row of :data:`TURN_COLUMNS`."""
+    seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
+    return Turn(
+        id=tid,
+        scope=Scope.trusted(tenant, user_id, agent_id, session_id),
+        role=role,
+        content=content,
+        timestamp=from_micros(ts),
+        recorded_at=from_micros(rec),
+        content_hash=chash,
+        name=name,
+        metadata=json.loads(meta),
+        seq=seq,
+    )
+
+
+def chunks(items: list[Any], size: int = SQLITE_MAX_VARS) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``, for ``IN (...)`` lists."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def any_term(columns: str, terms: Sequence[str], common: Collection[str] = ()) -> str:
@@ -42,7 +107,9 @@ def any_term(columns: str, terms: Sequence[str], common: Collection[str] = ()) -
     return f"{columns} : ({' OR '.join(rare + pairs)})"
 
 
-def match_expression(scope: UserScope, columns: str, terms: Sequence[str], common: Collection[str] = ()) -> str:
+def match_expression(
+    scope: UserScope, columns: str, terms: Sequence[str], common: Collection[str] = ()
+) -> str:
     """An FTS5 query: the user's scope token AND :func:`any_term` of ``terms`` in ``columns``."""
     return f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {any_term(columns, terms, common)}'
 

@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,31 +22,31 @@ from typing import Any
 import numpy as np
 
 from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
-from engram.model import NewTurn, Scope, SearchFilters, Stats, Turn
+from engram.model import NewTurn, SearchFilters, Stats, Turn
 from engram.model.results import SessionSummary, UserSummary
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import Candidate, TurnNotes, UserScope
 from engram.store.sqlite.forgetting import MemoryStateMixin
+from engram.store.sqlite.fulltext import FullTextMixin
 from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.schema import check_compatible, migrate
-from engram.store.sqlite.sql import any_term, bm25_bound, match_expression, scope_key, scope_where
+from engram.store.sqlite.sql import (
+    TURN_COLUMNS,
+    chunks,
+    filter_sql,
+    match_expression,
+    scope_key,
+    scope_where,
+    turn_from_row,
+)
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
-_TURN_COLUMNS = (
-    "seq, id, tenant, user_id, agent_id, session_id, role, name, content, content_hash, "
-    "ts, recorded_at, metadata"
-)
-_SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
-_TEXT_COLUMNS = "{content name keys}"
-_BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
-#: Turns of a user from which full-text search leaves common terms out of its candidates.
-PRUNE_FROM_TURNS = 20_000
-#: The share of turns a term must be in to be pruned (when its bound allows).
-COMMON_TERM_SHARE = 0.02
+# The names the lifecycle and forgetting mixins import from here.
+_TURN_COLUMNS, _turn = TURN_COLUMNS, turn_from_row
 
 
-class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
+class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:
@@ -166,7 +166,9 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
             try:
                 for row in rows:
                     if not self._insert_row(row):
-                        owner = self._conn.execute("SELECT tenant, user_id FROM turns WHERE id=?", (row[0],)).fetchone()
+                        owner = self._conn.execute(
+                            "SELECT tenant, user_id FROM turns WHERE id=?", (row[0],)
+                        ).fetchone()
                         if owner is not None and tuple(owner) != (row[1], row[2]):
                             # The id is taken by another tenant or user (an imported file can carry
                             # any id): store under an id derived for this owner, and reveal nothing.
@@ -205,18 +207,18 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
     def get_turns(self, scope: UserScope, ids: Sequence[str]) -> list[Turn]:
         out: list[Turn] = []
         with self._lock:
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
                 where, params = scope_where(scope)
-                sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where} AND id IN ({marks})"
+                sql = f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} AND id IN ({marks})"
                 params.extend(chunk)
-                out.extend(_turn(row) for row in self._conn.execute(sql, params))
+                out.extend(turn_from_row(row) for row in self._conn.execute(sql, params))
         return out
 
     def cached_vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         out: dict[bytes, np.ndarray] = {}
         with self._lock:
-            for chunk in _chunks(list(dict.fromkeys(keys))):
+            for chunk in chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
                     f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) GROUP BY embed_key",
@@ -234,7 +236,7 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         limit: int = 100,
     ) -> list[Turn]:
         where, params = scope_where(scope)
-        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where}"
+        sql = f"SELECT {TURN_COLUMNS} FROM turns WHERE {where}"
         if session_id is not None:
             sql += " AND session_id=?"
             params.append(session_id)
@@ -244,128 +246,16 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         sql += " ORDER BY ts, seq LIMIT ?"
         params.append(limit)
         with self._lock:
-            return [_turn(row) for row in self._conn.execute(sql, params)]
+            return [turn_from_row(row) for row in self._conn.execute(sql, params)]
 
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
         where, params = scope_where(scope)
-        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE {where} AND session_id=? AND ts <= ?"
+        sql = f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} AND session_id=? AND ts <= ?"
         params += [session_id, to_micros(until)]
         sql += " ORDER BY ts DESC, seq DESC LIMIT ?"
         params.append(limit)
         with self._lock:
-            return [_turn(row) for row in self._conn.execute(sql, params)]
-
-    def text_search(
-        self,
-        scope: UserScope,
-        terms: Sequence[str],
-        *,
-        filters: SearchFilters,
-        until: datetime,
-        limit: int,
-    ) -> list[Candidate]:
-        """The ``limit`` turns FTS5's bm25 ranks best for any of ``terms``.
-
-        In a large store only turns that can rank are scored. A term in many turns (a
-        speaker's name, "like") adds at most a known bound to a score, so turns holding only
-        one such common term, and no other, are left out when that bound is below the
-        ``limit``-th score found among the rest; when it is not, the search runs again with
-        fewer terms left out. The ranking is the one of scoring every match.
-        """
-        terms = list(dict.fromkeys(terms))
-        if not terms or limit <= 0:
-            return []
-        where, params = _filter_sql(scope, filters, until)
-        with self._lock:
-            self._sync_caches()
-            if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
-                rows = self._every_match(scope, terms, where, params, limit)
-            else:
-                total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
-                bounds = self._common_terms(terms, total, limit)
-                rows = self._rank_text(scope, terms, bounds, where, params, limit)
-                floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
-                if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
-                    kept = {term: bound for term, bound in bounds.items() if bound < floor}
-                    rows = self._rank_text(scope, terms, kept if _prunable(terms, kept) else {}, where, params, limit)
-        return [Candidate(_turn(row[:-1]), -float(row[-1])) for row in rows]
-
-    def _user_turns(self, tenant: str, user_id: str) -> int:
-        """How many turns a user has: counted once, then kept by this process's inserts.
-
-        Deletions leave it high until another connection writes; it only picks a plan.
-        """
-        key = (tenant, user_id)
-        if key not in self._turn_counts:
-            self._turn_counts[key] = self._conn.execute(
-                "SELECT count(*) FROM turns WHERE tenant=? AND user_id=?", key
-            ).fetchone()[0]
-        return self._turn_counts[key]
-
-    def _every_match(
-        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int
-    ) -> list[tuple[Any, ...]]:
-        """Turn rows and bm25 ranks, best first, scoring every turn of the user with a term."""
-        sql = (
-            f"SELECT {', '.join('t.' + c.strip() for c in _TURN_COLUMNS.split(','))}, {_BM25} AS rank "
-            f"FROM turns_fts CROSS JOIN turns t ON t.seq = turns_fts.rowid "
-            f"WHERE turns_fts MATCH ? AND {where} ORDER BY rank, t.seq LIMIT ?"
-        )
-        match = match_expression(scope, _TEXT_COLUMNS, terms)
-        return self._conn.execute(sql, [match, *params, limit]).fetchall()
-
-    def _common_terms(self, terms: list[str], total: int, limit: int) -> dict[str, float]:
-        """The terms to leave out of the candidates, with their score bounds.
-
-        Those in more than ``COMMON_TERM_SHARE`` of the ``total`` turns, counted over the
-        whole index as FTS5 counts them for the IDF. None when fewer than two are common and
-        the other terms are in fewer than ``limit`` turns: the candidates could not fill the
-        ranking, and the pruning would be undone.
-        """
-        counts = {
-            term: self._conn.execute(
-                "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (any_term(_TEXT_COLUMNS, [term]),)
-            ).fetchone()[0]
-            for term in terms
-        }
-        common = {term: bm25_bound(n, total) for term, n in counts.items() if n > COMMON_TERM_SHARE * total}
-        if len(common) < 2 and sum(n for term, n in counts.items() if term not in common) < limit:
-            return {}  # too few candidates to fill the ranking: pruning would only have to be undone
-        return common if _prunable(terms, common) else {}
-
-    def _rank_text(
-        self, scope: UserScope, terms: list[str], common: Collection[str], where: str, params: list[Any], limit: int
-    ) -> list[tuple[Any, ...]]:
-        """Turn rows and bm25 ranks, best first, of the user's turns :func:`any_term` finds.
-
-        Scored by every term, without the scope token: its IDF alone would read all the
-        user's rows, and the candidates are the user's already. The filters are checked on
-        the best ``4 × limit`` first (each check reads a turn's row), and on all the
-        candidates only when too few of those pass.
-        """
-        sql = (
-            f"SELECT rowid, {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? "
-            "AND +rowid IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?) ORDER BY rank, rowid LIMIT ?"
-        )
-        scored = any_term(_TEXT_COLUMNS, terms)
-        candidates = match_expression(scope, _TEXT_COLUMNS, terms, common)
-        for best in (4 * limit, -1):  # LIMIT -1: all
-            ranked = self._conn.execute(sql, [scored, candidates, best]).fetchall()
-            rows = self._filtered(dict(ranked), where, params, limit)
-            if len(rows) == limit or len(ranked) < best:
-                break
-        return rows
-
-    def _filtered(self, ranks: dict[int, float], where: str, params: list[Any], limit: int) -> list[tuple[Any, ...]]:
-        """The rows of the turns ranked in ``ranks`` that pass ``where``, best ``limit`` first."""
-        rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(list(ranks), max(_SQLITE_MAX_VARS - len(params), 100)):
-            marks = ",".join("?" * len(chunk))
-            rows += self._conn.execute(
-                f"SELECT {_TURN_COLUMNS} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})", [*params, *chunk]
-            ).fetchall()
-        rows.sort(key=lambda row: (ranks[row[0]], row[0]))
-        return [(*row, ranks[row[0]]) for row in rows[:limit]]
+            return [turn_from_row(row) for row in self._conn.execute(sql, params)]
 
     def vector_search(
         self,
@@ -381,7 +271,7 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
             index = self._scope_vectors(scope.tenant, scope.user_id)
             allowed = None
             if scope.agent_id is not None or filters.session_ids or filters.roles or filters.metadata:
-                where, params = _filter_sql(scope, filters, until)
+                where, params = filter_sql(scope, filters, until)
                 allowed = np.array(
                     [
                         row[0]
@@ -427,30 +317,33 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
                 return out
             found = (index.seqs[rows] == seqs) & index.active[rows]
             scores = index.matrix[rows[found]] @ vector.astype(np.float32)
-            for turn, score in zip([t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True):
+            for turn, score in zip(
+                [t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True
+            ):
                 out[turn.id] = float(score)
         return out
 
     def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
         """The turns said just before and after ``turn`` in its session, in time order."""
         ts = to_micros(turn.timestamp)
-        base = f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? AND archived_at IS NULL"
+        base = f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND session_id=? AND archived_at IS NULL"
         params = (scope.tenant, scope.user_id, turn.session_id, ts, ts, turn.seq)
         with self._lock:
             earlier = self._conn.execute(
-                base + " AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?", (*params, before)
+                base + " AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?",
+                (*params, before),
             ).fetchall()
             later = self._conn.execute(
                 base + " AND (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT ?", (*params, after)
             ).fetchall()
-        return [_turn(row) for row in reversed(earlier)] + [_turn(row) for row in later]
+        return [turn_from_row(row) for row in reversed(earlier)] + [turn_from_row(row) for row in later]
 
     def iter_turns(
         self, tenant: str, user_id: str | None = None, *, batch: int = 500
     ) -> Iterator[tuple[Turn, np.ndarray | None]]:
         last = 0
         while True:
-            sql = f"SELECT {_TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND seq > ?"
+            sql = f"SELECT {TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND seq > ?"
             params: list[Any] = [tenant, last]
             if user_id is not None:
                 sql += " AND user_id=?"
@@ -463,7 +356,7 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
                 return
             for row in rows:
                 blob = row[-1]
-                yield _turn(row[:-1]), (np.frombuffer(blob, dtype=np.float32) if blob else None)
+                yield turn_from_row(row[:-1]), (np.frombuffer(blob, dtype=np.float32) if blob else None)
             last = rows[-1][0]
 
     def list_users(self, tenant: str, *, after: str | None = None, limit: int = 100) -> list[UserSummary]:
@@ -476,7 +369,9 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
             ).fetchall()
         return [UserSummary(u, n, s, from_micros(a), from_micros(b)) for u, n, s, a, b in rows]
 
-    def list_sessions(self, scope: UserScope, *, after: str | None = None, limit: int = 100) -> list[SessionSummary]:
+    def list_sessions(
+        self, scope: UserScope, *, after: str | None = None, limit: int = 100
+    ) -> list[SessionSummary]:
         """A user's sessions, the most recently active first, after the session ``after``."""
         with self._lock:
             rows = self._conn.execute(
@@ -487,7 +382,9 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
         ids = [row[0] for row in rows]
         start = ids.index(after) + 1 if after in ids else (len(ids) if after is not None else 0)
         return [
-            SessionSummary(sid, tuple(sorted(agents.split(","))) if agents else (), n, from_micros(a), from_micros(b))
+            SessionSummary(
+                sid, tuple(sorted(agents.split(","))) if agents else (), n, from_micros(a), from_micros(b)
+            )
             for sid, agents, n, a, b in rows[start : start + limit]
         ]
 
@@ -598,87 +495,29 @@ class SQLiteStore(LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
 
     def _fetch_by_ids(self, tenant: str, ids: Sequence[str]) -> list[Turn]:
         out: list[Turn] = []
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             out.extend(
-                _turn(row)
+                turn_from_row(row)
                 for row in self._conn.execute(
-                    f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND id IN ({marks})", (tenant, *chunk)
+                    f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND id IN ({marks})", (tenant, *chunk)
                 )
             )
         return out
 
     def _fetch_by_seqs(self, seqs: Sequence[int]) -> dict[int, Turn]:
         out: dict[int, Turn] = {}
-        for chunk in _chunks(list(seqs)):
+        for chunk in chunks(list(seqs)):
             marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
-                out[row[0]] = _turn(row)
+            for row in self._conn.execute(f"SELECT {TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
+                out[row[0]] = turn_from_row(row)
         return out
-
-
-def _prunable(terms: Sequence[str], common: Collection[str]) -> bool:
-    """Whether pruning ``common`` leaves a query: another term, or two common ones."""
-    return bool(common) and (len(common) < len(terms) or len(common) >= 2)
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
     """The id a turn is stored under when its own id belongs to someone else."""
     digest = hashlib.sha256(f"{tenant}\x00{user_id}\x00{turn_id}".encode()).hexdigest()
     return "t_" + digest[:20]
-
-
-def _filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:
-    """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
-    clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
-    params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
-    if not filters.include_archived:
-        clauses.append("t.archived_at IS NULL")
-    if scope.agent_id is not None:
-        clauses.append("t.agent_id = ?")
-        params.append(scope.agent_id)
-    if filters.session_ids:
-        clauses.append(f"t.session_id IN ({','.join('?' * len(filters.session_ids))})")
-        params.extend(filters.session_ids)
-    if filters.roles:
-        clauses.append(f"t.role IN ({','.join('?' * len(filters.roles))})")
-        params.extend(filters.roles)
-    if filters.since is not None:
-        clauses.append("t.ts >= ?")
-        params.append(to_micros(filters.since))
-    if filters.until is not None:
-        clauses.append("t.ts <= ?")
-        params.append(to_micros(filters.until))
-    for key, value in (filters.metadata or {}).items():
-        path = f'$."{key}"'
-        if value is None:
-            clauses.append("json_type(t.metadata, ?) = 'null'")
-            params.append(path)
-        else:
-            clauses.append("json_extract(t.metadata, ?) = ?")
-            params += [path, int(value) if isinstance(value, bool) else value]
-    return " AND ".join(clauses), params
-
-
-def _turn(row: Sequence[Any]) -> Turn:
-    seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
-    return Turn(
-        id=tid,
-        scope=Scope.trusted(tenant, user_id, agent_id, session_id),
-        role=role,
-        content=content,
-        timestamp=from_micros(ts),
-        recorded_at=from_micros(rec),
-        content_hash=chash,
-        name=name,
-        metadata=json.loads(meta),
-        seq=seq,
-    )
-
-
-def _chunks(items: list[Any], size: int = _SQLITE_MAX_VARS) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 __all__ = ["SQLiteStore", "match_expression", "scope_key", "scope_where"]

@@ -1,0 +1,173 @@
+"""The SQLite store's full-text search over turns (FTS5, bm25).
+
+A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
+lock and caches. In a large store a query scores only the turns that can rank: a term in
+many turns (a speaker's name, "like") adds at most a known amount to a bm25 score, so turns
+holding only one such term, and no other, are left out whenever that amount is below the
+``limit``-th score found among the rest. The ranking is the one of scoring every match.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from engram.model import SearchFilters
+from engram.store.base import Candidate, UserScope
+from engram.store.sqlite.sql import (
+    SQLITE_MAX_VARS,
+    TURN_COLUMNS,
+    any_term,
+    bm25_bound,
+    chunks,
+    filter_sql,
+    match_expression,
+    turn_from_row,
+)
+
+_TEXT_COLUMNS = "{content name keys}"
+_BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
+#: Turns of a user from which full-text search leaves common terms out of its candidates.
+PRUNE_FROM_TURNS = 20_000
+#: The share of turns a term must be in to be left out (when its bound allows).
+COMMON_TERM_SHARE = 0.02
+
+
+class FullTextMixin:
+    """Full-text search over turns for :class:`SQLiteStore`."""
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+    _turn_counts: dict[tuple[str, str], int]
+    _sync_caches: Callable[[], None]
+
+    def text_search(
+        self,
+        scope: UserScope,
+        terms: Sequence[str],
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Candidate]:
+        """The ``limit`` turns FTS5's bm25 ranks best for any of ``terms``.
+
+        In a large store only turns that can rank are scored. A term in many turns (a
+        speaker's name, "like") adds at most a known bound to a score, so turns holding only
+        one such common term, and no other, are left out when that bound is below the
+        ``limit``-th score found among the rest; when it is not, the search runs again with
+        fewer terms left out. The ranking is the one of scoring every match.
+        """
+        terms = list(dict.fromkeys(terms))
+        if not terms or limit <= 0:
+            return []
+        where, params = filter_sql(scope, filters, until)
+        with self._lock:
+            self._sync_caches()
+            if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
+                rows = self._every_match(scope, terms, where, params, limit)
+            else:
+                total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
+                bounds = self._common_terms(terms, total, limit)
+                rows = self._rank_text(scope, terms, bounds, where, params, limit)
+                floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
+                if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
+                    kept = {term: bound for term, bound in bounds.items() if bound < floor}
+                    rows = self._rank_text(
+                        scope, terms, kept if _prunable(terms, kept) else {}, where, params, limit
+                    )
+        return [Candidate(turn_from_row(row[:-1]), -float(row[-1])) for row in rows]
+
+    def _user_turns(self, tenant: str, user_id: str) -> int:
+        """How many turns a user has: counted once, then kept by this process's inserts.
+
+        Deletions leave it high until another connection writes; it only picks a plan.
+        """
+        key = (tenant, user_id)
+        if key not in self._turn_counts:
+            self._turn_counts[key] = self._conn.execute(
+                "SELECT count(*) FROM turns WHERE tenant=? AND user_id=?", key
+            ).fetchone()[0]
+        return self._turn_counts[key]
+
+    def _every_match(
+        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Turn rows and bm25 ranks, best first, scoring every turn of the user with a term."""
+        sql = (
+            f"SELECT {', '.join('t.' + c.strip() for c in TURN_COLUMNS.split(','))}, {_BM25} AS rank "
+            f"FROM turns_fts CROSS JOIN turns t ON t.seq = turns_fts.rowid "
+            f"WHERE turns_fts MATCH ? AND {where} ORDER BY rank, t.seq LIMIT ?"
+        )
+        match = match_expression(scope, _TEXT_COLUMNS, terms)
+        return self._conn.execute(sql, [match, *params, limit]).fetchall()
+
+    def _common_terms(self, terms: list[str], total: int, limit: int) -> dict[str, float]:
+        """The terms to leave out of the candidates, with their score bounds.
+
+        Those in more than ``COMMON_TERM_SHARE`` of the ``total`` turns, counted over the
+        whole index as FTS5 counts them for the IDF. None when fewer than two are common and
+        the other terms are in fewer than ``limit`` turns: the candidates could not fill the
+        ranking, and the pruning would be undone.
+        """
+        counts = {
+            term: self._conn.execute(
+                "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (any_term(_TEXT_COLUMNS, [term]),)
+            ).fetchone()[0]
+            for term in terms
+        }
+        common = {term: bm25_bound(n, total) for term, n in counts.items() if n > COMMON_TERM_SHARE * total}
+        if len(common) < 2 and sum(n for term, n in counts.items() if term not in common) < limit:
+            return {}  # too few candidates to fill the ranking: pruning would only have to be undone
+        return common if _prunable(terms, common) else {}
+
+    def _rank_text(
+        self,
+        scope: UserScope,
+        terms: list[str],
+        common: Collection[str],
+        where: str,
+        params: list[Any],
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """Turn rows and bm25 ranks, best first, of the user's turns :func:`any_term` finds.
+
+        Scored by every term, without the scope token: its IDF alone would read all the
+        user's rows, and the candidates are the user's already. The filters are checked on
+        the best ``4 × limit`` first (each check reads a turn's row), and on all the
+        candidates only when too few of those pass.
+        """
+        sql = (
+            f"SELECT rowid, {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? "
+            "AND +rowid IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?) ORDER BY rank, rowid LIMIT ?"
+        )
+        scored = any_term(_TEXT_COLUMNS, terms)
+        candidates = match_expression(scope, _TEXT_COLUMNS, terms, common)
+        for best in (4 * limit, -1):  # LIMIT -1: all
+            ranked = self._conn.execute(sql, [scored, candidates, best]).fetchall()
+            rows = self._filtered(dict(ranked), where, params, limit)
+            if len(rows) == limit or len(ranked) < best:
+                break
+        return rows
+
+    def _filtered(
+        self, ranks: dict[int, float], where: str, params: list[Any], limit: int
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the turns ranked in ``ranks`` that pass ``where``, best ``limit`` first."""
+        rows: list[tuple[Any, ...]] = []
+        for chunk in chunks(list(ranks), max(SQLITE_MAX_VARS - len(params), 100)):
+            marks = ",".join("?" * len(chunk))
+            rows += self._conn.execute(
+                f"SELECT {TURN_COLUMNS} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})",
+                [*params, *chunk],
+            ).fetchall()
+        rows.sort(key=lambda row: (ranks[row[0]], row[0]))
+        return [(*row, ranks[row[0]]) for row in rows[:limit]]
+
+
+def _prunable(terms: Sequence[str], common: Collection[str]) -> bool:
+    """Whether pruning ``common`` leaves a query: another term, or two common ones."""
+    return bool(common) and (len(common) < len(terms) or len(common) >= 2)
