@@ -50,17 +50,20 @@ def test_length_sorted_batches_return_vectors_in_input_order(onnx):
         ([], 4, []),
         ([7], 4, [[0]]),
         ([10, 10, 10, 10, 10], 2, [[0, 1], [2, 3], [4]]),  # at most ``size`` per batch
-        ([50, 10, 11, 52], 8, [[1, 2], [0, 3]]),  # similar lengths together, shortest first
+        ([30, 10, 11, 32], 8, [[1, 2], [0, 3]]),  # similar lengths together, shortest first
         ([10, 100, 10], 8, [[0, 2], [1]]),  # a long text is not padded onto short ones
         ([10, 12, 14, 16], 8, [[0, 1], [2, 3]]),  # padding stays within the slack
+        ([40] * 7, 8, [[0, 1], [2, 3], [4, 5], [6]]),  # at most 100 pieces a batch
+        ([150, 150], 8, [[0], [1]]),  # one text over the piece cap is a batch of its own
     ],
 )
 def test_length_batches_group_similar_lengths(lengths, size, expected):
-    batches = length_batches(lengths, size, slack=0.1)
+    batches = length_batches(lengths, size, slack=0.1, pieces=100)
     assert batches == expected
     for batch in batches:
         real = sum(lengths[i] for i in batch)
-        assert len(batch) <= size and (len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 1.1 * real)
+        padded = len(batch) * max(lengths[i] for i in batch)
+        assert len(batch) <= size and (len(batch) == 1 or (padded <= 1.1 * real and padded <= 100))
 
 
 def test_very_long_text_is_truncated_not_rejected(onnx):
