@@ -41,6 +41,14 @@ def test_exact_search_matches_brute_force():
     assert found[0][1] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_reserving_room_keeps_the_rows():
+    index, vectors = make(300)
+    index.reserve(1000)
+    np.testing.assert_array_equal(index.matrix, vectors)
+    index.append(np.array([5000]), np.array([5000]), vectors[:1])
+    assert len(index) == 301 and index.search(vectors[0], 2, until=10**9)[1][0] in (1000, 5000)
+
+
 def test_time_and_allowed_filters():
     index, vectors = make(300)
     found = index.search(vectors[250], 10, until=100)

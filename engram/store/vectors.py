@@ -47,6 +47,13 @@ class ScopeVectors:
         """The stored vectors, one row per turn."""
         return self._matrix[: self._size]
 
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all, so that appending up to them copies nothing."""
+        if rows > len(self._matrix):
+            grown = np.empty((rows, self.dim), dtype=np.float32)
+            grown[: self._size] = self._matrix[: self._size]
+            self._matrix = grown
+
     def append(
         self, seqs: np.ndarray, timestamps: np.ndarray, vectors: np.ndarray, active: np.ndarray | None = None
     ) -> None:
@@ -56,10 +63,7 @@ class ScopeVectors:
             return
         needed = self._size + count
         if needed > len(self._matrix):
-            capacity = max(needed, 2 * len(self._matrix), 256)
-            grown = np.empty((capacity, self.dim), dtype=np.float32)
-            grown[: self._size] = self._matrix[: self._size]
-            self._matrix = grown
+            self.reserve(max(needed, 2 * len(self._matrix), 256))
         self._matrix[self._size : needed] = vectors
         self.seqs = np.concatenate([self.seqs, np.asarray(seqs, dtype=np.int64)])
         self.timestamps = np.concatenate([self.timestamps, np.asarray(timestamps, dtype=np.int64)])

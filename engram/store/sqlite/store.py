@@ -461,18 +461,28 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         if index is None:
             dim = self._model[1] if self._model else 0
             index = ScopeVectors(dim, self.hnsw_threshold)
-            rows = self._conn.execute(
-                "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
-                "AND embedding IS NOT NULL ORDER BY seq",
-                (tenant, user_id),
-            ).fetchall()
-            if rows:
-                index.append(
-                    np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-                    np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-                    np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
-                    np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
+            # By seq, in chunks into a buffer of the final size: a copy of every vector at once,
+            # or SQLite sorting the rows with their vectors, would triple the memory it takes.
+            seqs = [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT seq FROM turns WHERE tenant=? AND user_id=? ORDER BY seq", key
                 )
+            ]
+            index.reserve(len(seqs))
+            for chunk in chunks(seqs):
+                rows = self._conn.execute(
+                    "SELECT seq, ts, embedding, archived_at IS NULL FROM turns "
+                    f"WHERE seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
+                    chunk,
+                ).fetchall()
+                if rows:
+                    index.append(
+                        np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+                        np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
+                        np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
+                    )
             self._vectors[key] = index
         return index
 
