@@ -8,8 +8,9 @@ of questions whose gold turns all appear in ``Memory.context(...)`` for each bud
     .venv/bin/python benchmarks/retrieval_variants.py locomo --budgets 1000 --variants my.json
 
 Variants are a JSON object of name → ``Memory.context`` keyword arguments; ``config`` may be a
-recipe name or ``{"retrievers": [...], "weights": {...}, "rrf_k": 60}``. With ``--embedding-cache DIR``
-vectors are kept on disk between runs (the default model only).
+recipe name or an object of :class:`~engram.read.retrieve.RetrievalConfig` fields over a
+``base`` recipe: ``{"base": "engram", "rrf_k": 60, "weights": {"bm25": 2, "vector": 1}}``.
+With ``--embedding-cache DIR`` vectors are kept on disk between runs (the default model only).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from engram.bench.embcache import DiskCachedEmbedder
 from engram.bench.systems import MemoCounter
 from engram.formats import load_locomo, load_longmemeval
 from engram.providers.tokens import default_counter
-from engram.read.retrieve import RetrievalConfig
+from engram.read.retrieve import RECIPES
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = {"locomo": "locomo10.json", "longmemeval": "longmemeval_s_dev.json.gz"}
@@ -42,15 +44,18 @@ DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def parse_variants(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``config`` objects become :class:`RetrievalConfig`: the recipe named by ``base`` (default
+    ``hybrid``) with the fields given replaced (``weights`` as an object of name → weight)."""
     for options in raw.values():
         config = options.get("config")
         if isinstance(config, dict):
-            weights = tuple(config.get("weights", {}).items()) or RetrievalConfig().weights
-            options["config"] = RetrievalConfig(
-                retrievers=tuple(config["retrievers"]),
-                weights=weights,
-                rrf_k=config.get("rrf_k", RetrievalConfig.rrf_k),
-            )
+            fields = dict(config)
+            base = RECIPES[fields.pop("base", "hybrid")]
+            if "weights" in fields:
+                fields["weights"] = tuple(fields["weights"].items())
+            if "retrievers" in fields:
+                fields["retrievers"] = tuple(fields["retrievers"])
+            options["config"] = replace(base, **fields)
     return raw
 
 

@@ -54,7 +54,7 @@ from engram.portable import PortableMethods
 from engram.providers.embedder import Embedder, text_key
 from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
-from engram.read.analyze import analyze
+from engram.read.analyze import analyze, embedding_text
 from engram.read.assemble import assemble_context
 from engram.read.excerpt import excerpt
 from engram.read.query import query_terms
@@ -453,8 +453,10 @@ class Memory(LifecycleMethods, PortableMethods):
         recipe: RetrievalConfig,
     ) -> Retrieved:
         analysis = analyze(query, at)
-        wants_vector = {"vector", "time", "episode"} & set(recipe.retrievers)
-        vector = self.embedder.embed([query])[0] if wants_vector else None
+        vector = None
+        if {"vector", "time", "episode"} & set(recipe.retrievers):
+            speakers = self.store.speaker_names(scope) if analysis.names else frozenset()
+            vector = self.embedder.embed([embedding_text(analysis, speakers)])[0]
         return retrieve(self.store, scope, analysis, vector, k=k, filters=filters, until=at, config=recipe)
 
     def _read_scope(

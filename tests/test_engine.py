@@ -278,3 +278,18 @@ def test_an_import_carrying_another_tenants_ids_never_reaches_their_turns(db_pat
     assert alice.get(secret.id, user_id="u").content == "the vault code is 0451"
     assert mallory.import_(io.StringIO(forged)).added == 0  # and it stays idempotent
     store.close()
+
+
+def test_a_speaker_the_question_names_is_left_out_of_its_vector(memory):
+    """The name prior favours the named speaker's turns; in the vector the name would only pull
+    in the turns that greet them."""
+    memory.add(
+        [
+            {"role": "user", "name": "Caroline", "content": "Melanie! Hi Melanie, so good to see you Melanie"},
+            {"role": "user", "name": "Melanie", "content": "my pottery class keeps me creative"},
+        ],
+        user_id="u",
+        session_id="s1",
+    )
+    hits = memory.search("What pottery does Melanie do?", user_id="u", k=2, config="vector")
+    assert [hit.turn.name for hit in hits] == ["Melanie", "Caroline"]

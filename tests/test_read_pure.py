@@ -8,11 +8,11 @@ import pytest
 
 from engram.model import Hit, Scope, Turn
 from engram.providers.tokens import ApproximateCounter
-from engram.read.analyze import analyze
+from engram.read.analyze import analyze, embedding_text
 from engram.read.assemble import MEMORIES_HEADER, WORKING_HEADER, assemble_context, format_turn
 from engram.read.fuse import reciprocal_rank_fusion
 from engram.read.query import query_terms
-from engram.read.retrieve import RetrievalConfig, apply_priors
+from engram.read.retrieve import RetrievalConfig, apply_priors, expand_neighbours
 
 T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
 
@@ -102,9 +102,9 @@ def test_context_puts_working_memory_first_and_memories_in_time_order():
     assert lines[2].startswith("[W1]") and "earlier words" in lines[2]
     assert "latest words" in lines[3]
     assert lines[4] == MEMORIES_HEADER
-    assert lines[5] == "### 2024-05-08 (Wed) 13:57"
+    assert lines[5] == "### Wed 8 May 2024, 13:57"
     assert lines[6] == "[M1] Ann: first fact"
-    assert lines[7] == "### 2024-05-08 (Wed) 13:59"
+    assert lines[7] == "### Wed 8 May 2024, 13:59"
     assert lines[8] == "[M2] Ann: third fact"
     assert [i.ref for i in items] == ["W1", "W2", "M1", "M2"]
     assert tokens == COUNT(text) <= 500 and left_out == []
@@ -152,11 +152,11 @@ def test_memories_of_one_session_share_a_header_and_show_a_time_only_where_it_ch
     ]
     text, tokens, _, _ = build([], ranked, 500)
     assert text.splitlines()[2:] == [
-        "### 2024-05-08 (Wed) 13:56",
+        "### Wed 8 May 2024, 13:56",
         "[M1] Ann: one",
         "[M2] Ann: two",
         "[M3] 14:03 Ann: three",
-        "[M4] 2024-05-09 (Thu) 19:56 Ann: four",
+        "[M4] Thu 9 May 2024, 19:56 Ann: four",
     ]
     assert tokens == COUNT(text)
 
@@ -182,7 +182,7 @@ def test_a_shortened_turn_is_shown_as_its_excerpt_and_marked():
 
 def test_turn_lines_carry_date_weekday_session_and_speaker():
     line = format_turn("M1", turn(0, "hello\n  there", session="s9"), with_session=True)
-    assert line == "[M1] 2024-05-08 (Wed) 13:56 [s9] Ann: hello there"
+    assert line == "[M1] Wed 8 May 2024, 13:56 [s9] Ann: hello there"
 
 
 @pytest.mark.parametrize(
@@ -211,6 +211,11 @@ def test_time_phrases_narrow_by_time_and_their_relative_words_leave_the_terms(qu
         ("What breed is my dog?", "user", set()),
         ("What did you recommend for my trip?", "assistant", set()),
         ("Can you remind me of the name?", None, set()),
+        ("Can you remind me what you said about it?", "assistant", set()),
+        ("What did you say about my essay?", "assistant", set()),
+        ("Can you suggest some activities that I can do in the evening?", "user", set()),
+        ("Could you recommend a book for me?", "user", set()),
+        ("Can you suggest a good book?", None, set()),
         ("What kind of place does Caroline want to create?", None, {"caroline"}),
         ("How do Jon and Gina both like to destress?", None, {"jon", "gina"}),
     ],
@@ -218,6 +223,22 @@ def test_time_phrases_narrow_by_time_and_their_relative_words_leave_the_terms(qu
 def test_analysis_says_whose_words_answer_the_question(question, role, names):
     analysis = analyze(question, T0)
     assert analysis.speaker_role == role and analysis.names == names
+
+
+@pytest.mark.parametrize(
+    ("question", "embedded"),
+    [
+        ("What activities does Melanie partake in?", "What activities does partake in?"),
+        ("What is Melanie's favourite book?", "What is favourite book?"),
+        ("How do Jon and Gina both like to destress?", "How do and both like to destress?"),
+        ("What did Jon do in Paris?", "What did do in Paris?"),  # a place is not a speaker
+        ("Melanie?", "Melanie?"),  # nothing would be left
+        ("What did melanie say?", "What did melanie say?"),  # not written as a name
+    ],
+)
+def test_the_embedded_question_leaves_out_the_speakers_it_names(question, embedded):
+    speakers = frozenset({"Melanie", "Jon Smith", "Gina"})
+    assert embedding_text(analyze(question, T0), speakers) == embedded
 
 
 def test_the_speaker_prior_raises_the_named_speakers_turns():
@@ -248,3 +269,26 @@ def test_the_window_prior_raises_turns_inside_the_questions_time_window():
     asked = apply_priors(hits, analyze("What did I do two days ago?", at), RetrievalConfig(window_boost=0.5))
     assert [h.turn.id for h in asked] == ["t1", "t2"] and asked[0].signals["in_window"] == 0.5
     assert apply_priors(hits, analyze("What did I do two days ago?", at), RetrievalConfig()) == hits
+
+
+class _Adjacent:
+    """A store that knows only which turns sit next to which."""
+
+    def __init__(self, turns: list[Turn]):
+        self.turns = turns
+
+    def adjacent_turns(self, scope, turn_, *, before=1, after=1):
+        at = self.turns.index(turn_)
+        return self.turns[max(at - before, 0) : at] + self.turns[at + 1 : at + 1 + after]
+
+
+def test_neighbours_of_strong_hits_rank_at_half_their_hits_score():
+    turns = [turn(n, f"line {n}") for n in range(10)]
+    hits = [Hit(turns[2], 1.0), Hit(turns[7], 0.8), Hit(turns[8], 0.45), Hit(turns[5], 0.3)]
+    ranked = expand_neighbours(_Adjacent(turns), None, hits, strong=2)
+    # t1 and t3 (around t2) at 0.5 come after t7 but before t8; t6 (around t7) at 0.4 after t8;
+    # t8 is a hit already; t5 (rank 4) is not strong enough to pull in t4.
+    assert [(h.turn.id, h.score) for h in ranked] == [
+        ("t2", 1.0), ("t7", 0.8), ("t1", 0.5), ("t3", 0.5), ("t8", 0.45), ("t6", 0.4), ("t5", 0.3)
+    ]  # fmt: skip
+    assert ranked[2].signals == {"neighbour_of_rank": 1} and ranked[5].signals == {"neighbour_of_rank": 2}

@@ -138,6 +138,23 @@ def test_delete_removes_row_text_and_vector(store):
     assert store.cached_vectors([text_key("zebra crossing")]) == {}
 
 
+def test_speaker_names_follow_inserts_and_forgets(store):
+    scope = UserScope("t", "u")
+    assert store.speaker_names(scope) == frozenset()
+    messages = [{"role": "user", "name": name, "content": f"hello from {name}"} for name in ("Ana", "Bo Li")]
+    turns = parse_messages(messages, Scope("t", "u", None, "s"), now=T0)
+    texts = [t.embedding_text() for t in turns]
+    store.insert_turns(turns, EMB.embed(texts), [text_key(t) for t in texts], T0)
+    put(store, "other", "s", ["no name here"])
+    assert store.speaker_names(scope) == {"Ana", "Bo Li"}  # read once, then kept by inserts
+    more = parse_messages([{"role": "user", "name": "Cy", "content": "hi"}], Scope("t", "u", None, "s2"), now=T0)
+    store.insert_turns(more, EMB.embed(["hi"]), [text_key("hi")], T0)
+    assert store.speaker_names(scope) == {"Ana", "Bo Li", "Cy"}
+    store.forget(scope, session_id="s2")
+    assert store.speaker_names(scope) == {"Ana", "Bo Li"}
+    assert store.speaker_names(UserScope("t", "other")) == frozenset()
+
+
 def test_list_pages_in_time_order_and_recent_turns_newest_first(store):
     put(store, "u", "s", ["third"], start=T0 + timedelta(hours=3))
     put(store, "u", "s", ["first", "second"], start=T0)

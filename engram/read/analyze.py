@@ -28,9 +28,16 @@ _PAST = re.compile(
 
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'd|i'll)\b", re.IGNORECASE)
 _ASKS_ASSISTANT = re.compile(
-    r"\byou (?:\w+ )?(?:say|said|tell|told|suggest(?:ed)?|recommend(?:ed)?|mention(?:ed)?|give|gave|"
-    r"share[sd]?|write|wrote|list(?:ed)?|propose[sd]?)\b|"
+    r"\byou (?:\w+ )?(?:said|told|suggested|recommended|mentioned|gave|shared|wrote|listed|proposed)\b|"
+    r"\bdid you (?:\w+ )?(?:say|tell|suggest|recommend|mention|give|share|write|list|propose)\b|"
     r"\byour (?:suggestion|recommendation|advice|answer|list)\b",
+    re.IGNORECASE,
+)
+#: A new request ("can you suggest something I'd like?"): what the user said about themselves
+#: (their tastes, plans, constraints) is what answers it, not what the assistant said before.
+_REQUEST = re.compile(
+    r"\b(?:can|could|would|will) you (?:please )?(?:suggest|recommend|give|list|propose|help|find|plan|"
+    r"come up)\b",
     re.IGNORECASE,
 )
 
@@ -89,11 +96,32 @@ def analyze(query: str, reference_time: datetime) -> QueryAnalysis:
     )
 
 
+def embedding_text(analysis: QueryAnalysis, speakers: frozenset[str]) -> str:
+    """The question as it is embedded: without the names of the speakers it names.
+
+    The speaker prior already favours a named speaker's turns; left in the vector, the name
+    pulls in every turn that greets or thanks them ("Thanks, Melanie!") and crowds out the
+    turns about what was asked. ``speakers`` are the speakers' names (``Turn.name``); a word
+    of one that the question names as an entity is left out, possessive "'s" and all.
+    """
+    named = analysis.names & {word.casefold() for name in speakers for word in name.split()}
+    words = analysis.text.split()
+    kept = [word for word in words if _POSSESSIVE.sub("", word.strip(_PUNCTUATION)).casefold() not in named]
+    return " ".join(kept) if kept and len(kept) < len(words) else analysis.text
+
+
+_PUNCTUATION = "?!.,;:\"'()[]"
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def _speaker_role(query: str) -> str | None:
     """Whose words answer the question: the assistant's when it asks what "you said", the
-    user's when it asks about "me"/"my" (what I did is in what I said), else anyone's."""
+    user's when it asks about "me"/"my" (what I did is in what I said) or makes a request
+    about themselves ("can you suggest something I can do tonight?"), else anyone's."""
     if _ASKS_ASSISTANT.search(query):
         return "assistant"
-    if _FIRST_PERSON.search(query) and not re.search(r"\byou\b", query, re.IGNORECASE):
+    if _FIRST_PERSON.search(query) and (
+        _REQUEST.search(query) or not re.search(r"\byou\b", query, re.IGNORECASE)
+    ):
         return "user"
     return None

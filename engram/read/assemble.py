@@ -6,9 +6,9 @@ Pure: token counting is passed in. Layout (each line cites its memory):
     ## Known facts (with the dates they held)
     [F1] Caroline lives in Boston (since 2023-01-20)
     ## Current session (most recent turns)
-    [W1] 2023-05-08 (Mon) 13:50 Caroline: ...
+    [W1] Mon 8 May 2023, 13:50 Caroline: ...
     ## Relevant memories (oldest first)
-    ### 2023-01-20 (Fri) 09:12
+    ### Fri 20 Jan 2023, 09:12
     [M1] Melanie: I went there yesterday [2023-01-19] ...
     [M2] 09:40 Caroline: ...
 
@@ -41,8 +41,9 @@ MEMORIES_HEADER = "## Relevant memories (oldest first)"
 
 
 def format_time(moment: datetime) -> str:
-    """``2023-05-08 (Mon) 13:56``: the date, weekday and time a reader needs for time questions."""
-    return moment.strftime("%Y-%m-%d (%a) %H:%M")
+    """``Mon 8 May 2023, 13:56``: the weekday, date and time a reader needs for time questions,
+    in 12 word pieces (``2023-05-08 (Mon) 13:56`` takes 15, on every session header)."""
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
 
 
 @functools.lru_cache(maxsize=20_000)

@@ -75,20 +75,23 @@ class RetrievalConfig:
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
-#: The default: full text counts double. Measured with benchmarks/retrieval_variants.py on
-#: both LoCoMo and LongMemEval (see benchmarks/RESULTS.md): MiniLM vectors are weaker than BM25
-#: on long, keyword-rich histories, and equal weights let near-misses crowd a budgeted context.
-ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.0), ("time", 0.5), ("fact", 0.3))
+#: The default: full text weighs 2, vectors 1.5. Measured with benchmarks/retrieval_variants.py
+#: on both LoCoMo and LongMemEval (see benchmarks/RESULTS.md): MiniLM vectors are weaker than
+#: BM25 on long, keyword-rich histories, and equal weights let near-misses crowd a budgeted
+#: context; with the names of speakers left out of the embedded question they earn 1.5.
+ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.5), ("time", 0.5), ("fact", 0.3))
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
-#: both rank middling; the priors favour whom and when the question is about.
-ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST, ENGRAM_WINDOW_BOOST = 10, 0.6, 0.5
+#: both rank middling; the priors favour whom and when the question is about. Each ranking
+#: offers 80 candidates, so a turn two rankings both place past 50 can still fuse into the top.
+ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST, ENGRAM_WINDOW_BOOST, ENGRAM_CANDIDATES = 10, 0.6, 0.5, 80
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
         retrievers=("bm25", "vector", "time", "fact"),
         weights=ENGRAM_WEIGHTS,
         rrf_k=ENGRAM_RRF_K,
+        candidates=ENGRAM_CANDIDATES,
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
         window_boost=ENGRAM_WINDOW_BOOST,
@@ -97,6 +100,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         retrievers=("bm25", "vector", "time", "episode", "fact"),
         weights=(*ENGRAM_WEIGHTS, ("episode", 0.3)),
         rrf_k=ENGRAM_RRF_K,
+        candidates=ENGRAM_CANDIDATES,
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
         window_boost=ENGRAM_WINDOW_BOOST,
@@ -276,16 +280,19 @@ def _fact_route(
     return facts, ranking
 
 
+#: The share of its hit's score a pulled-in neighbour is ranked at.
+NEIGHBOUR_SHARE = 0.5
+
+
 def expand_neighbours(store: Store, scope: UserScope, hits: Sequence[Hit], *, strong: int = 5) -> list[Hit]:
     """EM-LLM's contiguity: each of the ``strong`` best hits pulls in the turns just before and
-    after it, placed right behind it in the ranking (so a budget keeps a hit's context first)."""
-    out: list[Hit] = []
+    after it, ranked at half the hit's score. A strong hit's context so comes before the weak
+    hits, but not before the next strong one (which, in a small budget, it would crowd out)."""
+    out = list(hits)
     seen = {hit.turn.id for hit in hits}
-    for rank, hit in enumerate(hits):
-        out.append(hit)
-        if rank < strong:
-            for neighbour in store.adjacent_turns(scope, hit.turn):
-                if neighbour.id not in seen:
-                    seen.add(neighbour.id)
-                    out.append(Hit(neighbour, hit.score * 0.5, {"neighbour_of_rank": rank + 1}))
-    return out
+    for rank, hit in enumerate(hits[:strong]):
+        for neighbour in store.adjacent_turns(scope, hit.turn):
+            if neighbour.id not in seen:
+                seen.add(neighbour.id)
+                out.append(Hit(neighbour, hit.score * NEIGHBOUR_SHARE, {"neighbour_of_rank": rank + 1}))
+    return sorted(out, key=lambda hit: -hit.score)  # stable: a neighbour follows hits of its score

@@ -160,6 +160,10 @@ class Store(Protocol):
     def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
         """The turns just before and after ``turn`` in its session, in time order."""
 
+    def speaker_names(self, scope: UserScope) -> frozenset[str]:
+        """The speaker names (``Turn.name``) on the user's turns, as stored. Cheap: read once,
+        then kept up to date by the store's own writes."""
+
     def iter_turns(
         self, tenant: str, user_id: str | None = None, *, batch: int = 500
     ) -> Iterator[tuple[Turn, np.ndarray | None]]:

@@ -29,6 +29,7 @@ class MemoryStateMixin:
     _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
+    _speakers: dict[tuple[str, str], frozenset[str]]
 
     # -- memory state: recall, pins, archive ------------------------------------------------
 
@@ -276,6 +277,7 @@ class MemoryStateMixin:
                 raise
             self._vectors.pop((scope.tenant, scope.user_id), None)
             self._episode_vectors.pop((scope.tenant, scope.user_id), None)
+            self._speakers.pop((scope.tenant, scope.user_id), None)
             if turn_ids or doomed_facts:
                 self.scrub()
         return ForgetReceipt(

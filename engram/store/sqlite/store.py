@@ -71,6 +71,7 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         self._lock = threading.RLock()
         self._vectors: dict[tuple[str, str], ScopeVectors] = {}
         self._turn_counts: dict[tuple[str, str], int] = {}  # per user, for choosing a search plan
+        self._speakers: dict[tuple[str, str], frozenset[str]] = {}  # per user
         self._episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]] = {}
         self._model: tuple[str, int] | None = None
         try:
@@ -190,6 +191,9 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
                 key = (stored[turn_id].scope.tenant, stored[turn_id].scope.user_id)
                 if key in self._turn_counts:
                     self._turn_counts[key] += 1
+                name = stored[turn_id].name
+                if key in self._speakers and name:
+                    self._speakers[key] |= {name}
         new = set(inserted)
         return [(stored[turn_id], turn_id in new) for turn_id in actual]
 
@@ -247,6 +251,19 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         params.append(limit)
         with self._lock:
             return [turn_from_row(row) for row in self._conn.execute(sql, params)]
+
+    def speaker_names(self, scope: UserScope) -> frozenset[str]:
+        key = (scope.tenant, scope.user_id)
+        with self._lock:
+            self._sync_caches()
+            if key not in self._speakers:
+                self._speakers[key] = frozenset(
+                    row[0]
+                    for row in self._conn.execute(
+                        "SELECT DISTINCT name FROM turns WHERE tenant=? AND user_id=? AND name IS NOT NULL", key
+                    )
+                )
+            return self._speakers[key]
 
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
         where, params = scope_where(scope)
@@ -452,6 +469,7 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         if version != self._data_version:
             self._vectors.clear()
             self._turn_counts.clear()
+            self._speakers.clear()
             self._episode_vectors.clear()
             self._data_version = version
 
