@@ -293,3 +293,22 @@ def test_a_speaker_the_question_names_is_left_out_of_its_vector(memory):
     )
     hits = memory.search("What pottery does Melanie do?", user_id="u", k=2, config="vector")
     assert [hit.turn.name for hit in hits] == ["Melanie", "Caroline"]
+
+
+def test_the_query_embedding_threads_start_again_in_a_forked_child():
+    """A forked child inherits no threads: work given to its parent's pool would never run."""
+    import os
+
+    from engram.engine import _WorkerThreads
+
+    pool = _WorkerThreads("test-workers", workers=1)
+    assert pool.submit(len, "abc").result(timeout=5) == 3  # the parent's thread is up and idle
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            ok = pool.submit(len, "abcd").result(timeout=5) == 4
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

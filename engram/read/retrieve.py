@@ -25,7 +25,7 @@ Every hit keeps every signal for ``explain``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -151,14 +151,18 @@ def retrieve(
     store: Store,
     scope: UserScope,
     analysis: QueryAnalysis,
-    query_vector: np.ndarray | None,
+    query_vector: np.ndarray | Callable[[], np.ndarray] | None,
     *,
     k: int,
     filters: SearchFilters,
     until: datetime,
     config: RetrievalConfig,
 ) -> Retrieved:
-    """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes."""
+    """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes.
+
+    ``query_vector`` is the question's vector, or a function that waits for it: it is called
+    after the full-text search, so the question can be embedded meanwhile.
+    """
     pool = max(config.candidates, k)
     use = set(config.retrievers)
     rankings: dict[str, list[tuple[Turn, float]]] = {}
@@ -166,6 +170,8 @@ def retrieve(
     if "bm25" in use:
         found = store.text_search(scope, analysis.terms, filters=filters, until=until, limit=pool)
         rankings["bm25"] = [(c.turn, c.score) for c in found]
+    if callable(query_vector):  # being embedded while the full-text search ran
+        query_vector = query_vector()
     if query_vector is not None and "vector" in use:
         found = store.vector_search(scope, query_vector, filters=filters, until=until, limit=pool)
         rankings["vector"] = [(c.turn, c.score) for c in found]
