@@ -245,7 +245,23 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
             "/v1/facts", "/v1/facts/{fact_id}/history", "/v1/profile", "/v1/episodes", "/v1/consolidate",
             "/v1/forget", "/v1/pin"} == paths
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
-    assert client.get("/docs").status_code == 200
+
+
+def test_the_api_reference_page_is_served_from_here(client: TestClient) -> None:
+    """/docs lists every route and schema without a script or anything fetched from elsewhere
+    (FastAPI's Swagger UI loads from a CDN: offline, a blank page)."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    schema = client.get("/openapi.json").json()
+    for path, item in schema["paths"].items():
+        for method in item:
+            assert f"{method.upper()}</span> <code>{path}</code>" in html
+    assert 'id="schema-SearchIn"' in html and "<code>list[HitOut]</code>" in html
+    assert "Whose memory to search." in html  # field descriptions are shown
+    assert "<script" not in html and "https://" not in html and "http://" not in html
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert client.get("/redoc").status_code == 404
 
 
 def test_routes_are_documented_in_docs() -> None:

@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from engram import __version__
 from engram.aio import AsyncMemory
-from engram.server import errors, routes_lifecycle, routes_memory, routes_ops, routes_turns
+from engram.server import apidocs, errors, routes_lifecycle, routes_memory, routes_ops, routes_turns
 from engram.server.auth import ServerState, Tenants
 from engram.server.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES, MAX_REQUEST_MESSAGES
 
@@ -79,7 +79,15 @@ def create_app(
                 await stack.enter_async_context(start())
             yield
 
-    app = FastAPI(title="Engram", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # The API reference is our own page (engram.server.apidocs): FastAPI's load from a CDN.
+    app = FastAPI(
+        title="Engram",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.engram = state
     errors.install(app)
     app.include_router(routes_ops.probes)
@@ -87,6 +95,7 @@ def create_app(
     app.include_router(routes_turns.router)
     app.include_router(routes_lifecycle.router)
     app.include_router(routes_ops.router)
+    app.include_router(apidocs.router)
     if mcp:
         from engram.server.mcp_http import mcp_route
 

@@ -79,7 +79,7 @@ def serve_command(
     inspector: bool,
     log_level: str,
 ) -> None:
-    """Serve memory over HTTP: REST API (/v1, docs at /docs), MCP (/mcp) and the inspector (/).
+    """Serve memory over HTTP: REST API (/v1, reference at /docs), MCP (/mcp) and the inspector (/).
 
     \b
     With API keys in the store (engram keys create --tenant NAME), every request needs
