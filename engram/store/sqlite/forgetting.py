@@ -18,6 +18,7 @@ from engram.model import Turn
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import ForgetReceipt, MemoryState, UserScope
 from engram.store.sqlite.lifecycle import _KIND_TABLE, _dt, _marks, _us
+from engram.store.sqlite.sql import TURN_COLUMNS, turn_from_row
 from engram.store.vectors import ScopeVectors
 
 
@@ -178,14 +179,12 @@ class MemoryStateMixin:
 
     def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
         """A user's turns stored after the watermark ``seq``, in insertion order."""
-        from engram.store.sqlite.store import _TURN_COLUMNS, _turn
-
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq > ? ORDER BY seq LIMIT ?",
                 (scope.tenant, scope.user_id, seq, limit),
             ).fetchall()
-        return [_turn(row) for row in rows]
+        return [turn_from_row(row) for row in rows]
 
     # -- forgetting ------------------------------------------------------------------------
 

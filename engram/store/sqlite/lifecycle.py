@@ -22,7 +22,7 @@ from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import UserScope
-from engram.store.sqlite.sql import match_expression, scope_key, scope_where
+from engram.store.sqlite.sql import TURN_COLUMNS, match_expression, scope_key, scope_where, turn_from_row
 from engram.store.vectors import ScopeVectors
 
 _EPISODE_COLUMNS = (
@@ -63,16 +63,14 @@ class LifecycleMixin:
 
     def session_turns(self, scope: UserScope, session_id: str) -> tuple[list[Turn], np.ndarray]:
         """Every turn of a session in time order, with its vectors (one row each)."""
-        from engram.store.sqlite.store import _TURN_COLUMNS, _turn
-
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND user_id=? AND session_id=? "
+                f"SELECT {TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND user_id=? AND session_id=? "
                 "ORDER BY ts, seq",
                 (scope.tenant, scope.user_id, session_id),
             ).fetchall()
         dim = self._model[1] if self._model else 0
-        turns = [_turn(row[:-1]) for row in rows]
+        turns = [turn_from_row(row[:-1]) for row in rows]
         vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
         return turns, vectors
 

@@ -42,9 +42,6 @@ from engram.store.sqlite.sql import (
 )
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
-# The names the lifecycle and forgetting mixins import from here.
-_TURN_COLUMNS, _turn = TURN_COLUMNS, turn_from_row
-
 
 class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
     """The embedded store. Thread-safe; several processes may share one file.
