@@ -12,11 +12,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +51,7 @@ from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
 from engram.model.timeutil import now, parse_timestamp, to_micros
 from engram.portable import PortableMethods
+from engram.providers.background import embed_later
 from engram.providers.embedder import Embedder, text_key
 from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
@@ -453,14 +453,13 @@ class Memory(LifecycleMethods, PortableMethods):
         at: datetime,
         recipe: RetrievalConfig,
     ) -> Retrieved:
-        """The question is embedded in a worker thread while full-text search runs (ONNX
-        Runtime and SQLite both release the GIL), so on two cores its cost mostly hides."""
+        """The question is embedded in the background (:func:`embed_later`) while full-text
+        search runs."""
         analysis = analyze(query, at)
-        vector: Callable[[], np.ndarray] | None = None
+        vector = None
         if {"vector", "time", "episode"} & set(recipe.retrievers):
             speakers = self.store.speaker_names(scope) if analysis.names else frozenset()
-            pending = _QUERY_EMBEDDING.submit(self.embedder.embed, [embedding_text(analysis, speakers)])
-            vector = lambda: pending.result()[0]  # noqa: E731
+            vector = embed_later(self.embedder, embedding_text(analysis, speakers))
         return retrieve(self.store, scope, analysis, vector, k=k, filters=filters, until=at, config=recipe)
 
     def _read_scope(
@@ -567,31 +566,6 @@ class Memory(LifecycleMethods, PortableMethods):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_T = TypeVar("_T")
-
-
-class _WorkerThreads:
-    """A thread pool started on first use, and again in a forked child (which inherits none of
-    its parent's threads: the parent's pool would take work and never run it)."""
-
-    def __init__(self, name: str, workers: int) -> None:
-        self._name, self._workers = name, workers
-        self._pool: ThreadPoolExecutor | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name)
-                self._pid = os.getpid()
-            return self._pool.submit(fn, *args)
-
-
-#: Embeds questions beside full-text search (see ``Memory._retrieve``).
-_QUERY_EMBEDDING = _WorkerThreads("engram-query-embedding", workers=4)
 
 
 def _recipe(value: str | RetrievalConfig) -> RetrievalConfig:

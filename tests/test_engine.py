@@ -299,9 +299,9 @@ def test_the_query_embedding_threads_start_again_in_a_forked_child():
     """A forked child inherits no threads: work given to its parent's pool would never run."""
     import os
 
-    from engram.engine import _WorkerThreads
+    from engram.providers.background import WorkerThreads
 
-    pool = _WorkerThreads("test-workers", workers=1)
+    pool = WorkerThreads("test-workers", workers=1)
     assert pool.submit(len, "abc").result(timeout=5) == 3  # the parent's thread is up and idle
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child

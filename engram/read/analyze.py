@@ -96,6 +96,10 @@ def analyze(query: str, reference_time: datetime) -> QueryAnalysis:
     )
 
 
+_PUNCTUATION = "?!.,;:\"'()[]"
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def embedding_text(analysis: QueryAnalysis, speakers: frozenset[str]) -> str:
     """The question as it is embedded: without the names of the speakers it names.
 
@@ -108,10 +112,6 @@ def embedding_text(analysis: QueryAnalysis, speakers: frozenset[str]) -> str:
     words = analysis.text.split()
     kept = [word for word in words if _POSSESSIVE.sub("", word.strip(_PUNCTUATION)).casefold() not in named]
     return " ".join(kept) if kept and len(kept) < len(words) else analysis.text
-
-
-_PUNCTUATION = "?!.,;:\"'()[]"
-_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def _speaker_role(query: str) -> str | None:

@@ -151,7 +151,7 @@ def retrieve(
     store: Store,
     scope: UserScope,
     analysis: QueryAnalysis,
-    query_vector: np.ndarray | Callable[[], np.ndarray] | None,
+    embedded: Callable[[], np.ndarray] | None,
     *,
     k: int,
     filters: SearchFilters,
@@ -160,8 +160,8 @@ def retrieve(
 ) -> Retrieved:
     """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes.
 
-    ``query_vector`` is the question's vector, or a function that waits for it: it is called
-    after the full-text search, so the question can be embedded meanwhile.
+    ``embedded`` waits for the question's vector (``None`` without one): it is called after
+    the full-text search, so the question can be embedded meanwhile.
     """
     pool = max(config.candidates, k)
     use = set(config.retrievers)
@@ -170,8 +170,7 @@ def retrieve(
     if "bm25" in use:
         found = store.text_search(scope, analysis.terms, filters=filters, until=until, limit=pool)
         rankings["bm25"] = [(c.turn, c.score) for c in found]
-    if callable(query_vector):  # being embedded while the full-text search ran
-        query_vector = query_vector()
+    query_vector = embedded() if embedded is not None else None
     if query_vector is not None and "vector" in use:
         found = store.vector_search(scope, query_vector, filters=filters, until=until, limit=pool)
         rankings["vector"] = [(c.turn, c.score) for c in found]
