@@ -13,7 +13,11 @@ from engram.errors import (
     NotFoundError,
     ProviderError,
     SchemaVersionError,
+    StoreBusyError,
     StoreError,
+    StoreFullError,
+    StoreNotFoundError,
+    StoreReadOnlyError,
     ValidationError,
 )
 from engram.model import (
@@ -77,7 +81,11 @@ __all__ = [
     "SearchFilters",
     "SearchResult",
     "Stats",
+    "StoreBusyError",
     "StoreError",
+    "StoreFullError",
+    "StoreNotFoundError",
+    "StoreReadOnlyError",
     "Turn",
     "ValidationError",
     "__version__",

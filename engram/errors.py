@@ -10,7 +10,11 @@ REST server to HTTP status codes, the MCP server to tool errors.
     ├── StoreError             the database cannot be used as is        (CLI exit 4, HTTP 503)
     │   ├── CorruptStoreError  the file is not an Engram database or is damaged
     │   ├── SchemaVersionError the file was written by a newer Engram
-    │   └── EmbedderMismatchError  the store was embedded with another model
+    │   ├── EmbedderMismatchError  the store was embedded with another model
+    │   ├── StoreNotFoundError no store at that path (reads never create one)
+    │   ├── StoreBusyError     another process holds the lock past the timeout; retry
+    │   ├── StoreReadOnlyError the file or its folder cannot be written
+    │   └── StoreFullError     the disk (or a size limit) is full
     ├── ProviderError          an embedder or LLM failed                (CLI exit 5, HTTP 502)
     └── MissingDependencyError an optional extra is not installed       (CLI exit 6, HTTP 501)
 """
@@ -52,6 +56,22 @@ class SchemaVersionError(StoreError):
 
 class EmbedderMismatchError(StoreError):
     """The store's vectors were made by a different embedding model than the one configured."""
+
+
+class StoreNotFoundError(StoreError):
+    """There is no store at the given path; a read never creates one (a mistyped path?)."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection held the database lock for longer than the busy timeout; retry later."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The store (or the folder it lives in) cannot be written: a write was refused, nothing changed."""
+
+
+class StoreFullError(StoreError):
+    """The disk is full (or a size limit was reached): the write was rolled back, nothing changed."""
 
 
 class ProviderError(EngramError):

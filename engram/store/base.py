@@ -8,6 +8,7 @@ same conformance tests run against every backend. All methods are scoped: ``tena
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -89,11 +90,32 @@ class Store(Protocol):
             EmbedderMismatchError: the store holds vectors of another model or size.
         """
 
-    def get_turns(self, scope: UserScope, ids: Sequence[str]) -> list[Turn]:
-        """The turns with these ids in this scope, in no particular order."""
+    def atomic(self) -> AbstractContextManager[None]:
+        """A unit of work: every write inside commits together or not at all.
 
-    def cached_vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        """Vectors already stored for these embedding-text keys (sha256 digests)."""
+        Nests (an inner block is a savepoint). On an error the work is rolled back and the
+        original error re-raised (mapped onto :class:`engram.errors.StoreError`'s tree).
+        """
+
+    def get_turns(
+        self,
+        scope: UserScope,
+        ids: Sequence[str],
+        *,
+        filters: SearchFilters | None = None,
+        until: datetime | None = None,
+    ) -> list[Turn]:
+        """The turns with these ids in this scope, in no particular order.
+
+        With ``filters`` (and ``until``), only those a search with the same filters could
+        return: the one filter implementation, archive rule included.
+        """
+
+    def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """Vectors this user already stored for these embedding-text keys (sha256 digests).
+
+        Scoped: another tenant's or user's text never answers (no existence oracle).
+        """
 
     def insert_turns(
         self,
@@ -211,11 +233,11 @@ class Store(Protocol):
     ) -> list[tuple[Episode, float]]:
         """Cosine similarity to episode centroids."""
 
-    def slot_versions(self, slots: Sequence[str]) -> dict[str, list[FactVersion]]:
-        """Every version of each fact slot."""
+    def slot_versions(self, scope: UserScope, slots: Sequence[str]) -> dict[str, list[FactVersion]]:
+        """Every version of each of this user's fact slots."""
 
-    def save_facts(self, versions: Sequence[FactVersion]) -> None:
-        """Insert or update fact versions by id."""
+    def save_facts(self, scope: UserScope, versions: Sequence[FactVersion]) -> None:
+        """Insert or update this user's fact versions by id (a version of another scope is refused)."""
 
     def list_facts(
         self,
