@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from engram.build import build_memory
 from engram.cli import base as cli_base
 from engram.cli import cli
 from engram.cli.demo import load_sample
+from engram.settings import EngramSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HASHING = {"ENGRAM_EMBEDDER": "hashing", "ENGRAM_DB": None, "ENGRAM_TENANT": None, "ENGRAM_DEBUG": None}
@@ -357,7 +359,7 @@ def test_error_paths_print_one_line_with_the_right_exit_code(engram: Engram, tmp
     one_line_error(engram("stats", ENGRAM_EMBEDDER="word2vec"), 2, "ENGRAM_EMBEDDER")
 
 
-def test_embedder_mismatch_is_a_store_error(engram: Engram) -> None:
+def test_embedder_mismatch_is_a_store_error(engram: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
     engram("add", "--user", "u", "--session", "s", "hello", ENGRAM_EMBEDDER="hashing")
     # A store embedded with the hashing embedder refuses another model's vectors; simulate one.
     from engram.providers.hashing import HashingEmbedder
@@ -366,22 +368,17 @@ def test_embedder_mismatch_is_a_store_error(engram: Engram) -> None:
         def __init__(self) -> None:
             super().__init__(dim=64)
 
-    original = cli_base.make_memory
+    def other_memory(settings: EngramSettings, *, create: bool) -> object:
+        return build_memory(settings, create=create, embedder=Other())
 
-    def other_memory(path: object, tenant: str) -> object:
-        from engram import Memory
-
-        return Memory(path, embedder=Other(), tenant=tenant)  # type: ignore[arg-type]
-
-    try:
-        cli_base.make_memory = other_memory  # type: ignore[assignment]
-        one_line_error(engram("search", "hello", "--user", "u"), 4, "hashing-256")
-    finally:
-        cli_base.make_memory = original
+    monkeypatch.setattr(cli_base, "make_memory", other_memory)
+    one_line_error(engram("search", "hello", "--user", "u"), 4, "hashing-256")
 
 
 def test_unexpected_errors_and_interrupts(engram: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
     from engram import Memory
+
+    assert engram("add", "--user", "u", "--session", "s", "hello").exit_code == 0
 
     def boom(self: object, **_: object) -> None:
         raise RuntimeError("boom")
@@ -417,6 +414,7 @@ def test_bench_is_loaded_lazily_and_never_breaks_the_cli(
     """)
     )
     (tmp_path / "fake_bench_broken.py").write_text("raise RuntimeError('half-written module')\n")
+    assert engram("add", "--user", "u", "--session", "s", "hello").exit_code == 0
     for module, listed in [
         ("fake_bench_missing", False),
         ("fake_bench_broken", True),
