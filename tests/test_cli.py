@@ -646,7 +646,10 @@ def test_import_with_a_bad_second_conversation_writes_nothing(engram: Engram, tm
     path.write_text(json.dumps([locomo_sample("conv-a", ("Ann", "Bo")), bad]))
     line = one_line_error(engram("import", "locomo", str(path)), 2, "conversation 2 of 2", "'conv-b'")
     assert "session 'session_2'" in line and "'D2:1'" in line and "name" in line and "Nothing was imported" in line
-    assert engram.json("stats")["turns"] == 0  # type: ignore[index]
+    assert not engram.db.exists()  # not even an empty store
+    engram("add", "--user", "u", "--session", "s", "hello")
+    one_line_error(engram("import", "locomo", str(path)), 2, "conversation 2 of 2")
+    assert engram.json("stats", "--user", "conv-a")["turns"] == 0  # type: ignore[index]
 
 
 def test_an_import_that_fails_while_writing_says_what_was_stored(

@@ -158,3 +158,17 @@ def test_a_tenant_view_shares_every_component_of_its_base(tmp_path: Path) -> Non
     for attribute in SHARED_COMPONENTS.values():
         assert getattr(view, attribute) is getattr(base, attribute), attribute
     base.close()
+
+
+def test_the_bench_builds_engrams_llm_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engram.bench.cli import _engram_llm
+
+    with pytest.raises(ValidationError, match="ENGRAM_LLM_BASE_URL"):
+        _engram_llm()
+    monkeypatch.setenv("ENGRAM_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ENGRAM_LLM_MODEL", "bench-model")
+    monkeypatch.setenv("ENGRAM_LLM_TIMEOUT", "7")
+    llm = _engram_llm()
+    assert isinstance(llm, OpenAICompatibleLLM) and llm.model == "bench-model"
+    assert llm._client.timeout.read == 7
+    llm.close()

@@ -72,6 +72,7 @@ def ingest(
     summary: ImportSummary,
     user_id: str | None = None,
     update: Callable[[int], None] = lambda _n: None,
+    checked: bool = False,
 ) -> ImportSummary:
     """Add every session of ``conversations`` with ``Memory.add``; one user per conversation.
 
@@ -86,12 +87,14 @@ def ingest(
         summary: filled in and returned.
         user_id: store every conversation under this user instead of its own id.
         update: called with the number of messages after each ``add``.
+        checked: the caller already ran :func:`~engram.formats.validate.check_conversations`.
 
     Raises:
         ValidationError: a record is bad; nothing was written.
         EngramError: writing failed; the message says what was stored before.
     """
-    check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
+    if not checked:
+        check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
     started = time.perf_counter()
     for conversation in conversations:
         user = user_id or conversation.id
@@ -228,10 +231,13 @@ def import_command(
                 f"--user needs exactly one conversation, but {len(selected)} are selected: "
                 "add --conversation ID"
             )
+        # checked before the store is opened, so that a refused file does not even create it
+        check_conversations(selected, tenant=settings.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
         total = sum(len(session.messages) for conversation in selected for session in conversation.sessions)
         summary = ImportSummary(fmt, path, sha256=dataset.sha256)
         with progress(total, f"importing {fmt}", enabled=not settings.json) as update:
-            ingest(settings.memory(create=True), selected, summary=summary, user_id=user_id, update=update)
+            memory = settings.memory(create=True)
+            ingest(memory, selected, summary=summary, user_id=user_id, update=update, checked=True)
     if settings.json:
         render.emit_json(summary.as_dict())
     else:
