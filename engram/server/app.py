@@ -54,8 +54,10 @@ def create_app(
     """Build the server app.
 
     Args:
-        memory: the server's memory; its store and embedder serve every tenant, and its
-            tenant is the one keyless requests work in.
+        memory: the server's base memory (e.g. from :func:`engram.build.build_memory`); every
+            tenant's memory is made from it (:func:`engram.build.for_tenant`), with its store,
+            embedder, recipe, LLM, retention policy and clock. Its tenant is the one keyless
+            requests work in.
         require_keys: refuse requests without a valid API key (``engram serve`` sets this
             whenever the store has an active key).
         max_body_bytes: largest request body; larger ones get 413.
