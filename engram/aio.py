@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -166,9 +166,11 @@ class AsyncMemory:
         """See :meth:`Memory.export`."""
         return await asyncio.to_thread(self.sync.export, dest, user_id=user_id, with_vectors=with_vectors)
 
-    async def import_(self, source: Iterable[str], *, batch: int = 500) -> AddResult:
-        """See :meth:`Memory.import_`."""
-        return await asyncio.to_thread(self.sync.import_, source, batch=batch)
+    async def import_(
+        self, source: Iterable[str], *, batch: int = 500, progress: Callable[[int], None] | None = None
+    ) -> AddResult:
+        """See :meth:`Memory.import_` (``progress`` is called from the worker thread)."""
+        return await asyncio.to_thread(self.sync.import_, source, batch=batch, progress=progress)
 
     async def users(self, *, after: str | None = None, limit: int = 100) -> builtins.list[UserSummary]:
         """See :meth:`Memory.users`."""

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from engram.build import build_memory
 from engram.cli import base as cli_base
 from engram.cli import cli
 from engram.cli.demo import load_sample
+from engram.settings import EngramSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HASHING = {"ENGRAM_EMBEDDER": "hashing", "ENGRAM_DB": None, "ENGRAM_TENANT": None, "ENGRAM_DEBUG": None}
@@ -357,7 +359,7 @@ def test_error_paths_print_one_line_with_the_right_exit_code(engram: Engram, tmp
     one_line_error(engram("stats", ENGRAM_EMBEDDER="word2vec"), 2, "ENGRAM_EMBEDDER")
 
 
-def test_embedder_mismatch_is_a_store_error(engram: Engram) -> None:
+def test_embedder_mismatch_is_a_store_error(engram: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
     engram("add", "--user", "u", "--session", "s", "hello", ENGRAM_EMBEDDER="hashing")
     # A store embedded with the hashing embedder refuses another model's vectors; simulate one.
     from engram.providers.hashing import HashingEmbedder
@@ -366,22 +368,17 @@ def test_embedder_mismatch_is_a_store_error(engram: Engram) -> None:
         def __init__(self) -> None:
             super().__init__(dim=64)
 
-    original = cli_base.make_memory
+    def other_memory(settings: EngramSettings, *, create: bool) -> object:
+        return build_memory(settings, create=create, embedder=Other())
 
-    def other_memory(path: object, tenant: str) -> object:
-        from engram import Memory
-
-        return Memory(path, embedder=Other(), tenant=tenant)  # type: ignore[arg-type]
-
-    try:
-        cli_base.make_memory = other_memory  # type: ignore[assignment]
-        one_line_error(engram("search", "hello", "--user", "u"), 4, "hashing-256")
-    finally:
-        cli_base.make_memory = original
+    monkeypatch.setattr(cli_base, "make_memory", other_memory)
+    one_line_error(engram("search", "hello", "--user", "u"), 4, "hashing-256")
 
 
 def test_unexpected_errors_and_interrupts(engram: Engram, monkeypatch: pytest.MonkeyPatch) -> None:
     from engram import Memory
+
+    assert engram("add", "--user", "u", "--session", "s", "hello").exit_code == 0
 
     def boom(self: object, **_: object) -> None:
         raise RuntimeError("boom")
@@ -417,6 +414,7 @@ def test_bench_is_loaded_lazily_and_never_breaks_the_cli(
     """)
     )
     (tmp_path / "fake_bench_broken.py").write_text("raise RuntimeError('half-written module')\n")
+    assert engram("add", "--user", "u", "--session", "s", "hello").exit_code == 0
     for module, listed in [
         ("fake_bench_missing", False),
         ("fake_bench_broken", True),
@@ -544,3 +542,136 @@ def test_console_script_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert missing.returncode == 3 and missing.stderr.startswith("error: no turn")
     assert run_script("--version").stdout.startswith("engram, version")
+
+
+# -- reads never create a store; settings reach every command ---------------------------------
+
+READS = [
+    ["stats"],
+    ["search", "q", "--user", "u"],
+    ["context", "q", "--user", "u"],
+    ["get", "t_1", "--user", "u"],
+    ["list", "--user", "u"],
+    ["export", "-"],
+    ["delete", "t_1", "--user", "u", "--yes"],
+    ["facts", "--user", "u"],
+    ["profile", "--user", "u"],
+    ["episodes", "--user", "u"],
+    ["consolidate", "--user", "u"],
+    ["forget", "--user", "u", "--yes"],
+    ["pin", "t_1", "--user", "u"],
+    ["keys", "list"],
+    ["keys", "revoke", "k_1"],
+]
+
+
+@pytest.mark.parametrize("args", READS, ids=lambda args: " ".join(args[:2]))
+def test_a_mistyped_db_is_refused_and_nothing_is_created(engram: Engram, tmp_path: Path, args: list[str]) -> None:
+    typo = tmp_path / "typo" / "x.db"
+    line = one_line_error(engram(*args, db=typo), 4, f"no Engram store at {typo}", "--db", "engram add")
+    assert line.startswith("error: ")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_the_environment_db_is_checked_the_same_way(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "x.db"
+    result = CliRunner().invoke(cli, ["stats"], env={**HASHING, "ENGRAM_DB": str(typo)})
+    one_line_error(result, 4, "no Engram store at", "$ENGRAM_DB")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_writes_create_the_store(engram: Engram, tmp_path: Path) -> None:
+    fresh = tmp_path / "new" / "folder" / "x.db"
+    assert engram("add", "--user", "u", "--session", "s", "hello", db=fresh).exit_code == 0
+    assert fresh.exists() and engram("stats", db=fresh).exit_code == 0
+
+
+def test_consolidate_uses_the_llm_of_the_settings(engram: Engram) -> None:
+    from engram.testing import ScriptedOpenAIServer
+
+    engram("add", "--user", "u", "--session", "s", "I adopted a greyhound called Bolt")
+    with ScriptedOpenAIServer(chat=lambda _request: '{"facts": []}') as server:
+        report = engram.json(
+            "consolidate", "--user", "u", ENGRAM_LLM_BASE_URL=server.base_url, ENGRAM_LLM_MODEL="scripted"
+        )
+        assert len(server.chat_requests) >= 1 and server.chat_requests[0]["model"] == "scripted"
+    assert report["llm_calls"] >= 1 and report["episodes_extracted"] >= 1  # type: ignore[index]
+
+
+def test_a_settings_file_reaches_the_cli(engram: Engram, tmp_path: Path) -> None:
+    config = tmp_path / "engram.toml"
+    config.write_text(f'db = "{tmp_path / "from-file.db"}"\ntenant = "acme"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "add", "--user", "u", "--session", "s", "hi"], env=HASHING
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "from-file.db").exists()
+    stats = CliRunner().invoke(cli, ["--json", "--tenant", "acme", "stats"], env={**HASHING, "ENGRAM_CONFIG": str(config)})
+    assert json.loads(stats.stdout)["turns"] == 1
+    other = CliRunner().invoke(cli, ["--json", "--tenant", "other", "stats"], env={**HASHING, "ENGRAM_CONFIG": str(config)})
+    assert json.loads(other.stdout)["turns"] == 0  # --tenant beats the file
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        ("StoreBusyError", "retry"),
+        ("StoreReadOnlyError", "check the permissions"),
+        ("StoreFullError", "free disk space"),
+        ("StoreNotFoundError", "check the store path"),
+    ],
+)
+def test_store_errors_exit_4_with_a_next_step(
+    engram: Engram, monkeypatch: pytest.MonkeyPatch, error: str, advice: str
+) -> None:
+    import engram.errors as errors
+    from engram.store.sqlite import SQLiteStore
+
+    engram("add", "--user", "u", "--session", "s", "hello")
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise getattr(errors, error)("the store said no")
+
+    monkeypatch.setattr(SQLiteStore, "stats", fail)
+    one_line_error(engram("stats"), 4, "error: the store said no", advice)
+
+
+# -- import: validate everything first, or say what was stored -----------------------------------
+
+
+def test_import_with_a_bad_second_conversation_writes_nothing(engram: Engram, tmp_path: Path) -> None:
+    bad = locomo_sample("conv-b", ("Cy", "Di"))
+    bad["conversation"]["session_2"][0]["speaker"] = "Cy\u0007"  # type: ignore[index]  # a control character
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([locomo_sample("conv-a", ("Ann", "Bo")), bad]))
+    line = one_line_error(engram("import", "locomo", str(path)), 2, "conversation 2 of 2", "'conv-b'")
+    assert "session 'session_2'" in line and "'D2:1'" in line and "name" in line and "Nothing was imported" in line
+    assert not engram.db.exists()  # not even an empty store
+    engram("add", "--user", "u", "--session", "s", "hello")
+    one_line_error(engram("import", "locomo", str(path)), 2, "conversation 2 of 2")
+    assert engram.json("stats", "--user", "conv-a")["turns"] == 0  # type: ignore[index]
+
+
+def test_an_import_that_fails_while_writing_says_what_was_stored(
+    engram: Engram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram import Memory
+    from engram.errors import StoreFullError
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([locomo_sample("conv-a", ("Ann", "Bo")), locomo_sample("conv-b", ("Cy", "Di"))]))
+    original, calls = Memory.add, []
+
+    def add_then_fill_the_disk(self: Memory, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise StoreFullError("database or disk is full")
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Memory, "add", add_then_fill_the_disk)
+    line = one_line_error(engram("import", "locomo", str(path)), 4, "disk is full", "free disk space")
+    assert "conversation 'conv-b', session 'session_1'" in line and "3 turn(s) were stored" in line
+    assert "run the same import again to resume" in line
+    monkeypatch.setattr(Memory, "add", original)
+    again = engram.json("import", "locomo", str(path))
+    assert again["added"] == 3 and again["duplicates"] == 3  # type: ignore[index]

@@ -193,11 +193,13 @@ def _qa_scorer(benchmark: str, options: dict[str, Any]) -> Any:
 
 
 def _engram_llm() -> Any:
-    from engram.providers.llm import OpenAICompatibleLLM
+    """The LLM of Engram's settings (``ENGRAM_LLM_*`` or the settings file), built as every door builds it."""
+    from engram.build import build_llm
+    from engram.settings import load_settings
 
-    llm = OpenAICompatibleLLM.from_env("ENGRAM_LLM")
+    llm = build_llm(load_settings().llm)
     if llm is None:
-        raise ValidationError("--engram-llm needs ENGRAM_LLM_BASE_URL and ENGRAM_LLM_MODEL")
+        raise ValidationError("--engram-llm needs ENGRAM_LLM_BASE_URL and ENGRAM_LLM_MODEL (or [llm] in $ENGRAM_CONFIG)")
     return llm
 
 

@@ -12,56 +12,56 @@ from engram.cli.commands import COMMANDS
 from engram.cli.demo import demo_command
 from engram.cli.importers import import_command
 from engram.cli.lifecycle import LIFECYCLE_COMMANDS
-
-
-def _default_db() -> Path:
-    from engram.engine import default_path
-
-    return default_path()
+from engram.settings import ENV_CONFIG
 
 
 @click.group(cls=EngramGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
-    envvar=ENV_DB,
-    help=f"The store file. Default: ${ENV_DB}, else engram.db in the user data directory.",
+    help=f"The store file. Default: ${ENV_DB}, else the settings file's, else engram.db in the user "
+    "data directory. Reads never create it.",
 )
 @click.option(
     "--tenant",
-    default="default",
-    show_default=True,
-    envvar=ENV_TENANT,
     metavar="NAME",
-    help=f"The isolation boundary to work in (also ${ENV_TENANT}).",
+    help=f"The isolation boundary to work in. Default: ${ENV_TENANT}, else 'default'.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"A TOML settings file. Default: ${ENV_CONFIG}.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output on every command.")
 @click.version_option(package_name="engram-memory", prog_name="engram")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, tenant: str, as_json: bool) -> None:
+def cli(ctx: click.Context, db: Path | None, tenant: str | None, config_file: Path | None, as_json: bool) -> None:
     """Engram: long- and short-term memory for LLM agents, in one local SQLite file.
 
     Start with `engram demo`. Every command takes --json for machine-readable output.
+    Commands that only read (search, stats, ...) never create a store: a mistyped --db
+    exits 4.
 
     \b
     Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 not found,
-    4 store unusable, 5 embedder/LLM provider failed, 6 optional extra missing,
-    130 interrupted.
+    4 store unusable or missing, 5 embedder/LLM provider failed, 6 optional extra
+    missing, 130 interrupted.
 
     \b
-    Environment:
-      ENGRAM_DB        default for --db
-      ENGRAM_TENANT    default for --tenant
-      ENGRAM_EMBEDDER  'hashing' uses the deterministic test embedder instead of the
-                       local model (for tests and offline experiments only)
-      ENGRAM_DEBUG     1 shows tracebacks instead of one-line errors
+    Settings (command line > environment > settings file > defaults):
+      ENGRAM_DB            default for --db
+      ENGRAM_TENANT        default for --tenant
+      ENGRAM_CONFIG        default for --config (a TOML file with the settings below)
+      ENGRAM_EMBEDDER      onnx (default) or hashing: the deterministic test embedder
+      ENGRAM_RETRIEVAL     the default retrieval recipe (engram)
+      ENGRAM_LLM_BASE_URL  an OpenAI-compatible endpoint for `consolidate`, with
+      ENGRAM_LLM_MODEL     its model, ENGRAM_LLM_API_KEY, ENGRAM_LLM_TIMEOUT
+      ENGRAM_RETENTION_*   the forgetting curve, e.g. ENGRAM_RETENTION_BASE_DAYS=90
+      ENGRAM_DEBUG         1 shows tracebacks instead of one-line errors
     """
-    source = ctx.get_parameter_source("db")
     settings = ctx.obj = Settings(
-        db=db if db is not None else _default_db(),
-        tenant=tenant,
-        json=as_json,
-        db_given=source is click.core.ParameterSource.COMMANDLINE,
+        explicit={"db": db, "tenant": tenant, "config_file": config_file}, json=as_json
     )
     ctx.call_on_close(settings.close)
 

@@ -22,20 +22,24 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from engram.build import build_memory, close_memory, store_path, with_next_step
 from engram.errors import EngramError, MissingDependencyError, ValidationError
 from engram.model.timeutil import parse_timestamp
+from engram.settings import EngramSettings, load_settings
 
-#: Environment variables the CLI reads (and nothing below it does).
+if TYPE_CHECKING:
+    from engram.engine import Memory
+
+#: Environment variables the CLI reads itself; every other ``ENGRAM_*`` variable is a setting
+#: (:class:`engram.settings.EngramSettings`), read once when a command needs the store.
 ENV_DB = "ENGRAM_DB"
 ENV_TENANT = "ENGRAM_TENANT"
 ENV_EMBEDDER = "ENGRAM_EMBEDDER"
 ENV_DEBUG = "ENGRAM_DEBUG"
-
-EMBEDDERS = ("onnx", "hashing")
 
 #: Sub-commands that live in other modules, imported only when used:
 #: name → (module, attribute, the pip extra its third-party dependencies come with).
@@ -52,42 +56,69 @@ def debug_enabled() -> bool:
     return os.environ.get(ENV_DEBUG, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def make_memory(path: str | Path, tenant: str) -> Any:
-    """Build the :class:`engram.Memory` the CLI works on, choosing the embedder.
-
-    ``ENGRAM_EMBEDDER=hashing`` selects the deterministic :class:`engram.HashingEmbedder`
-    (for tests and offline experiments; its vectors are not interchangeable with the
-    model's); unset or ``onnx`` selects the default local model.
-    """
-    from engram import HashingEmbedder, Memory
-
-    choice = os.environ.get(ENV_EMBEDDER, "").strip().lower() or "onnx"
-    if choice not in EMBEDDERS:
-        raise ValidationError(f"{ENV_EMBEDDER}={choice!r} is not one of {', '.join(EMBEDDERS)}")
-    embedder = HashingEmbedder() if choice == "hashing" else None
-    return Memory(path, embedder=embedder, tenant=tenant)
+def make_memory(settings: EngramSettings, *, create: bool) -> Memory:
+    """Build the :class:`engram.Memory` a command works on (tests replace this to inject one)."""
+    return build_memory(settings, create=create)
 
 
 @dataclass
 class Settings:
-    """What the global options chose; opens the store on first use and closes it at exit."""
+    """What the global options chose; reads the settings and opens the store on first use.
 
-    db: Path
-    tenant: str
+    Attributes:
+        explicit: the global options given on the command line (``db``, ``tenant``,
+            ``config_file``); they win over the environment and the settings file.
+        json: print JSON.
+    """
+
+    explicit: dict[str, Any] = field(default_factory=dict)
     json: bool = False
-    db_given: bool = False
-    _memory: Any = field(default=None, repr=False)
+    _settings: EngramSettings | None = field(default=None, repr=False)
+    _memory: Memory | None = field(default=None, repr=False)
 
-    def memory(self) -> Any:
-        """The :class:`engram.Memory` on ``--db`` (opened once)."""
+    @property
+    def db_given(self) -> bool:
+        """Whether ``--db`` was given on the command line."""
+        return self.explicit.get("db") is not None
+
+    @property
+    def settings(self) -> EngramSettings:
+        """The settings: command line, then ``ENGRAM_*``, then the settings file, then defaults."""
+        if self._settings is None:
+            self._settings = load_settings(**self.explicit)
+        return self._settings
+
+    @property
+    def db(self) -> Path:
+        """The store file the settings name."""
+        return store_path(self.settings)
+
+    @property
+    def tenant(self) -> str:
+        """The tenant the settings name."""
+        return self.settings.tenant
+
+    def use_db(self, path: Path) -> None:
+        """Work on ``path`` instead (before the store is opened)."""
+        self.explicit["db"] = path
+        self._settings = None
+
+    def memory(self, *, create: bool = False) -> Memory:
+        """The :class:`engram.Memory` on the store (opened once).
+
+        Args:
+            create: create the store when there is none (writes: add, import, demo). Reads
+                leave ``False``: a missing store is a :class:`~engram.errors.StoreNotFoundError`
+                (exit 4) and nothing, not even a folder, is created.
+        """
         if self._memory is None:
-            self._memory = make_memory(self.db, self.tenant)
+            self._memory = make_memory(self.settings, create=create)
         return self._memory
 
     def close(self) -> None:
-        """Close the store if it was opened."""
+        """Close the store (and the LLM's connections) if they were opened."""
         if self._memory is not None:
-            self._memory.close()
+            close_memory(self._memory)
             self._memory = None
 
 
@@ -181,7 +212,7 @@ class EngramGroup(click.Group):
             if debug_enabled():
                 raise
             code = exc.exit_code
-            _fail(f"error: {exc}")
+            _fail(f"error: {with_next_step(exc)}")
         except Exception as exc:
             if debug_enabled():
                 raise

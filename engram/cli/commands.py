@@ -12,7 +12,9 @@ import click
 from engram.cli import render
 from engram.cli.base import TIMESTAMP, Settings, json_option, pass_settings
 from engram.errors import NotFoundError, ValidationError
-from engram.model.limits import DEFAULT_EXCERPT_TOKENS, MIN_EXCERPT_TOKENS, ROLES
+from engram.model.limits import MIN_EXCERPT_TOKENS, ROLES
+from engram.model.options import CONTEXT, SEARCH
+from engram.read.retrieve import DEFAULT_RECIPE, RECIPES
 
 USER = click.option("--user", "user_id", required=True, metavar="USER", help="Whose memory (user id).")
 AGENT = click.option("--agent", "agent_id", metavar="AGENT", help="Only this agent's memories of the user.")
@@ -21,6 +23,12 @@ AS_OF = click.option(
     "as_of",
     type=TIMESTAMP,
     help="Ask as of this time (reference time): later turns are invisible. Default: now.",
+)
+
+RECIPE = click.option(
+    "--recipe",
+    type=click.Choice(list(RECIPES)),
+    help=f"Retrieval recipe. Default: the configured one ($ENGRAM_RETRIEVAL, else {DEFAULT_RECIPE}).",
 )
 
 
@@ -106,7 +114,7 @@ def add_command(
         messages = {"role": role or "user", "content": text}
         if name is not None:
             messages["name"] = name
-    result = settings.memory().add(
+    result = settings.memory(create=True).add(
         messages,
         user_id=user_id,
         session_id=session_id,
@@ -124,7 +132,7 @@ def add_command(
 @click.argument("query")
 @USER
 @AGENT
-@click.option("--k", "-k", "k", default=10, show_default=True, help="How many hits.")
+@click.option("--k", "-k", "k", default=SEARCH.k, show_default=True, help="How many hits.")
 @click.option(
     "--session", "sessions", multiple=True, metavar="SESSION", help="Only this session (repeatable)."
 )
@@ -132,11 +140,8 @@ def add_command(
 @click.option("--since", type=TIMESTAMP, help="Only turns said at or after this time.")
 @click.option("--until", type=TIMESTAMP, help="Only turns said at or before this time.")
 @AS_OF
-@click.option(
-    "--recipe",
-    type=click.Choice(["hybrid", "bm25", "vector"]),
-    help="Retrieval recipe (default: hybrid BM25 + vectors).",
-)
+@RECIPE
+@click.option("--archived", "include_archived", is_flag=True, help="Also turns that forgetting archived.")
 @click.option("--explain", is_flag=True, help="Show every ranking signal of each hit.")
 @json_option
 @pass_settings
@@ -152,6 +157,7 @@ def search_command(
     until: datetime | None,
     as_of: datetime | None,
     recipe: str | None,
+    include_archived: bool,
     explain: bool,
 ) -> None:
     """Find the turns that answer QUERY (hybrid BM25 + vector search, fused by rank).
@@ -162,7 +168,13 @@ def search_command(
     """
     filters = {
         key: value
-        for key, value in {"session_ids": sessions, "roles": roles, "since": since, "until": until}.items()
+        for key, value in {
+            "session_ids": sessions,
+            "roles": roles,
+            "since": since,
+            "until": until,
+            "include_archived": include_archived,
+        }.items()
         if value
     }
     result = settings.memory().search(
@@ -191,16 +203,17 @@ def search_command(
     metavar="SESSION",
     help="The current session: its latest turns come first, verbatim (working memory).",
 )
-@click.option("--budget", default=2000, show_default=True, help="Token budget of the context.")
+@click.option("--budget", default=CONTEXT.budget_tokens, show_default=True, help="Token budget of the context.")
 @click.option(
     "--excerpt-tokens",
     type=click.IntRange(min=MIN_EXCERPT_TOKENS),
-    default=DEFAULT_EXCERPT_TOKENS,
+    default=CONTEXT.excerpt_tokens,
     show_default=True,
     help="Show longer retrieved turns as excerpts (the user's own words: 4x longer).",
 )
 @click.option("--whole", is_flag=True, help="Show every retrieved turn whole, never as an excerpt.")
 @AS_OF
+@RECIPE
 @json_option
 @pass_settings
 def context_command(
@@ -213,6 +226,7 @@ def context_command(
     excerpt_tokens: int,
     whole: bool,
     as_of: datetime | None,
+    recipe: str | None,
 ) -> None:
     """Print a prompt-ready memory for QUERY that fits in --budget tokens.
 
@@ -231,6 +245,7 @@ def context_command(
         budget_tokens=budget,
         reference_time=as_of,
         excerpt_tokens=None if whole else excerpt_tokens,
+        config=recipe,
     )
     if settings.json:
         render.emit_json(render.context_dict(result))

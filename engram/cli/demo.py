@@ -85,14 +85,14 @@ def demo_command(ctx: click.Context, demo_db: Path | None, budget: int) -> None:
     settings = ctx.find_object(Settings)
     assert settings is not None
     if demo_db is not None:
-        settings.db = demo_db
+        settings.use_db(demo_db)
     elif not settings.db_given:
-        settings.db = Path(tempfile.mkdtemp(prefix="engram-demo-")) / "demo.db"
+        settings.use_db(Path(tempfile.mkdtemp(prefix="engram-demo-")) / "demo.db")
     conversation, questions = load_sample()
     user_id = conversation.id
     if not settings.json:
         click.echo(f"Engram demo: store {settings.db}\n")
-    memory = settings.memory()
+    memory = settings.memory(create=True)
     turns = sum(len(session.messages) for session in conversation.sessions)
     summary = ImportSummary("sample", SAMPLE)
     with progress(turns, "importing the sample conversation", enabled=not settings.json) as update:

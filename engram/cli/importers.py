@@ -12,8 +12,9 @@ import click
 
 from engram.cli import render
 from engram.cli.base import Settings, json_option, pass_settings, progress
-from engram.errors import ValidationError
+from engram.errors import EngramError, ValidationError
 from engram.formats.dataset import Conversation
+from engram.formats.validate import check_conversations
 from engram.model.limits import MAX_BATCH_MESSAGES
 
 FORMATS = ("jsonl", "locomo", "longmemeval")
@@ -71,8 +72,14 @@ def ingest(
     summary: ImportSummary,
     user_id: str | None = None,
     update: Callable[[int], None] = lambda _n: None,
+    checked: bool = False,
 ) -> ImportSummary:
     """Add every session of ``conversations`` with ``Memory.add``; one user per conversation.
+
+    Every message is validated first (:func:`~engram.formats.validate.check_conversations`),
+    so a bad record stops the import before anything is written. A failure while writing
+    (a full disk, a busy store) is reported with what was stored; running the same import
+    again resumes, since turns already stored are skipped.
 
     Args:
         memory: the :class:`engram.Memory` to write to.
@@ -80,7 +87,14 @@ def ingest(
         summary: filled in and returned.
         user_id: store every conversation under this user instead of its own id.
         update: called with the number of messages after each ``add``.
+        checked: the caller already ran :func:`~engram.formats.validate.check_conversations`.
+
+    Raises:
+        ValidationError: a record is bad; nothing was written.
+        EngramError: writing failed; the message says what was stored before.
     """
+    if not checked:
+        check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
     started = time.perf_counter()
     for conversation in conversations:
         user = user_id or conversation.id
@@ -90,13 +104,24 @@ def ingest(
             summary.sessions += 1
             for start in range(0, len(session.messages), MAX_BATCH_MESSAGES):
                 chunk = session.messages[start : start + MAX_BATCH_MESSAGES]
-                result = memory.add(chunk, user_id=user, session_id=session.id, timestamp=session.timestamp)
+                try:
+                    result = memory.add(chunk, user_id=user, session_id=session.id, timestamp=session.timestamp)
+                except EngramError as exc:
+                    where = f"in conversation {conversation.id!r}, session {session.id!r}"
+                    raise _partial(exc, summary.turns, where) from None
                 summary.turns += len(chunk)
                 summary.added += result.added
                 summary.duplicates += result.duplicates
                 update(len(chunk))
     summary.elapsed_s = time.perf_counter() - started
     return summary
+
+
+def _partial(exc: EngramError, stored: int, where: str) -> EngramError:
+    """``exc`` with what was imported before it and how to resume, in its message."""
+    done = f"{stored} turn(s) were stored before it" if stored else "nothing was stored"
+    exc.args = (f"{exc} ({where}; {done}; run the same import again to resume: stored turns are skipped)",)
+    return exc
 
 
 def _select(
@@ -117,8 +142,20 @@ def _import_jsonl(settings: Settings, path: str) -> ImportSummary:
         lines = source.readlines()
     total = sum(1 for line in lines[1:] if line.strip())
     summary = ImportSummary("jsonl", path)
+    written = 0
+
+    def count(n: int) -> None:
+        nonlocal written
+        written += n
+        update(n)
+
     with progress(total, "importing", enabled=not settings.json) as update:
-        result = settings.memory().import_(lines, progress=update)
+        try:
+            result = settings.memory(create=True).import_(lines, progress=count)
+        except EngramError as exc:
+            if not written:
+                raise  # the file is checked whole before anything is written
+            raise _partial(exc, written, f"importing {path}") from None
     summary.turns, summary.added, summary.duplicates = len(result.turns), result.added, result.duplicates
     summary.elapsed_s = result.elapsed_ms / 1000
     summary.users = sorted({turn.scope.user_id for turn in result.turns})
@@ -194,10 +231,13 @@ def import_command(
                 f"--user needs exactly one conversation, but {len(selected)} are selected: "
                 "add --conversation ID"
             )
+        # checked before the store is opened, so that a refused file does not even create it
+        check_conversations(selected, tenant=settings.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
         total = sum(len(session.messages) for conversation in selected for session in conversation.sessions)
         summary = ImportSummary(fmt, path, sha256=dataset.sha256)
         with progress(total, f"importing {fmt}", enabled=not settings.json) as update:
-            ingest(settings.memory(), selected, summary=summary, user_id=user_id, update=update)
+            memory = settings.memory(create=True)
+            ingest(memory, selected, summary=summary, user_id=user_id, update=update, checked=True)
     if settings.json:
         render.emit_json(summary.as_dict())
     else:

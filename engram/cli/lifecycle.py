@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from datetime import datetime
 
 import click
 
@@ -30,7 +31,7 @@ def facts_command(
     settings: Settings,
     user_id: str,
     agent_id: str | None,
-    as_of: object,
+    as_of: datetime | None,
     subject: str | None,
     kind: str | None,
     include_history: bool,
@@ -79,7 +80,7 @@ def facts_command(
 @AS_OF
 @json_option
 @pass_settings
-def profile_command(settings: Settings, user_id: str, agent_id: str | None, as_of: object) -> None:
+def profile_command(settings: Settings, user_id: str, agent_id: str | None, as_of: datetime | None) -> None:
     """Show the profile: per person, name, location, work, relationships, preferences, plans."""
     profile = settings.memory().profile(user_id=user_id, agent_id=agent_id, as_of=as_of)
     if settings.json:

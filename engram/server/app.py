@@ -12,7 +12,6 @@ from engram.errors import EngramError, MissingDependencyError
 try:
     from fastapi import FastAPI
     from starlette.datastructures import Headers
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - exercised by the no-extras CI run
     raise MissingDependencyError("engram serve", "server", "fastapi") from exc
@@ -55,8 +54,10 @@ def create_app(
     """Build the server app.
 
     Args:
-        memory: the server's memory; its store and embedder serve every tenant, and its
-            tenant is the one keyless requests work in.
+        memory: the server's base memory (e.g. from :func:`engram.build.build_memory`); every
+            tenant's memory is made from it (:func:`engram.build.for_tenant`), with its store,
+            embedder, recipe, LLM, retention policy and clock. Its tenant is the one keyless
+            requests work in.
         require_keys: refuse requests without a valid API key (``engram serve`` sets this
             whenever the store has an active key).
         max_body_bytes: largest request body; larger ones get 413.
@@ -108,7 +109,7 @@ def create_app(
         app.include_router(inspector_router)
     app.add_middleware(BodyLimit, limit_for=lambda path: max_import_bytes if path == "/v1/import" else max_body_bytes)
     if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+        app.add_middleware(TrustedHosts, allowed_hosts=list(allowed_hosts))
     return app
 
 
@@ -122,6 +123,30 @@ async def _warm_up(state: ServerState) -> None:
     except EngramError as exc:  # the server still starts; /ready reports it and requests fail clearly
         state.warmup_error = str(exc)
         log.error("embedder failed to load: %s", exc)
+
+
+class TrustedHosts:
+    """Refuse requests whose ``Host`` header is not an allowed host (DNS-rebinding protection),
+    with the one JSON error shape (Starlette's own middleware answers in plain text)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app, self.allowed = app, frozenset(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or "*" in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "").split(":")[0]
+        if host in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        response = errors.error_response(
+            400,
+            "invalid_host",
+            f"invalid Host header {host!r}: this server answers only to {', '.join(sorted(self.allowed))}; "
+            "create an API key (engram keys create --tenant NAME) to serve other hosts",
+        )
+        await response(scope, receive, send)
 
 
 class BodyLimit:

@@ -19,7 +19,7 @@ from fastapi.security import HTTPBearer
 
 from engram.aio import AsyncMemory
 from engram.auth import verify_key
-from engram.engine import Memory
+from engram.build import for_tenant
 from engram.server.errors import ApiError
 from engram.store.base import Store
 
@@ -31,7 +31,8 @@ MISSING_KEY = (
 
 
 class Tenants:
-    """One :class:`AsyncMemory` per tenant, all over the base memory's store and embedder.
+    """One :class:`AsyncMemory` per tenant, all made from the base memory (:func:`engram.build.for_tenant`):
+    the same store, embedder, LLM, retention policy, recipe and clock.
 
     Memories are cheap views (no connection of their own); the most recently used
     ``cache_size`` are kept.
@@ -63,16 +64,7 @@ class Tenants:
         return memory
 
     def _make(self, tenant: str) -> AsyncMemory:
-        base = self.base.sync
-        return AsyncMemory(
-            memory=Memory(
-                store=base.store,
-                embedder=base.embedder,
-                token_counter=base.token_counter,
-                retrieval=base.retrieval,
-                tenant=tenant,
-            )
-        )
+        return AsyncMemory(memory=for_tenant(self.base.sync, tenant))
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """``engram serve``, ``engram mcp`` and ``engram keys``: click commands over the server package.
 
 They are registered in the main ``engram`` group (which maps errors to exit codes once) and
-work standalone too. Each takes ``--db``; without it they use the group's ``--db``
-(``ENGRAM_DB``), else :func:`engram.default_path`. Nothing here imports FastAPI, uvicorn or
+work standalone too. Each takes ``--db``; without it they use the group's ``--db``, else the
+settings (``ENGRAM_DB``, the settings file), else :func:`engram.default_path`. ``serve``, ``mcp``
+and ``keys create`` create a missing store (a server accepts writes); ``keys list`` and ``keys
+revoke`` only read, so a missing store is an error (exit 4). Nothing here imports FastAPI, uvicorn or
 the MCP SDK until a command that needs them runs, so ``engram --help`` works without extras.
 """
 
@@ -16,9 +18,11 @@ from typing import Any
 
 import click
 
+from engram.build import build_memory, close_memory, open_store, store_path
 from engram.errors import require
 from engram.model.keys import ApiKey
 from engram.model.timeutil import iso
+from engram.settings import EngramSettings, load_settings
 
 #: Hosts a keyless server may bind to (and the Host headers it accepts).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -28,39 +32,42 @@ _db_option = click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    envvar="ENGRAM_DB",
-    help="The store file. Default: $ENGRAM_DB, the engram group's --db, else engram.db in the user data directory.",
+    help="The store file. Default: the engram group's --db, else $ENGRAM_DB, else the settings "
+    "file's, else engram.db in the user data directory.",
 )
 
 
-def _db_path(ctx: click.Context, db: Path | None) -> Path:
+def _settings(ctx: click.Context, db: Path | None, tenant: str | None = None) -> EngramSettings:
+    """The settings, with this command's --db / --tenant over the engram group's options."""
+    explicit = dict(getattr(ctx.find_root().obj, "explicit", None) or {})  # engram --db PATH serve
     if db is not None:
-        return db
-    group_db = getattr(ctx.find_root().obj, "db", None)  # engram --db PATH serve
-    if group_db is not None:
-        return Path(group_db)
-    from engram.engine import default_path
-
-    return default_path()
+        explicit["db"] = db
+    if tenant is not None:
+        explicit["tenant"] = tenant
+    return load_settings(**explicit)
 
 
 def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _open_memory(path: Path, tenant: str) -> Any:
+def _open_memory(settings: EngramSettings) -> Any:
+    """The server's base memory. A server accepts writes, so it creates a missing store."""
     from engram.aio import AsyncMemory
-    from engram.cli.base import make_memory  # honours ENGRAM_EMBEDDER like every other command
 
-    return AsyncMemory(memory=make_memory(path, tenant))
+    path = store_path(settings)
+    if str(path) != ":memory:" and not path.exists():
+        _note(f"engram: no store at {path}: creating a new, empty one")
+    return AsyncMemory(memory=build_memory(settings, create=True))
 
 
 @click.command("serve")
 @_db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--tenant", default="default", show_default=True, metavar="NAME",
-              help="The tenant keyless requests work in (only while no API key exists).")
+@click.option("--tenant", default=None, metavar="NAME",
+              help="The tenant keyless requests work in (only while no API key exists). "
+              "Default: the engram group's --tenant, else $ENGRAM_TENANT, else 'default'.")
 @click.option("--max-body-bytes", default=4 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
               help="Largest request body; larger ones get 413.")
 @click.option("--mcp/--no-mcp", "with_mcp", default=True, show_default=True, help="Serve MCP over HTTP at /mcp.")
@@ -73,7 +80,7 @@ def serve_command(
     db: Path | None,
     host: str,
     port: int,
-    tenant: str,
+    tenant: str | None,
     max_body_bytes: int,
     with_mcp: bool,
     inspector: bool,
@@ -89,8 +96,9 @@ def serve_command(
     uvicorn = require("uvicorn", feature="engram serve", extra="server")
     from engram.server.app import create_app
 
-    path = _db_path(ctx, db)
-    memory = _open_memory(path, tenant)
+    settings = _settings(ctx, db, tenant)
+    path, tenant = store_path(settings), settings.tenant
+    memory = _open_memory(settings)
     try:
         active = [key for key in memory.sync.store.list_api_keys() if key.active]
         allowed_hosts: list[str] | None = None
@@ -120,7 +128,7 @@ def serve_command(
         _note(f"engram: serving {path} at http://{host}:{port} (docs /docs, MCP /mcp, inspector /)")
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
     finally:
-        memory.sync.close()
+        close_memory(memory.sync)
 
 
 @click.command("mcp")
@@ -136,12 +144,11 @@ def mcp_command(ctx: click.Context, db: Path | None, tenant: str | None) -> None
     """
     from engram.server.mcp import run_stdio
 
-    tenant = tenant or getattr(ctx.find_root().obj, "tenant", None) or "default"
-    memory = _open_memory(_db_path(ctx, db), tenant)
+    memory = _open_memory(_settings(ctx, db, tenant))
     try:
         asyncio.run(run_stdio(memory))
     finally:
-        memory.sync.close()
+        close_memory(memory.sync)
 
 
 @click.group("keys")
@@ -149,10 +156,9 @@ def keys_group() -> None:
     """Create, list and revoke API keys for `engram serve`. Keys are stored hashed."""
 
 
-def _open_store(ctx: click.Context, db: Path | None) -> Any:
-    from engram.store import SQLiteStore
-
-    return SQLiteStore(_db_path(ctx, db))
+def _open_store(ctx: click.Context, db: Path | None, *, create: bool = False) -> Any:
+    """The store, for key management; only ``keys create`` may create it."""
+    return open_store(_settings(ctx, db), create=create)
 
 
 def _key_dict(key: ApiKey) -> dict[str, Any]:
@@ -176,7 +182,7 @@ def keys_create(ctx: click.Context, db: Path | None, tenant: str, label: str | N
     """Make a key for TENANT and print it, once: only its hash is stored."""
     from engram.auth import create_key
 
-    store = _open_store(ctx, db)
+    store = _open_store(ctx, db, create=True)
     try:
         key, secret = create_key(store, tenant, label)
     finally:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from engram.build import with_next_step
 from engram.errors import (
     CorruptStoreError,
     EmbedderMismatchError,
@@ -31,7 +32,11 @@ from engram.errors import (
     NotFoundError,
     ProviderError,
     SchemaVersionError,
+    StoreBusyError,
     StoreError,
+    StoreFullError,
+    StoreNotFoundError,
+    StoreReadOnlyError,
     ValidationError,
 )
 
@@ -48,6 +53,10 @@ ENGRAM_STATUS: dict[type[EngramError], tuple[int, str]] = {
     CorruptStoreError: (503, "corrupt_store"),
     SchemaVersionError: (503, "schema_version"),
     EmbedderMismatchError: (503, "embedder_mismatch"),
+    StoreBusyError: (503, "store_busy"),
+    StoreReadOnlyError: (503, "store_read_only"),
+    StoreFullError: (503, "store_full"),
+    StoreNotFoundError: (503, "store_not_found"),
     StoreError: (503, "store_unavailable"),
     ProviderError: (502, "provider_error"),
     MissingDependencyError: (501, "missing_dependency"),
@@ -132,7 +141,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EngramError)
     async def engram_error(_request: Request, exc: EngramError) -> JSONResponse:
         status, code = classify(exc)
-        return error_response(status, code, str(exc))
+        headers = {"Retry-After": "1"} if isinstance(exc, StoreBusyError) else None
+        return error_response(status, code, with_next_step(exc), headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

@@ -30,7 +30,9 @@ except ImportError as exc:  # pragma: no cover - exercised by the no-extras CI r
 
 from engram import __version__
 from engram.aio import AsyncMemory
+from engram.build import with_next_step
 from engram.model.limits import MAX_BUDGET_TOKENS, MAX_CONTENT_BYTES, MAX_ID_CHARS, MAX_QUERY_CHARS
+from engram.model.options import CONTEXT, SEARCH
 from engram.server.errors import classify
 
 #: Finds the memory a tool call works in (its tenant's).
@@ -141,7 +143,7 @@ def tool_errors() -> Iterator[None]:
         yield
     except EngramError as exc:
         _status, code = classify(exc)
-        raise ToolError(f"{code}: {exc}") from exc
+        raise ToolError(f"{code}: {with_next_step(exc)}") from exc
 
 
 def build_server(resolve: Resolver) -> MCPServer:
@@ -190,7 +192,7 @@ def build_server(resolve: Resolver) -> MCPServer:
         ctx: Context,
         query: Query,
         user_id: UserId,
-        k: Annotated[int, Field(ge=1, le=50, description="How many memories to return.")] = 5,
+        k: Annotated[int, Field(ge=1, le=50, description="How many memories to return.")] = SEARCH.k,
         session_id: Annotated[
             str | None, Field(max_length=MAX_ID_CHARS, description="Only this conversation's memories.")
         ] = None,
@@ -238,7 +240,7 @@ def build_server(resolve: Resolver) -> MCPServer:
         ] = None,
         budget_tokens: Annotated[
             int, Field(ge=50, le=MAX_BUDGET_TOKENS, description="Most tokens the block may take.")
-        ] = 1000,
+        ] = CONTEXT.budget_tokens,
     ) -> ContextBlock:
         """Get a compact memory block for your next reply, within a token budget.
 

@@ -64,6 +64,11 @@ async def context(body: ContextIn, memory: TenantMemory) -> ContextOut:
         filters=body.filters.as_dict() if body.filters else None,
         working_share=body.working_share,
         candidates=body.candidates,
+        facts_share=body.facts_share,
+        include_profile=body.include_profile,
+        expand=body.expand,
+        reinforce=body.reinforce,
+        config=body.config,
         excerpt_tokens=body.excerpt_tokens,
     )
     return context_out(result)

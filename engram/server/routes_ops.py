@@ -34,7 +34,8 @@ OptionalUser = Annotated[
     Query(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN, description="One user; default all."),
 ]
 NDJSON = "application/x-ndjson"
-_IMPORT_TYPES = {"x-ndjson", "jsonl", "x-jsonlines", "json"}
+#: Media types a JSONL body may be sent as (application/json is not one: a JSONL file is not JSON).
+_IMPORT_TYPES = {"x-ndjson", "jsonl", "x-jsonlines"}
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

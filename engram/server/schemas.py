@@ -9,14 +9,13 @@ becomes a 422 like any other. Responses are built from the library's frozen resu
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, SearchResult, Stats, Turn
 from engram.model.fact import FactVersion
 from engram.model.limits import (
-    DEFAULT_EXCERPT_TOKENS,
     MAX_BUDGET_TOKENS,
     MAX_CONTENT_BYTES,
     MAX_ID_CHARS,
@@ -25,6 +24,8 @@ from engram.model.limits import (
     MAX_SEARCH_K,
     MIN_EXCERPT_TOKENS,
 )
+from engram.model.options import CONTEXT, SEARCH
+from engram.read.retrieve import RECIPES
 
 #: Default largest request body, in bytes (``engram serve --max-body-bytes``).
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -40,7 +41,10 @@ MAX_DELETE_IDS = 1_000
 ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
 IdStr = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)]
 Role = Literal["user", "assistant", "system", "tool"]
-Recipe = Literal["engram", "hybrid", "bm25", "vector"]
+if TYPE_CHECKING:
+    Recipe = str
+else:  # the library's recipe names, so that a recipe cannot exist in one door and not another
+    Recipe = Literal[tuple(RECIPES)]
 Scalar = str | int | float | bool | None
 #: An ISO 8601 date or date-time (``2024-05-08``, ``2024-05-08T13:56:00Z``) or Unix seconds.
 TimeIn = str | float
@@ -98,13 +102,14 @@ class AddIn(_Strict):
 
 
 class FiltersIn(_Strict):
-    """Conditions every hit must meet."""
+    """Conditions every hit must meet (the library's ``SearchFilters``, field for field)."""
 
     session_ids: list[IdStr] | None = Field(default=None, min_length=1, max_length=MAX_PAGE_SIZE)
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
     since: TimeIn | None = None
     until: TimeIn | None = None
     metadata: dict[str, Scalar] | None = Field(default=None, description="Exact values of metadata keys.")
+    include_archived: bool = Field(default=False, description="Also turns that forgetting archived.")
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -116,11 +121,11 @@ class SearchIn(_Strict):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     user_id: str = _id("Whose memory to search.")
     agent_id: str | None = _id("Only this agent's turns.", required=False)
-    k: Int = Field(default=10, ge=1, le=MAX_SEARCH_K, description="How many hits.")
+    k: Int = Field(default=SEARCH.k, ge=1, le=MAX_SEARCH_K, description="How many hits.")
     filters: FiltersIn | None = None
     reference_time: TimeIn | None = Field(default=None, description="Search as of this time; default now.")
-    explain: bool = Field(default=False, description="Return each hit's signals and the candidates cut.")
-    config: Recipe | None = Field(default=None, description="Retrieval recipe; default the server's.")
+    explain: bool = Field(default=SEARCH.explain, description="Return each hit's signals and the candidates cut.")
+    config: Recipe | None = Field(default=SEARCH.config, description="Retrieval recipe; default the server's.")
 
 
 class ContextIn(_Strict):
@@ -130,13 +135,24 @@ class ContextIn(_Strict):
     user_id: str = _id("Whose memory to use.")
     session_id: str | None = _id("The live session: its latest turns come first.", required=False)
     agent_id: str | None = _id("Only this agent's turns.", required=False)
-    budget_tokens: Int = Field(default=2000, ge=1, le=MAX_BUDGET_TOKENS)
+    budget_tokens: Int = Field(default=CONTEXT.budget_tokens, ge=1, le=MAX_BUDGET_TOKENS)
     reference_time: TimeIn | None = None
     filters: FiltersIn | None = None
-    working_share: float = Field(default=0.5, ge=0.0, le=1.0)
-    candidates: Int = Field(default=50, ge=1, le=MAX_SEARCH_K)
+    working_share: float = Field(
+        default=CONTEXT.working_share, ge=0.0, le=1.0, description="Most of the budget the live session may take."
+    )
+    candidates: Int = Field(default=CONTEXT.candidates, ge=1, le=MAX_SEARCH_K)
+    facts_share: float = Field(
+        default=CONTEXT.facts_share, ge=0.0, le=1.0, description="Most of the budget facts may take."
+    )
+    include_profile: bool = Field(
+        default=CONTEXT.include_profile, description="Add the profile's identity, location and work facts."
+    )
+    expand: bool = Field(default=CONTEXT.expand, description="Add the turns around the strongest hits.")
+    reinforce: bool = Field(default=CONTEXT.reinforce, description="Using a memory strengthens it.")
+    config: Recipe | None = Field(default=CONTEXT.config, description="Retrieval recipe; default the server's.")
     excerpt_tokens: Int | None = Field(
-        default=DEFAULT_EXCERPT_TOKENS,
+        default=CONTEXT.excerpt_tokens,
         ge=MIN_EXCERPT_TOKENS,
         le=MAX_BUDGET_TOKENS,
         description="Longer retrieved turns are shown as excerpts (the user's own: 4x longer); null: whole turns.",
@@ -436,5 +452,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, unknown or revoked API key."},
     413: {"model": ErrorOut, "description": "Request body over the server's limit."},
     422: {"model": ErrorOut, "description": "Invalid input; nothing was written."},
-    503: {"model": ErrorOut, "description": "The store cannot be used."},
+    503: {
+        "model": ErrorOut,
+        "description": "The store cannot be used (store_busy: retry; store_read_only: check permissions; "
+        "store_full: free disk space).",
+    },
 }
