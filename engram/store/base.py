@@ -67,7 +67,13 @@ class MemoryState:
 
 @dataclass(frozen=True, slots=True)
 class ForgetReceipt:
-    """What a forget removed, by kind, and which sessions it touched."""
+    """What a forget removed, by kind, and which sessions it touched.
+
+    ``scrub_pending`` is ``True`` when other connections' readers kept the forgotten bytes in
+    the store's write-ahead log past the wait: they are gone from every query already, and
+    the store removes them from the files as soon as the readers let go (next write, open,
+    close, or ``finish_scrub``).
+    """
 
     turn_ids: list[str]
     episode_ids: list[str]
@@ -75,6 +81,7 @@ class ForgetReceipt:
     links: int
     sessions: list[str]
     slots: list[str] = field(default_factory=list)
+    scrub_pending: bool = False
 
 
 class Store(Protocol):
