@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from engram import HashingEmbedder, Memory, SearchFilters
@@ -31,8 +30,7 @@ from engram.model.keys import ApiKey
 from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import Store, UserScope
-from engram.store.sqlite import SQLiteStore
-from engram.store.sqlite import opening
+from engram.store.sqlite import SQLiteStore, opening
 from engram.store.sqlite.transactions import map_error
 from tests.conftest import FixedClock
 
@@ -71,7 +69,9 @@ def seed_tenant_b(path: Path) -> None:
             user_id="u",
             session_id="s1",
         )
-        b.add("I moved to Porto last spring.", user_id="u", session_id="s2", timestamp=NOW - timedelta(days=3))
+        b.add(
+            "I moved to Porto last spring.", user_id="u", session_id="s2", timestamp=NOW - timedelta(days=3)
+        )
         b.consolidate(user_id="u")
         b.context("where do I live and what is my dog called?", user_id="u")
         b.pin([b.list(user_id="u").items[0].id], user_id="u")
@@ -125,7 +125,9 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
         "episode_text_search": store.episode_text_search(a, words, until=until, limit=10),
         "episode_vector_search": store.episode_vector_search(a, vector, until=until, limit=10),
         "slot_versions": [v for vs in store.slot_versions(a, [f.slot for f in b_facts]).values() for v in vs],
-        "list_facts": store.list_facts(a, ids=[f.id for f in b_facts], include_history=True, include_archived=True),
+        "list_facts": store.list_facts(
+            a, ids=[f.id for f in b_facts], include_history=True, include_archived=True
+        ),
         "fact_text_search": store.fact_text_search(a, words, limit=10),
         "memory_states": [s for kind in ("turn", "episode", "fact") for s in store.memory_states(kind, a)],
         "list_links": store.list_links(a, memory_ids),
@@ -137,13 +139,19 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
     # Writes in A's scope aimed at B's ids change nothing of B's.
     probed["touch"] = [store.touch(kind, a, memory_ids, NOW) for kind in ("turn", "episode", "fact")] and []
     probed["set_memory_flags"] = [
-        i for kind in ("turn", "episode", "fact") for i in store.set_memory_flags(kind, a, memory_ids, pinned=True, archived_at=NOW)
+        i
+        for kind in ("turn", "episode", "fact")
+        for i in store.set_memory_flags(kind, a, memory_ids, pinned=True, archived_at=NOW)
     ]
     receipt = store.forget(a, ids=turn_ids, fact_ids=[f.id for f in b_facts])
-    probed["forget"] = receipt.turn_ids + receipt.episode_ids + receipt.fact_ids + [receipt.links] * bool(receipt.links)
+    probed["forget"] = (
+        receipt.turn_ids + receipt.episode_ids + receipt.fact_ids + [receipt.links] * bool(receipt.links)
+    )
     probed["forget"] += store.forget(a).turn_ids  # the whole of A's user "u"
     probed["put_links"] = store.put_links(a, b_links, NOW) and []  # same (src, dst, kind) keys as B's edges
-    probed["strengthen_links"] = store.strengthen_links(a, [(s, d) for s, d, _, _ in b_links], "co_used", NOW) or []
+    probed["strengthen_links"] = (
+        store.strengthen_links(a, [(s, d) for s, d, _, _ in b_links], "co_used", NOW) or []
+    )
     probed["update_lifecycle_state"] = store.update_lifecycle_state(a, processed_seq=10**9, llm_calls=7) or []
     for version in b_facts[:1]:
         with pytest.raises(StoreError, match="another scope"):
@@ -152,15 +160,22 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
             store.save_facts(a, [replace(version, tenant="A", value="hijacked")])  # B's id, relabelled
     probed["save_facts"] = []
     with store.atomic():  # A's own writes: new turns, episodes, a key
-        theirs_again = parse_messages([{"role": "user", "content": PIN}], Scope("A", "u", None, "s1"), now=NOW)
+        theirs_again = parse_messages(
+            [{"role": "user", "content": PIN}], Scope("A", "u", None, "s1"), now=NOW
+        )
         texts = [t.embedding_text() for t in theirs_again]
         probed["insert_turns"] = [
-            t.scope.tenant for t, _ in store.insert_turns(theirs_again, emb.embed(texts), [text_key(x) for x in texts], NOW)
+            t.scope.tenant
+            for t, _ in store.insert_turns(theirs_again, emb.embed(texts), [text_key(x) for x in texts], NOW)
         ] == ["A"] and []
-        probed["put_api_key"] = store.put_api_key(ApiKey("k_a", "A", None, "engram_a", NOW, None), "hash-a") or []
+        probed["put_api_key"] = (
+            store.put_api_key(ApiKey("k_a", "A", None, "engram_a", NOW, None), "hash-a") or []
+        )
     probed["atomic"] = []
     new_turns, vectors = store.session_turns(a, "s1")
-    episode = replace(b_episodes[0], id="e_a_own", scope=Scope("A", "u", None, "s1"), turn_ids=(new_turns[0].id,))
+    episode = replace(
+        b_episodes[0], id="e_a_own", scope=Scope("A", "u", None, "s1"), turn_ids=(new_turns[0].id,)
+    )
     probed["put_episodes"] = store.put_episodes(a, "s1", [episode], vectors[:1], NOW) or []
     probed["find_api_key"] = [] if store.find_api_key("no-such-hash") is None else ["?"]
     probed["revoke_api_key"] = [] if store.revoke_api_key("k_missing", NOW) is None else ["?"]
@@ -186,8 +201,12 @@ def test_a_turn_id_of_another_tenant_is_stored_under_a_new_id_and_gets_its_facts
     store = SQLiteStore(db_path)
     emb = HashingEmbedder()
     store.bind_embedder(emb.model_id, emb.dim)
-    (mine,) = parse_messages([{"role": "user", "content": "I live in Oslo.", "id": theirs.id}], Scope("A", "u", None, "s"), now=NOW)
-    ((stored, new),) = store.insert_turns([mine], emb.embed(["I live in Oslo."]), [text_key("I live in Oslo.")], NOW)
+    (mine,) = parse_messages(
+        [{"role": "user", "content": "I live in Oslo.", "id": theirs.id}], Scope("A", "u", None, "s"), now=NOW
+    )
+    ((stored, new),) = store.insert_turns(
+        [mine], emb.embed(["I live in Oslo."]), [text_key("I live in Oslo.")], NOW
+    )
     assert new and stored.id != theirs.id and stored.scope.tenant == "A"
     assert store.get_turns(UserScope("B", "u"), [theirs.id])[0].content == "I live in Lisbon."
     store.close()
@@ -256,7 +275,11 @@ def test_a_full_disk_raises_store_full_and_rolls_the_write_back(db_path):
         pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
         store._conn.execute(f"PRAGMA max_page_count={pages + 1}")  # the "disk" holds one more page
         with pytest.raises(StoreFullError, match="full"):
-            mem.add([{"role": "user", "content": f"long text {i} " * 400} for i in range(20)], user_id="u", session_id="s")
+            mem.add(
+                [{"role": "user", "content": f"long text {i} " * 400} for i in range(20)],
+                user_id="u",
+                session_id="s",
+            )
         assert not store._conn.in_transaction
         assert mem.stats(user_id="u").turns == 1
         store._conn.execute("PRAGMA max_page_count=1073741823")
@@ -267,7 +290,10 @@ def test_a_full_disk_raises_store_full_and_rolls_the_write_back(db_path):
     ("make", "expected"),
     [
         (lambda c: c.execute("SELECT * FROM nowhere"), StoreError),
-        (lambda c: sqlite3.connect("file:/nonexistent/dir/x.db?mode=ro", uri=True).execute("SELECT 1"), StoreError),
+        (
+            lambda c: sqlite3.connect("file:/nonexistent/dir/x.db?mode=ro", uri=True).execute("SELECT 1"),
+            StoreError,
+        ),
     ],
 )
 def test_other_sqlite_errors_map_to_store_error(make, expected):
@@ -295,7 +321,9 @@ def unwritable(monkeypatch: pytest.MonkeyPatch, *paths: Path) -> None:
         real = os.access
         denied = {str(p) for p in paths}
         monkeypatch.setattr(
-            opening.os, "access", lambda p, mode: False if str(p) in denied and mode & os.W_OK else real(p, mode)
+            opening.os,
+            "access",
+            lambda p, mode: False if str(p) in denied and mode & os.W_OK else real(p, mode),
         )
 
 
@@ -313,9 +341,11 @@ def test_a_read_only_file_is_searched_refuses_writes_and_leaves_no_unwritable_wa
     unwritable(monkeypatch, db_path)
     with memory_of(db_path, "t") as mem:
         assert mem.store.read_only  # type: ignore[attr-defined]
-        assert [h.turn.content for h in mem.search("lighthouse", user_id="u")] == ["the lighthouse keeper's log"]
+        assert [h.turn.content for h in mem.search("lighthouse", user_id="u")] == [
+            "the lighthouse keeper's log"
+        ]
         assert mem.context("lighthouse", user_id="u").text  # recall is not recorded, and does not fail
-        with pytest.raises(StoreReadOnlyError, match="read-only.*writable"):
+        with pytest.raises(StoreReadOnlyError, match=r"read-only.*writable"):
             mem.add("a write", user_id="u", session_id="s")
     assert all(mode & stat.S_IWUSR for mode in side_files(db_path).values()), side_files(db_path)
     monkeypatch.undo()
@@ -332,7 +362,9 @@ def test_a_store_in_a_read_only_folder_can_be_searched(tmp_path, monkeypatch):
     unwritable(monkeypatch, path, folder)
     try:
         with memory_of(path, "t") as mem:
-            assert [h.turn.content for h in mem.search("expedition", user_id="u")] == ["the archived expedition notes"]
+            assert [h.turn.content for h in mem.search("expedition", user_id="u")] == [
+                "the archived expedition notes"
+            ]
             with pytest.raises(StoreReadOnlyError):
                 mem.forget(user_id="u")
         assert sorted(p.name for p in folder.iterdir()) == ["engram.db"]
@@ -357,14 +389,16 @@ def test_read_only_option_and_a_missing_store_that_is_not_created(tmp_path):
 # -- 5. concurrent first opens --------------------------------------------------------------------
 
 
-def _open_when_released(barrier: multiprocessing.synchronize.Barrier, paths: list[str], errors: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _open_when_released(
+    barrier: multiprocessing.synchronize.Barrier, paths: list[str], errors: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
     for path in paths:
         barrier.wait()
         try:
             store = SQLiteStore(path, timeout=10)
             store.bind_embedder("m", 4)
             store.close()
-        except Exception as exc:  # noqa: BLE001 - reported to the parent
+        except Exception as exc:
             errors.put(f"{type(exc).__name__}: {exc}")
 
 
@@ -374,7 +408,9 @@ def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path):
     barrier = context.Barrier(workers)
     errors = context.Queue()
     paths = [str(tmp_path / f"round{r}" / "new.db") for r in range(rounds)]
-    processes = [context.Process(target=_open_when_released, args=(barrier, paths, errors)) for _ in range(workers)]
+    processes = [
+        context.Process(target=_open_when_released, args=(barrier, paths, errors)) for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -405,7 +441,11 @@ def leftovers(path: Path) -> dict[str, int]:
 
 def remember_the_pin(path: Path) -> None:
     with memory_of(path, "t") as mem:
-        mem.add([{"role": "user", "content": PIN}, {"role": "user", "content": "I walk to work."}], user_id="u", session_id="s")
+        mem.add(
+            [{"role": "user", "content": PIN}, {"role": "user", "content": "I walk to work."}],
+            user_id="u",
+            session_id="s",
+        )
         mem.add("Something else entirely.", user_id="u", session_id="s2")
         assert leftovers(path)  # the test can see the secret when it is there
 

@@ -27,7 +27,13 @@ import stat
 import time
 from pathlib import Path
 
-from engram.errors import CorruptStoreError, StoreBusyError, StoreError, StoreNotFoundError, StoreReadOnlyError
+from engram.errors import (
+    CorruptStoreError,
+    StoreBusyError,
+    StoreError,
+    StoreNotFoundError,
+    StoreReadOnlyError,
+)
 from engram.store.sqlite.schema import check_compatible, migrate, pending_migrations
 from engram.store.sqlite.transactions import map_error
 

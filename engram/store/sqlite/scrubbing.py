@@ -72,7 +72,9 @@ class ScrubMixin:
     def _scrub_flagged(self) -> bool:
         """Whether a forget (of any process) left its scrub pending."""
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM engram_meta WHERE key=?", (_FLAG,)).fetchone() is not None
+            return (
+                self._conn.execute("SELECT 1 FROM engram_meta WHERE key=?", (_FLAG,)).fetchone() is not None
+            )
 
     def _checkpoint(self, wait: float) -> bool:
         """Checkpoint the whole WAL into the file and truncate it, retrying while readers hold it.
