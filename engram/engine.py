@@ -215,10 +215,13 @@ class Memory(LifecycleMethods, PortableMethods):
         keys = [text_key(text) for text in texts]
         matrix = np.empty((len(fresh), embedder.dim), dtype=np.float32)
         missing: list[int] = []
-        cached = self.store.cached_vectors(keys) if fresh else {}
+        cached: dict[tuple[str, bytes], np.ndarray] = {}
+        for owner in {(t.scope.tenant, t.scope.user_id) for t in fresh}:  # each user's own cache only
+            mine = [key for t, key in zip(fresh, keys, strict=True) if (t.scope.tenant, t.scope.user_id) == owner]
+            cached.update({(owner[1], k): v for k, v in self.store.cached_vectors(UserScope(*owner), mine).items()})
         for row, (turn, key) in enumerate(zip(fresh, keys, strict=True)):
             given = vectors.get(turn.id) if vectors else None
-            vector = given if given is not None else cached.get(key)
+            vector = given if given is not None else cached.get((turn.scope.user_id, key))
             if vector is None:
                 missing.append(row)
             else:
@@ -531,6 +534,7 @@ class Memory(LifecycleMethods, PortableMethods):
             deleted_ids=receipt.turn_ids,
             not_found_ids=[turn_id for turn_id in wanted if turn_id not in gone],
             removed_from=("turns", "full-text index", "vectors", "episodes", "facts", "links"),
+            scrub_pending=receipt.scrub_pending,
         )
 
     def users(self, *, after: str | None = None, limit: int = 100) -> builtins.list[UserSummary]:

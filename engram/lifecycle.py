@@ -181,10 +181,10 @@ class LifecycleMethods:
         """Re-link fact timelines that lost versions, and rebuild the touched sessions' episodes."""
         now = self._clock()
         if receipt.slots:
-            versions = self.store.slot_versions(receipt.slots)
+            versions = self.store.slot_versions(scope, receipt.slots)
             changed = [v for slot in receipt.slots for v in rechain(versions[slot], now=now)]
             if changed:
-                self.store.save_facts(changed)
+                self.store.save_facts(scope, changed)
         if rebuild_episodes and receipt.sessions:
             absorb_episodes(self.store, scope, receipt.sessions, now=now, config=SegmentConfig(), report=AbsorbReport())
 

@@ -49,12 +49,14 @@ def test_adding_the_same_turns_twice_stores_them_once(memory):
     assert memory.stats(user_id="sam").turns == 4
 
 
-def test_identical_text_elsewhere_is_embedded_once(memory):
+def test_identical_text_of_the_same_user_is_embedded_once(memory):
     embedder = memory.embedder
     memory.add("hello there", user_id="a", session_id="s1")
     before = embedder.texts_embedded
-    result = memory.add("hello there", user_id="b", session_id="s9")
+    result = memory.add("hello there", user_id="a", session_id="s9")
     assert result.added == 1 and result.embedded == 0 and embedder.texts_embedded == before
+    other = memory.add("hello there", user_id="b", session_id="s9")  # another user's cache never answers
+    assert other.added == 1 and other.embedded == 1
 
 
 def test_explain_returns_every_signal_and_the_candidates_below_the_cut(memory):

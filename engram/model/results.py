@@ -228,11 +228,17 @@ class EpisodePage:
 
 @dataclass(frozen=True, slots=True)
 class DeleteReceipt:
-    """What a delete removed: the turn ids, and from where."""
+    """What a delete removed: the turn ids, and from where.
+
+    ``scrub_pending``: other connections' readers kept the deleted bytes in the store's
+    write-ahead log; no query finds them, and the store scrubs them from the files once the
+    readers let go.
+    """
 
     deleted_ids: list[str]
     not_found_ids: list[str]
     removed_from: tuple[str, ...]
+    scrub_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,24 @@
 """The store protocol: everything the engine needs from a database, and nothing more.
 
 A backend (SQLite today, PostgreSQL next) implements this; the engine never sees SQL. The
-same conformance tests run against every backend. All methods are scoped: ``tenant`` and
-``user_id`` are always given and always filtered on.
+same conformance tests run against every backend. Every method is bounded by a scope, and a
+backend filters on it in every statement, never reading or writing by id or seq alone (ids
+are hashes, but an imported file can carry any id):
+
+- **one user** (:class:`UserScope`: tenant and user; its ``agent_id`` narrows the turn reads
+  that document it): every method that takes a ``scope``. Ids, slots, keys or turns of
+  another scope given to it are not found, not changed, and not revealed (``cached_vectors``
+  answers only for the user's own texts; ``save_facts`` refuses another scope's versions
+  with :class:`~engram.errors.StoreError`).
+- **the turns' own scope**: ``insert_turns`` (one tenant per call); an id stored under
+  another scope is neither overwritten nor revealed: the turn is stored under an id derived
+  for its owner.
+- **one tenant** (optionally one user): ``iter_turns``, ``list_users``, ``stats`` (whose
+  ``store_bytes`` is the size of the whole file).
+- **the store** (administration and wiring, not reachable with a tenant's request):
+  ``bind_embedder``, ``atomic``, ``close``, and the API keys: ``find_api_key`` looks a key up
+  by the hash of its secret (authentication), ``list_api_keys`` without a tenant and
+  ``revoke_api_key`` serve the operator's ``engram keys``.
 """
 
 from __future__ import annotations
@@ -67,7 +83,13 @@ class MemoryState:
 
 @dataclass(frozen=True, slots=True)
 class ForgetReceipt:
-    """What a forget removed, by kind, and which sessions it touched."""
+    """What a forget removed, by kind, and which sessions it touched.
+
+    ``scrub_pending`` is ``True`` when other connections' readers kept the forgotten bytes in
+    the store's write-ahead log past the wait: they are gone from every query already, and
+    the store removes them from the files as soon as the readers let go (next write, open,
+    close, or ``finish_scrub``).
+    """
 
     turn_ids: list[str]
     episode_ids: list[str]
@@ -75,6 +97,7 @@ class ForgetReceipt:
     links: int
     sessions: list[str]
     slots: list[str] = field(default_factory=list)
+    scrub_pending: bool = False
 
 
 class Store(Protocol):

@@ -53,12 +53,12 @@ def to_candidate(turn: Turn, fact: FactCandidate, *, source: str = "rules") -> C
 
 
 def absorb_facts(
-    store: Store, candidates: Sequence[Candidate], *, now: datetime, report: AbsorbReport
+    store: Store, scope: UserScope, candidates: Sequence[Candidate], *, now: datetime, report: AbsorbReport
 ) -> list[FactVersion]:
     """Reconcile candidates (in valid-time order) into their slots and save what changed."""
     if not candidates:
         return []
-    slots = store.slot_versions(sorted({c.slot for c in candidates}))
+    slots = store.slot_versions(scope, sorted({c.slot for c in candidates}))
     changed: dict[str, FactVersion] = {}
     for candidate in sorted(candidates, key=lambda c: c.valid_from):
         versions = {v.id: v for v in slots[candidate.slot]}
@@ -71,7 +71,7 @@ def absorb_facts(
                 "reinforce": report.facts_reinforced,
             }[operation.action].append(operation.version.id)
         slots[candidate.slot] = list(versions.values())
-    store.save_facts(list(changed.values()))
+    store.save_facts(scope, list(changed.values()))
     return list(changed.values())
 
 
@@ -113,7 +113,7 @@ def absorb(
     for (tenant, user_id), mine in by_user.items():
         scope = UserScope(tenant, user_id)
         candidates = [to_candidate(turn, fact) for turn in mine for fact in facts.get(turn.id, ())]
-        absorb_facts(store, candidates, now=now, report=report)
+        absorb_facts(store, scope, candidates, now=now, report=report)
         sessions = sorted({turn.session_id for turn in mine})
         absorb_episodes(store, scope, sessions, now=now, config=config or SegmentConfig(), report=report)
         store.update_lifecycle_state(scope, processed_seq=max(turn.seq for turn in mine))

@@ -137,7 +137,7 @@ def _llm_extract(
                 existing = store.list_facts(scope)
                 before = (llm.usage.calls, llm.usage.prompt_tokens, llm.usage.completion_tokens)
                 candidates = extract_with_llm(llm, episode_turns, existing)
-                absorb_facts(store, candidates, now=now, report=facts_report)
+                absorb_facts(store, scope, candidates, now=now, report=facts_report)
                 calls = llm.usage.calls - before[0]
                 store.update_lifecycle_state(
                     scope,
@@ -180,7 +180,7 @@ def _merge_duplicates(store: Store, scope: UserScope, *, now: datetime) -> int:
             )
         )
     if changed:
-        store.save_facts(changed)
+        store.save_facts(scope, changed)
     return merged
 
 

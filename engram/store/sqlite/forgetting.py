@@ -18,7 +18,7 @@ from engram.model import Turn
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import ForgetReceipt, MemoryState, UserScope
 from engram.store.sqlite.lifecycle import _KIND_TABLE, _dt, _marks, _us
-from engram.store.sqlite.sql import TURN_COLUMNS, turn_from_row
+from engram.store.sqlite.sql import TURN_COLUMNS, chunks, turn_from_row
 from engram.store.vectors import ScopeVectors
 
 
@@ -27,7 +27,9 @@ class MemoryStateMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
-    _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
+    atomic: Callable[..., contextlib.AbstractContextManager[None]]
+    read_only: bool
+    _scrub_after_forget: Callable[[], bool]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
     _speakers: dict[tuple[str, str], frozenset[str]]
@@ -35,12 +37,15 @@ class MemoryStateMixin:
     # -- memory state: recall, pins, archive ------------------------------------------------
 
     def touch(self, kind: str, scope: UserScope, ids: Sequence[str], at: datetime) -> None:
-        """Reinforce memories on recall: one more recall (visit), at ``at``."""
-        if not ids:
+        """Reinforce memories on recall: one more recall (visit), at ``at``.
+
+        Best effort: on a read-only store recall is not recorded (searches still work).
+        """
+        if not ids or self.read_only:
             return
         table = _KIND_TABLE[kind]
         counter, stamp = ("visits", "last_visit") if kind == "episode" else ("recalls", "last_recalled")
-        with self._derived_write():
+        with self.atomic(durable=False):
             self._conn.execute(
                 f"UPDATE {table} SET {counter} = {counter} + 1, {stamp} = ? "
                 f"WHERE tenant=? AND user_id=? AND id IN ({_marks(ids)})",
@@ -68,7 +73,7 @@ class MemoryStateMixin:
             params.append(_us(archived_at) if isinstance(archived_at, datetime) else None)
         if not sets or not ids:
             return []
-        with self._derived_write():
+        with self.atomic(durable=False):
             found = [
                 row[0]
                 for row in self._conn.execute(
@@ -119,20 +124,24 @@ class MemoryStateMixin:
 
     def put_links(self, scope: UserScope, links: Sequence[tuple[str, str, str, float]], at: datetime) -> int:
         """Upsert ``(src, dst, kind, weight)`` edges; an existing edge takes the new weight."""
-        with self._derived_write():
+        with self.atomic(durable=False):
             self._conn.executemany(
                 "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,?,?) "
-                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=excluded.weight, updated_at=excluded.updated_at",
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=excluded.weight, updated_at=excluded.updated_at "
+                "WHERE links.tenant=excluded.tenant AND links.user_id=excluded.user_id",  # never another's edge
                 [(scope.tenant, scope.user_id, src, dst, kind, weight, to_micros(at)) for src, dst, kind, weight in links],
             )
         return len(links)
 
     def strengthen_links(self, scope: UserScope, pairs: Sequence[tuple[str, str]], kind: str, at: datetime) -> None:
-        """Hebbian update: each pair's edge weight grows by one (created at 1)."""
-        with self._derived_write():
+        """Hebbian update: each pair's edge weight grows by one (created at 1); not on a read-only store."""
+        if not pairs or self.read_only:
+            return
+        with self.atomic(durable=False):
             self._conn.executemany(
                 "INSERT INTO links(tenant, user_id, src, dst, kind, weight, updated_at) VALUES (?,?,?,?,?,1.0,?) "
-                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=weight + 1.0, updated_at=excluded.updated_at",
+                "ON CONFLICT(src, dst, kind) DO UPDATE SET weight=weight + 1.0, updated_at=excluded.updated_at "
+                "WHERE links.tenant=excluded.tenant AND links.user_id=excluded.user_id",
                 [(scope.tenant, scope.user_id, src, dst, kind, to_micros(at)) for src, dst in pairs],
             )
 
@@ -161,7 +170,7 @@ class MemoryStateMixin:
 
     def update_lifecycle_state(self, scope: UserScope, **values: int) -> None:
         """Set watermarks (never lowering them) and add to the LLM counters."""
-        with self._derived_write():
+        with self.atomic(durable=False):
             self._conn.execute(
                 "INSERT OR IGNORE INTO lifecycle_state(tenant, user_id) VALUES (?, ?)", (scope.tenant, scope.user_id)
             )
@@ -202,16 +211,18 @@ class MemoryStateMixin:
         the forgotten turns from their provenance and are deleted when none is left; links to
         any deleted memory go too. Freed pages are zeroed (``secure_delete``), full-text
         indexes are merged so no segment keeps a forgotten term, and the WAL is checkpointed
-        and truncated, so the forgotten text no longer exists in the database files.
+        and truncated, so the forgotten text no longer exists in the database files; while
+        other connections' readers prevent that past ``scrub_wait``, the receipt says
+        ``scrub_pending`` and the store finishes it later (:mod:`engram.store.sqlite.scrubbing`).
         ``fact_ids`` forgets facts themselves: every version of their slots, not the turns.
         """
         where, params = "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
         if session_id is not None:
             where += " AND session_id=?"
             params.append(session_id)
+        mine = (scope.tenant, scope.user_id)
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.atomic():
                 rows = self._conn.execute(f"SELECT id, session_id FROM turns WHERE {where}", params).fetchall()
                 if fact_ids is not None and ids is None:
                     rows = []
@@ -222,63 +233,51 @@ class MemoryStateMixin:
                 sessions = sorted({row[1] for row in rows})
                 gone = set(turn_ids)
                 episode_rows = self._conn.execute(
-                    "SELECT id, turn_ids FROM episodes WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
+                    "SELECT id, turn_ids FROM episodes WHERE tenant=? AND user_id=?", mine
                 ).fetchall()
                 episode_ids = [eid for eid, tids in episode_rows if gone & set(json.loads(tids))]
-                doomed_facts: list[str] = []
-                if fact_ids:
-                    doomed_facts = [
-                        row[0]
-                        for row in self._conn.execute(
-                            f"SELECT id FROM facts WHERE tenant=? AND user_id=? AND slot IN "
-                            f"(SELECT slot FROM facts WHERE id IN ({_marks(fact_ids)}))",
-                            (scope.tenant, scope.user_id, *fact_ids),
-                        )
-                    ]
-                for fid, sources in self._conn.execute(
-                    "SELECT id, source_turn_ids FROM facts WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
-                ).fetchall():
-                    kept = [t for t in json.loads(sources) if t not in gone]
-                    if len(kept) == len(json.loads(sources)):
+                facts = self._conn.execute(
+                    "SELECT id, slot, source_turn_ids FROM facts WHERE tenant=? AND user_id=?", mine
+                ).fetchall()
+                asked = set(fact_ids or ())
+                doomed_slots = {slot for fid, slot, _ in facts if fid in asked}
+                doomed_facts = [fid for fid, slot, _ in facts if slot in doomed_slots]
+                for fid, _, sources in facts:
+                    before = json.loads(sources)
+                    kept = [t for t in before if t not in gone]
+                    if len(kept) == len(before):
                         continue
                     if kept:
-                        self._conn.execute("UPDATE facts SET source_turn_ids=? WHERE id=?", (json.dumps(kept), fid))
+                        self._conn.execute(
+                            "UPDATE facts SET source_turn_ids=? WHERE id=? AND tenant=? AND user_id=?",
+                            (json.dumps(kept), fid, *mine),
+                        )
                     elif fid not in doomed_facts:
                         doomed_facts.append(fid)
-                slots = sorted(
-                    {
-                        row[0]
-                        for start in range(0, len(doomed_facts), 500)
-                        for row in self._conn.execute(
-                            f"SELECT slot FROM facts WHERE id IN ({_marks(doomed_facts[start : start + 500])})",
-                            doomed_facts[start : start + 500],
+                doomed = set(doomed_facts)
+                slots = sorted({slot for fid, slot, _ in facts if fid in doomed})
+                for table, ids_ in (("turns", turn_ids), ("episodes", episode_ids), ("facts", doomed_facts)):
+                    for chunk in chunks(ids_, 500):
+                        self._conn.execute(
+                            f"DELETE FROM {table} WHERE tenant=? AND user_id=? AND id IN ({_marks(chunk)})",
+                            (*mine, *chunk),
                         )
-                    }
-                )
-                for table, doomed in (("turns", turn_ids), ("episodes", episode_ids), ("facts", doomed_facts)):
-                    for start in range(0, len(doomed), 500):
-                        chunk = doomed[start : start + 500]
-                        self._conn.execute(f"DELETE FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
                 links = 0
-                every = turn_ids + episode_ids + doomed_facts
-                for start in range(0, len(every), 400):
-                    chunk = every[start : start + 400]
+                for chunk in chunks(turn_ids + episode_ids + doomed_facts, 400):
                     links += self._conn.execute(
-                        f"DELETE FROM links WHERE src IN ({_marks(chunk)}) OR dst IN ({_marks(chunk)})", chunk + chunk
+                        f"DELETE FROM links WHERE tenant=? AND user_id=? AND "
+                        f"(src IN ({_marks(chunk)}) OR dst IN ({_marks(chunk)}))",
+                        (*mine, *chunk, *chunk),
                     ).rowcount
                 if session_id is None and ids is None:
-                    self._conn.execute(
-                        "DELETE FROM lifecycle_state WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._vectors.pop((scope.tenant, scope.user_id), None)
-            self._episode_vectors.pop((scope.tenant, scope.user_id), None)
-            self._speakers.pop((scope.tenant, scope.user_id), None)
-            if turn_ids or doomed_facts:
-                self.scrub()
+                    self._conn.execute("DELETE FROM lifecycle_state WHERE tenant=? AND user_id=?", mine)
+                if turn_ids or episode_ids or doomed_facts:
+                    for table in ("turns_fts", "episodes_fts", "facts_fts"):  # merge: no segment keeps a term
+                        self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+            self._vectors.pop(mine, None)
+            self._episode_vectors.pop(mine, None)
+            self._speakers.pop(mine, None)
+        pending = bool(turn_ids or episode_ids or doomed_facts) and self._scrub_after_forget()
         return ForgetReceipt(
             turn_ids=turn_ids,
             episode_ids=episode_ids,
@@ -286,11 +285,5 @@ class MemoryStateMixin:
             links=links,
             sessions=sessions,
             slots=slots,
+            scrub_pending=pending,
         )
-
-    def scrub(self) -> None:
-        """Remove deleted content from the files: merge FTS segments, zero free pages, truncate the WAL."""
-        with self._lock:
-            for table in ("turns_fts", "episodes_fts", "facts_fts"):
-                self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,13 +1,16 @@
 """The SQLite store's API keys: stored by the hash of their secret (see :mod:`engram.auth`).
 
 A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`, sharing its connection and lock.
+Keys are store-wide administration (the CLI's ``engram keys``): a key is found by the hash of
+its secret, whatever its tenant, and then names the one tenant it may act for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +23,10 @@ class ApiKeysMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
+    atomic: Callable[..., contextlib.AbstractContextManager[None]]
 
     def put_api_key(self, key: ApiKey, key_hash: str) -> None:
-        with self._lock:
+        with self.atomic():
             self._conn.execute(
                 "INSERT INTO api_keys(id, tenant, label, key_hash, prefix, created_at) VALUES (?,?,?,?,?,?)",
                 (key.id, key.tenant, key.label, key_hash, key.prefix, to_micros(key.created_at)),
@@ -42,7 +46,7 @@ class ApiKeysMixin:
             return [_api_key(row) for row in self._conn.execute(sql + " ORDER BY created_at, id", params)]
 
     def revoke_api_key(self, key_id: str, at: datetime) -> ApiKey | None:
-        with self._lock:
+        with self.atomic():
             self._conn.execute(
                 "UPDATE api_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (to_micros(at), key_id)
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engram.errors import StoreError
 from engram.model import Scope, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
@@ -55,6 +56,7 @@ class LifecycleMixin:
     _conn: sqlite3.Connection
     _lock: threading.RLock
     _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
+    atomic: Callable[..., contextlib.AbstractContextManager[None]]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _model: tuple[str, int] | None
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
@@ -206,47 +208,57 @@ class LifecycleMixin:
 
     # -- facts ------------------------------------------------------------------------------
 
-    def slot_versions(self, slots: Sequence[str]) -> dict[str, list[FactVersion]]:
-        """Every version of each slot."""
+    def slot_versions(self, scope: UserScope, slots: Sequence[str]) -> dict[str, list[FactVersion]]:
+        """Every version of each of this user's slots (a slot of anyone else's comes back empty)."""
         out: dict[str, list[FactVersion]] = {slot: [] for slot in slots}
         if not slots:
             return out
         with self._lock:
             for row in self._conn.execute(
-                f"SELECT {_FACT_COLUMNS} FROM facts WHERE slot IN ({_marks(slots)})", list(slots)
+                f"SELECT {_FACT_COLUMNS} FROM facts WHERE tenant=? AND user_id=? AND slot IN ({_marks(slots)})",
+                (scope.tenant, scope.user_id, *slots),
             ):
                 version = _fact(row)
                 out[version.slot].append(version)
         return out
 
-    def save_facts(self, versions: Sequence[FactVersion]) -> None:
-        """Insert new versions and update changed ones (by id), in one transaction."""
-        with self._derived_write():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for v in versions:
-                    self._conn.execute(
-                        "INSERT INTO facts(id, slot, tenant, user_id, agent_id, scope_key, subject, attribute, "
-                        "value, statement, kind, multi, valid_from, valid_to, recorded_at, superseded_at, "
-                        "superseded_by, confidence, source, source_turn_ids, mentions, recalls, last_recalled, "
-                        "importance, pinned, archived_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT(id) DO UPDATE SET valid_from=excluded.valid_from, valid_to=excluded.valid_to, "
-                        "superseded_at=excluded.superseded_at, superseded_by=excluded.superseded_by, "
-                        "confidence=excluded.confidence, source_turn_ids=excluded.source_turn_ids, "
-                        "mentions=excluded.mentions, importance=excluded.importance, archived_at=excluded.archived_at",
-                        (
-                            v.id, v.slot, v.tenant, v.user_id, v.agent_id, scope_key(v.tenant, v.user_id),
-                            v.subject, v.attribute, v.value, v.statement, v.kind, int(v.multi),
-                            to_micros(v.valid_from), _us(v.valid_to), to_micros(v.recorded_at),
-                            _us(v.superseded_at), v.superseded_by, v.confidence, v.source,
-                            json.dumps(list(v.source_turn_ids)), v.mentions, v.recalls, _us(v.last_recalled),
-                            v.importance, int(v.pinned), _us(v.archived_at),
-                        ),
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def save_facts(self, scope: UserScope, versions: Sequence[FactVersion]) -> None:
+        """Insert new versions and update changed ones (by id) of this user, in one transaction.
+
+        Raises:
+            StoreError: a version belongs to another tenant or user (a programming error),
+                or its id is another scope's; nothing is written.
+        """
+        strays = [v.id for v in versions if (v.tenant, v.user_id) != (scope.tenant, scope.user_id)]
+        if strays:
+            raise StoreError(
+                f"save_facts for {scope.tenant}/{scope.user_id} was given fact versions of another scope: "
+                f"{', '.join(strays[:5])}"
+            )
+        key = scope_key(scope.tenant, scope.user_id)
+        with self.atomic(durable=False):
+            for v in versions:
+                cursor = self._conn.execute(
+                    "INSERT INTO facts(id, slot, tenant, user_id, agent_id, scope_key, subject, attribute, "
+                    "value, statement, kind, multi, valid_from, valid_to, recorded_at, superseded_at, "
+                    "superseded_by, confidence, source, source_turn_ids, mentions, recalls, last_recalled, "
+                    "importance, pinned, archived_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(id) DO UPDATE SET valid_from=excluded.valid_from, valid_to=excluded.valid_to, "
+                    "superseded_at=excluded.superseded_at, superseded_by=excluded.superseded_by, "
+                    "confidence=excluded.confidence, source_turn_ids=excluded.source_turn_ids, "
+                    "mentions=excluded.mentions, importance=excluded.importance, archived_at=excluded.archived_at "
+                    "WHERE facts.tenant=excluded.tenant AND facts.user_id=excluded.user_id",
+                    (
+                        v.id, v.slot, v.tenant, v.user_id, v.agent_id, key,
+                        v.subject, v.attribute, v.value, v.statement, v.kind, int(v.multi),
+                        to_micros(v.valid_from), _us(v.valid_to), to_micros(v.recorded_at),
+                        _us(v.superseded_at), v.superseded_by, v.confidence, v.source,
+                        json.dumps(list(v.source_turn_ids)), v.mentions, v.recalls, _us(v.last_recalled),
+                        v.importance, int(v.pinned), _us(v.archived_at),
+                    ),
+                )  # fmt: skip
+                if cursor.rowcount == 0:
+                    raise StoreError(f"fact id {v.id} is taken in another scope; nothing was saved")
 
     def list_facts(
         self,

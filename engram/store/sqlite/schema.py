@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from engram.errors import CorruptStoreError, SchemaVersionError
+from engram.store.sqlite.transactions import transaction
 
 #: PRAGMA application_id of an Engram database ("Engr").
 APPLICATION_ID = 0x456E6772
@@ -238,16 +239,45 @@ def check_compatible(conn: sqlite3.Connection) -> None:
         )
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: sqlite3.Connection, location: str) -> None:
     """Bring the schema up to date, or refuse a file this version cannot read.
+
+    Safe when several processes open a new file at once: what is applied is read again under
+    the write lock (``BEGIN IMMEDIATE``), and the pending migrations run in that one
+    transaction, so the second opener finds them done. An up-to-date file takes no lock.
 
     Raises:
         SchemaVersionError: the file was written by a newer Engram.
     """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS engram_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    if _has_migrations_table(conn) and not pending_migrations(conn):
+        return
+    with transaction(conn, location):
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS engram_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        pending = pending_migrations(conn)
+        for name in pending:
+            # executescript would commit first: run the statements inside this transaction.
+            for statement in _statements(dict(MIGRATIONS)[name]):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO engram_migrations(name, applied_at) VALUES (?, datetime('now'))", (name,)
+            )
+        if pending:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """The migrations this file still needs, in order (all of them for a new file).
+
+    Raises:
+        SchemaVersionError: the file has a migration this Engram does not know.
+    """
+    applied = (
+        {row[0] for row in conn.execute("SELECT name FROM engram_migrations")}
+        if _has_migrations_table(conn)
+        else set()
     )
-    applied = {row[0] for row in conn.execute("SELECT name FROM engram_migrations")}
     known = [name for name, _ in MIGRATIONS]
     unknown = sorted(applied - set(known))
     if unknown:
@@ -255,22 +285,14 @@ def migrate(conn: sqlite3.Connection) -> None:
             f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
             "know: it was written by a newer version. Upgrade engram-memory to open it."
         )
-    for name, sql in MIGRATIONS:
-        if name in applied:
-            continue
-        # executescript commits first; run the statements inside one explicit transaction.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO engram_migrations(name, applied_at) VALUES (?, datetime('now'))", (name,)
-            )
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    return [name for name in known if name not in applied]
+
+
+def _has_migrations_table(conn: sqlite3.Connection) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='engram_migrations'").fetchone()
+        is not None
+    )
 
 
 def _statements(script: str) -> list[str]:

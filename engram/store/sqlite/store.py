@@ -1,9 +1,16 @@
 """SQLiteStore: one file holds turns, their full-text index (FTS5) and their vectors.
 
-WAL journal, one writer transaction per call: a crash mid-batch leaves rows, full-text index
-and vectors in agreement and keeps every batch whose call had returned. Vectors are searched
-from an in-memory per-user index (:mod:`engram.store.vectors`) rebuilt from the file on demand
-and invalidated when another process writes.
+WAL journal, one writer transaction per call (:meth:`SQLiteStore.atomic`): a crash mid-batch
+leaves rows, full-text index and vectors in agreement and keeps every batch whose call had
+returned. Vectors are searched from an in-memory per-user index (:mod:`engram.store.vectors`)
+rebuilt from the file on demand and invalidated when another process writes.
+
+Every method is bounded by the scope it is given (see :mod:`engram.store.base`): rows are
+read and written by tenant and user, never by id or seq alone. Opening (create or refuse,
+read-only files, concurrent first opens) is in :mod:`engram.store.sqlite.opening`; the
+transaction helper and the mapping of SQLite errors onto :mod:`engram.errors` in
+:mod:`engram.store.sqlite.transactions`; forgetting and scrubbing in
+:mod:`engram.store.sqlite.forgetting` and :mod:`engram.store.sqlite.scrubbing`.
 """
 
 from __future__ import annotations
@@ -12,26 +19,26 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from engram.errors import CorruptStoreError, EmbedderMismatchError, StoreError
-from engram.model import NewTurn, SearchFilters, Stats, Turn
-from engram.model.results import SessionSummary, UserSummary
-from engram.model.timeutil import from_micros, to_micros
+from engram.errors import EmbedderMismatchError, StoreError
+from engram.model import NewTurn, SearchFilters, Turn
+from engram.model.timeutil import to_micros
 from engram.store.base import Candidate, TurnNotes, UserScope
+from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
 from engram.store.sqlite.fulltext import FullTextMixin
 from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
-from engram.store.sqlite.schema import check_compatible, migrate
+from engram.store.sqlite.opening import open_database
+from engram.store.sqlite.scrubbing import ScrubMixin
 from engram.store.sqlite.sql import (
+    SQLITE_MAX_VARS,
     TURN_COLUMNS,
     chunks,
     filter_sql,
@@ -40,14 +47,24 @@ from engram.store.sqlite.sql import (
     scope_where,
     turn_from_row,
 )
+from engram.store.sqlite.transactions import maps_errors, read_only_error, transaction
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 
-class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin):
+@maps_errors
+class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, BrowsingMixin, ApiKeysMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:
-        path: the database file (created with its folders if missing), or ``":memory:"``.
+        path: the database file, or ``":memory:"``.
+        create: create the file (and its folders) when missing; with ``False`` a missing file
+            raises :class:`~engram.errors.StoreNotFoundError` and nothing is created.
+        read_only: open for reading only (also chosen when the file or its folder cannot be
+            written); writes raise :class:`~engram.errors.StoreReadOnlyError`.
+        timeout: seconds to wait for another process's lock before
+            :class:`~engram.errors.StoreBusyError`.
+        scrub_wait: seconds a forget waits for readers to let the WAL be checkpointed before
+            its receipt says the scrub is pending (finished later, see :meth:`finish_scrub`).
         hnsw_threshold: vectors per user above which the approximate index is used.
         synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
     """
@@ -56,54 +73,55 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         self,
         path: str | os.PathLike[str],
         *,
+        create: bool = True,
+        read_only: bool = False,
+        timeout: float = 30.0,
+        scrub_wait: float = 5.0,
         hnsw_threshold: int = HNSW_THRESHOLD,
         synchronous: str = "FULL",
     ) -> None:
         self.path = str(path)
         self.location = self.path
         self.hnsw_threshold = hnsw_threshold
+        self.timeout = timeout
+        self.scrub_wait = scrub_wait
         self._synchronous = synchronous.upper()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._vectors: dict[tuple[str, str], ScopeVectors] = {}
         self._turn_counts: dict[tuple[str, str], int] = {}  # per user, for choosing a search plan
         self._speakers: dict[tuple[str, str], frozenset[str]] = {}  # per user
         self._episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]] = {}
         self._model: tuple[str, int] | None = None
-        try:
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            check_compatible(self._conn)  # before any pragma that writes to the file
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._conn.execute("PRAGMA secure_delete=ON")  # deleted content is zeroed, not left in free pages
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            migrate(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise CorruptStoreError(f"cannot open {self.path} as an Engram store: {exc}") from exc
+        self._conn, self.read_only = open_database(
+            self.path, create=create, read_only=read_only, timeout=timeout, synchronous=self._synchronous
+        )
         self._data_version = self._read_data_version()
         row = self._conn.execute("SELECT value FROM engram_meta WHERE key='embedding_model'").fetchone()
         if row:
             model = json.loads(row[0])
             self._model = (model["id"], int(model["dim"]))
+        self._scrub_pending = self._scrub_flagged()
+        if self._scrub_pending:
+            self.finish_scrub(wait=0)  # a forget of an earlier run (or process) left it to finish
 
     # -- embedder binding ------------------------------------------------------------------
 
     def bind_embedder(self, model_id: str, dim: int) -> None:
         with self._lock:
+            if self._model is None and self.read_only:
+                self._model = (model_id, dim)  # nothing to search yet, and nothing may be written
             if self._model is None:
                 value = json.dumps({"id": model_id, "dim": dim})
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO engram_meta(key, value) VALUES ('embedding_model', ?)",
-                    (value,),
-                )
-                stored = json.loads(
+                with self.atomic():
                     self._conn.execute(
-                        "SELECT value FROM engram_meta WHERE key='embedding_model'"
-                    ).fetchone()[0]
-                )
+                        "INSERT OR IGNORE INTO engram_meta(key, value) VALUES ('embedding_model', ?)",
+                        (value,),
+                    )
+                    stored = json.loads(
+                        self._conn.execute(
+                            "SELECT value FROM engram_meta WHERE key='embedding_model'"
+                        ).fetchone()[0]
+                    )
                 self._model = (stored["id"], int(stored["dim"]))
             if self._model != (model_id, dim):
                 raise EmbedderMismatchError(
@@ -160,29 +178,22 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
         actual: list[str] = []  # the id each input turn is stored under
         with self._lock:
             self._sync_caches()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.atomic():
                 for row in rows:
-                    if not self._insert_row(row):
-                        owner = self._conn.execute(
-                            "SELECT tenant, user_id FROM turns WHERE id=?", (row[0],)
-                        ).fetchone()
-                        if owner is not None and tuple(owner) != (row[1], row[2]):
-                            # The id is taken by another tenant or user (an imported file can carry
-                            # any id): store under an id derived for this owner, and reveal nothing.
-                            row = (_rederived_id(row[0], row[1], row[2]), *row[1:])
-                            if self._insert_row(row):
-                                inserted.append(row[0])
-                    else:
+                    if self._insert_row(row):
                         inserted.append(row[0])
+                    elif self._owner(row[0]) != (row[1], row[2]):
+                        # The id is taken by another tenant or user (an imported file can carry
+                        # any id): store under an id derived for this owner, and reveal nothing.
+                        row = (_rederived_id(row[0], row[1], row[2]), *row[1:])
+                        if self._insert_row(row):
+                            inserted.append(row[0])
+                        elif self._owner(row[0]) != (row[1], row[2]):
+                            raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
                     actual.append(row[0])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             self._data_version = self._read_data_version()
-            tenant = next(iter(tenants)) if tenants else ""
-            stored = {turn.id: turn for turn in self._fetch_by_ids(tenant, actual)}
+            owners = {(row[1], row[2]) for row in rows}
+            stored = {turn.id: turn for owner in owners for turn in self._fetch_by_ids(*owner, actual)}
             self._append_vectors(stored, inserted, dict(zip(actual, vectors, strict=True)))
             for turn_id in inserted:
                 key = (stored[turn_id].scope.tenant, stored[turn_id].scope.user_id)
@@ -205,25 +216,37 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
 
     # -- reads -----------------------------------------------------------------------------
 
-    def get_turns(self, scope: UserScope, ids: Sequence[str]) -> list[Turn]:
+    def get_turns(
+        self,
+        scope: UserScope,
+        ids: Sequence[str],
+        *,
+        filters: SearchFilters | None = None,
+        until: datetime | None = None,
+    ) -> list[Turn]:
+        """The turns with these ids in this scope; with ``filters``, only those a search could return."""
+        if filters is not None or until is not None:
+            where, params = filter_sql(scope, filters or SearchFilters(), until or datetime.max.replace(tzinfo=UTC))
+        else:
+            where, params = scope_where(scope)
+            where = " AND ".join(f"t.{clause}" for clause in where.split(" AND "))
         out: list[Turn] = []
         with self._lock:
-            for chunk in chunks(list(dict.fromkeys(ids))):
-                marks = ",".join("?" * len(chunk))
-                where, params = scope_where(scope)
-                sql = f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} AND id IN ({marks})"
-                params.extend(chunk)
-                out.extend(turn_from_row(row) for row in self._conn.execute(sql, params))
+            for chunk in chunks(list(dict.fromkeys(ids)), max(SQLITE_MAX_VARS - len(params), 100)):
+                sql = f"SELECT {TURN_COLUMNS} FROM turns t WHERE {where} AND t.id IN ({','.join('?' * len(chunk))})"
+                out.extend(turn_from_row(row) for row in self._conn.execute(sql, [*params, *chunk]))
         return out
 
-    def cached_vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+    def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The vectors this user stored for these embedding-text keys (another user's never answer)."""
         out: dict[bytes, np.ndarray] = {}
         with self._lock:
             for chunk in chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
-                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) GROUP BY embed_key",
-                    chunk,
+                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) "
+                    "AND tenant=? AND user_id=? AND embedding IS NOT NULL GROUP BY embed_key",
+                    (*chunk, scope.tenant, scope.user_id),
                 ):
                     out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
         return out
@@ -303,7 +326,7 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
                 allowed=allowed,
                 include_archived=filters.include_archived,
             )
-            turns = self._fetch_by_seqs([seq for seq, _ in found])
+            turns = self._fetch_by_seqs(scope, [seq for seq, _ in found])
         return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
 
     def build_vector_index(self, tenant: str, user_id: str, *, wait: bool = True) -> bool:
@@ -352,102 +375,59 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
             ).fetchall()
         return [turn_from_row(row) for row in reversed(earlier)] + [turn_from_row(row) for row in later]
 
-    def iter_turns(
-        self, tenant: str, user_id: str | None = None, *, batch: int = 500
-    ) -> Iterator[tuple[Turn, np.ndarray | None]]:
-        last = 0
-        while True:
-            sql = f"SELECT {TURN_COLUMNS}, embedding FROM turns WHERE tenant=? AND seq > ?"
-            params: list[Any] = [tenant, last]
-            if user_id is not None:
-                sql += " AND user_id=?"
-                params.append(user_id)
-            sql += " ORDER BY seq LIMIT ?"
-            params.append(batch)
-            with self._lock:
-                rows = self._conn.execute(sql, params).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                blob = row[-1]
-                yield turn_from_row(row[:-1]), (np.frombuffer(blob, dtype=np.float32) if blob else None)
-            last = rows[-1][0]
-
-    def list_users(self, tenant: str, *, after: str | None = None, limit: int = 100) -> list[UserSummary]:
-        """A tenant's users ordered by id, after the user id ``after``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT user_id, count(*), count(DISTINCT session_id), min(ts), max(ts) FROM turns "
-                "WHERE tenant=? AND user_id > ? GROUP BY user_id ORDER BY user_id LIMIT ?",
-                (tenant, after or "", limit),
-            ).fetchall()
-        return [UserSummary(u, n, s, from_micros(a), from_micros(b)) for u, n, s, a, b in rows]
-
-    def list_sessions(
-        self, scope: UserScope, *, after: str | None = None, limit: int = 100
-    ) -> list[SessionSummary]:
-        """A user's sessions, the most recently active first, after the session ``after``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT session_id, group_concat(DISTINCT agent_id), count(*), min(ts), max(ts) FROM turns "
-                "WHERE tenant=? AND user_id=? GROUP BY session_id ORDER BY max(ts) DESC, session_id",
-                (scope.tenant, scope.user_id),
-            ).fetchall()
-        ids = [row[0] for row in rows]
-        start = ids.index(after) + 1 if after in ids else (len(ids) if after is not None else 0)
-        return [
-            SessionSummary(
-                sid, tuple(sorted(agents.split(","))) if agents else (), n, from_micros(a), from_micros(b)
-            )
-            for sid, agents, n, a, b in rows[start : start + limit]
-        ]
-
-    def stats(self, tenant: str, user_id: str | None = None) -> Stats:
-        where, params = "tenant=?", [tenant]
-        if user_id is not None:
-            where += " AND user_id=?"
-            params.append(user_id)
-        with self._lock:
-            turns, users, sessions, first, last = self._conn.execute(
-                f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT user_id || char(0) || "
-                f"session_id), min(ts), max(ts) FROM turns WHERE {where}",
-                params,
-            ).fetchone()
-            by_role = dict(
-                self._conn.execute(f"SELECT role, count(*) FROM turns WHERE {where} GROUP BY role", params)
-            )
-        size = None
-        if self.path != ":memory:":
-            size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
-        return Stats(
-            turns=turns,
-            users=users,
-            sessions=sessions,
-            first_timestamp=from_micros(first) if first is not None else None,
-            last_timestamp=from_micros(last) if last is not None else None,
-            store_bytes=size,
-            embedding_model=self.embedding_model,
-            path=self.path,
-            by_role=by_role,
-        )
-
     def close(self) -> None:
         with self._lock:
+            if self._scrub_pending:
+                self.finish_scrub(wait=0)
             self._vectors.clear()
             self._conn.close()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def atomic(self, *, durable: bool = True) -> Iterator[None]:
+        """A unit of work: the writes inside commit together or not at all (nested: a savepoint).
+
+        On an error everything inside is rolled back and the original error re-raised, an
+        SQLite error mapped onto :class:`~engram.errors.StoreError`'s tree. Holds the store's
+        lock throughout. A forget's scrub left pending (by this or another process) is
+        retried once the transaction has committed.
+
+        Args:
+            durable: ``False`` for derived state (facts, episodes, counters, links), which can
+                always be rebuilt from the turns (the per-user watermark stays behind it): its
+                commit skips the fsync (``synchronous=NORMAL``), still safe when the process
+                crashes, up to a second of it lost if the machine loses power. Turns are
+                committed with the store's ``synchronous`` level (FULL by default). The
+                outermost level decides.
+        """
+        with self._lock:
+            if self.read_only:
+                raise read_only_error(self.location)
+            outer = not self._conn.in_transaction
+            relaxed = outer and not durable and self._synchronous != "NORMAL"
+            if relaxed:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with transaction(self._conn, self.location):
+                    yield
+                    if outer and not self._scrub_pending:
+                        self._scrub_pending = self._scrub_flagged()  # another process's forget
+            finally:
+                if relaxed:
+                    self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            if outer and self._scrub_pending:
+                self.finish_scrub(wait=0)
 
     # -- internals -------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _derived_write(self) -> Iterator[None]:
-        """Hold the lock for a write of derived state (facts, episodes, counters, links).
-
-        Turns are committed with the store's ``synchronous`` level (FULL by default: they
-        survive a power cut). Derived state can always be rebuilt from the turns (the
-        per-user watermark stays behind it), so its commits skip the fsync: still safe when
-        the process crashes, up to a second of it lost if the machine loses power.
-        """
+        """The lock and ``synchronous=NORMAL`` without a transaction: for ``put_episodes``, which
+        still writes its own ``BEGIN``; everything else uses ``atomic(durable=False)``."""
         with self._lock:
+            if self.read_only:
+                raise read_only_error(self.location)
             if self._synchronous == "NORMAL":
                 yield
                 return
@@ -487,9 +467,9 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
             index.reserve(len(seqs))
             for chunk in chunks(seqs):
                 rows = self._conn.execute(
-                    "SELECT seq, ts, embedding, archived_at IS NULL FROM turns "
-                    f"WHERE seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
-                    chunk,
+                    "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
+                    f"AND seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
+                    (*key, *chunk),
                 ).fetchall()
                 if rows:
                     index.append(
@@ -518,23 +498,31 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
                 np.stack([vectors[t.id] for t in turns]),
             )
 
-    def _fetch_by_ids(self, tenant: str, ids: Sequence[str]) -> list[Turn]:
+    def _owner(self, turn_id: str) -> tuple[str, str] | None:
+        row = self._conn.execute("SELECT tenant, user_id FROM turns WHERE id=?", (turn_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _fetch_by_ids(self, tenant: str, user_id: str, ids: Sequence[str]) -> list[Turn]:
         out: list[Turn] = []
         for chunk in chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             out.extend(
                 turn_from_row(row)
                 for row in self._conn.execute(
-                    f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND id IN ({marks})", (tenant, *chunk)
+                    f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})",
+                    (tenant, user_id, *chunk),
                 )
             )
         return out
 
-    def _fetch_by_seqs(self, seqs: Sequence[int]) -> dict[int, Turn]:
+    def _fetch_by_seqs(self, scope: UserScope, seqs: Sequence[int]) -> dict[int, Turn]:
         out: dict[int, Turn] = {}
         for chunk in chunks(list(seqs)):
             marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(f"SELECT {TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
+            for row in self._conn.execute(
+                f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq IN ({marks})",
+                (scope.tenant, scope.user_id, *chunk),
+            ):
                 out[row[0]] = turn_from_row(row)
         return out
 
