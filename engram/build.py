@@ -11,7 +11,6 @@ Reads never create a store: ``create=False`` refuses a path with no file
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +78,7 @@ def open_store(settings: EngramSettings, *, create: bool = True) -> SQLiteStore:
             f"no Engram store at {path} (check --db / $ENGRAM_DB; "
             "`engram add` or `engram import` creates one)"
         )
-    if not create and "create" in inspect.signature(SQLiteStore).parameters:
-        return SQLiteStore(path, create=False)  # type: ignore[call-arg]  # the store's own check, once it has one
-    return SQLiteStore(path)
+    return SQLiteStore(path, create=create)
 
 
 def build_llm(settings: LLMSettings) -> LLM | None:
