@@ -34,7 +34,7 @@ NEXT_STEPS: dict[type[EngramError], str] = {
     StoreBusyError: "retry in a moment: another process holds the store's lock",
     StoreReadOnlyError: "check the permissions of the store file and of its folder",
     StoreFullError: "free disk space, then retry",
-    StoreNotFoundError: "check the store path",
+    StoreNotFoundError: "check --db / $ENGRAM_DB",
 }
 
 

@@ -24,6 +24,7 @@ from engram.cli import base as cli_base
 from engram.cli import cli
 from engram.cli.demo import load_sample
 from engram.settings import EngramSettings
+from engram.store.sqlite import SQLiteStore
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HASHING = {"ENGRAM_EMBEDDER": "hashing", "ENGRAM_DB": None, "ENGRAM_TENANT": None, "ENGRAM_DEBUG": None}
@@ -537,6 +538,10 @@ def test_console_script_errors_are_one_line(tmp_path: Path) -> None:
     done = run_script("--db", str(garbage), "stats", ENGRAM_EMBEDDER="hashing")
     assert done.returncode == 4 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: cannot open")
+    no_store = run_script("get", "t_x", "--user", "u", ENGRAM_DB=str(tmp_path / "new.db"))
+    assert no_store.returncode == 4 and no_store.stderr.count("\n") == 1
+    assert no_store.stderr.startswith("error: no Engram store at") and not (tmp_path / "new.db").exists()
+    SQLiteStore(tmp_path / "new.db").close()
     missing = run_script(
         "get", "t_x", "--user", "u", ENGRAM_DB=str(tmp_path / "new.db"), ENGRAM_EMBEDDER="hashing"
     )
@@ -618,7 +623,7 @@ def test_a_settings_file_reaches_the_cli(engram: Engram, tmp_path: Path) -> None
         ("StoreBusyError", "retry"),
         ("StoreReadOnlyError", "check the permissions"),
         ("StoreFullError", "free disk space"),
-        ("StoreNotFoundError", "check the store path"),
+        ("StoreNotFoundError", "check --db / $ENGRAM_DB"),
     ],
 )
 def test_store_errors_exit_4_with_a_next_step(

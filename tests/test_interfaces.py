@@ -173,7 +173,7 @@ def test_a_wrong_host_gets_the_json_error_shape(amem: AsyncMemory) -> None:
         ("StoreBusyError", "store_busy", "retry"),
         ("StoreReadOnlyError", "store_read_only", "check the permissions"),
         ("StoreFullError", "store_full", "free disk space"),
-        ("StoreNotFoundError", "store_not_found", "check the store path"),
+        ("StoreNotFoundError", "store_not_found", "check --db / $ENGRAM_DB"),
     ],
 )
 def test_store_errors_are_503_with_a_next_step(

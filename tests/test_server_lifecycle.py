@@ -187,7 +187,9 @@ def test_forget_a_session_a_fact_or_the_whole_user(client: TestClient) -> None:
     assert where(facts(client)) == ["Portland"]
 
     nothing = client.post("/v1/forget", json={"user_id": "sam", "ids": ["t_unknown"]}).json()
-    assert nothing == {"turn_ids": [], "episode_ids": [], "fact_ids": [], "links": 0, "sessions": []}
+    assert nothing == {
+        "turn_ids": [], "episode_ids": [], "fact_ids": [], "links": 0, "sessions": [], "scrub_pending": False
+    }
     bad = client.post("/v1/forget", json={"user_id": "sam", "ids": ["x_1"]})
     assert bad.status_code == 422 and "memory id" in bad.json()["error"]["message"]
     assert client.post("/v1/forget", json={"user_id": "sam", "ids": []}).status_code == 422
@@ -208,3 +210,25 @@ def test_deleting_a_turn_repairs_facts_and_episodes(client: TestClient) -> None:
         e["session_id"] for e in client.get("/v1/episodes", params={"user_id": "sam"}).json()["items"]
     }
     assert sessions == {"s1", "s3"}
+
+
+def test_a_forget_while_another_connection_reads_says_its_scrub_is_pending(
+    client: TestClient, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    said = live(client)
+    reader = sqlite3.connect(tmp_path / "lifecycle.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM turns").fetchone()  # holds a snapshot: the WAL cannot be reset
+    client.app.state.engram.base.sync.store.scrub_wait = 0.2  # type: ignore[attr-defined]
+    try:
+        held = client.post("/v1/forget", json={"user_id": "sam", "session_id": "s2"}).json()
+        deleted = client.delete(f"/v1/turns/{said['s3']['ids'][0]}", params={"user_id": "sam"}).json()
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert held["turn_ids"] == said["s2"]["ids"] and held["scrub_pending"] is True
+    assert deleted["scrub_pending"] is True
+    after = client.post("/v1/forget", json={"user_id": "sam", "session_id": "s1"}).json()
+    assert after["scrub_pending"] is False  # the reader is gone: this forget finished every scrub

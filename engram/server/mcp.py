@@ -134,6 +134,11 @@ class Forgotten(BaseModel):
     episode_ids: list[str] = Field(description="Conversation summaries deleted (rebuilt from what is left).")
     fact_ids: list[str] = Field(description="Facts deleted.")
     sessions: list[str] = Field(description="Conversations that lost messages.")
+    scrub_pending: bool = Field(
+        default=False,
+        description="True when another reader kept the deleted bytes on disk for now; they are already "
+        "gone from every query and are zeroed at the store's next write.",
+    )
 
 
 @contextlib.contextmanager

@@ -274,6 +274,7 @@ class DeleteOut(BaseModel):
     deleted_ids: list[str]
     not_found_ids: list[str]
     removed_from: list[str]
+    scrub_pending: bool = Field(default=False, description="True when another connection's open read kept the deleted bytes in the store's files for now: they are gone from every query already, and the store zeroes them at its next write, open or close.")
 
 
 class ImportOut(BaseModel):
@@ -420,6 +421,7 @@ def delete_out(receipt: DeleteReceipt) -> DeleteOut:
         deleted_ids=receipt.deleted_ids,
         not_found_ids=receipt.not_found_ids,
         removed_from=list(receipt.removed_from),
+        scrub_pending=receipt.scrub_pending,
     )
 
 

@@ -137,6 +137,7 @@ class ForgetOut(BaseModel):
     fact_ids: list[str] = Field(description="Fact versions deleted.")
     links: int = Field(description="Links between memories deleted.")
     sessions: list[str] = Field(description="Sessions that lost turns.")
+    scrub_pending: bool = Field(default=False, description="True when another connection's open read kept the deleted bytes in the store's files for now: they are gone from every query already, and the store zeroes them at its next write, open or close.")
 
 
 class PinOut(BaseModel):
