@@ -135,7 +135,7 @@ def test_delete_removes_row_text_and_vector(store):
         "yak shaving"
     ]
     assert store.get_turns(scope, [rows[0][0].id]) == []
-    assert store.cached_vectors([text_key("zebra crossing")]) == {}
+    assert store.cached_vectors(scope, [text_key("zebra crossing")]) == {}
 
 
 def test_speaker_names_follow_inserts_and_forgets(store):
@@ -170,7 +170,7 @@ def test_list_pages_in_time_order_and_recent_turns_newest_first(store):
 
 def test_cached_vectors_and_iteration_return_what_was_stored(store):
     rows = put(store, "u", "s", ["alpha", "beta"])
-    cached = store.cached_vectors([text_key("alpha"), text_key("nope")])
+    cached = store.cached_vectors(UserScope("t", "u"), [text_key("alpha"), text_key("nope")])
     assert list(cached) == [text_key("alpha")]
     np.testing.assert_allclose(cached[text_key("alpha")], EMB.embed(["alpha"])[0])
     listed = list(store.iter_turns("t", batch=1))

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -205,25 +205,36 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
 
     # -- reads -----------------------------------------------------------------------------
 
-    def get_turns(self, scope: UserScope, ids: Sequence[str]) -> list[Turn]:
+    def get_turns(
+        self,
+        scope: UserScope,
+        ids: Sequence[str],
+        *,
+        filters: SearchFilters | None = None,
+        until: datetime | None = None,
+    ) -> list[Turn]:
         out: list[Turn] = []
         with self._lock:
             for chunk in chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
-                where, params = scope_where(scope)
-                sql = f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} AND id IN ({marks})"
+                if filters is None and until is None:
+                    where, params = scope_where(scope)
+                else:  # exactly the conditions search applies (archive rule included)
+                    where, params = filter_sql(scope, filters or SearchFilters(), until or _FAR_FUTURE)
+                sql = f"SELECT {TURN_COLUMNS} FROM turns t WHERE {where} AND id IN ({marks})"
                 params.extend(chunk)
                 out.extend(turn_from_row(row) for row in self._conn.execute(sql, params))
         return out
 
-    def cached_vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+    def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         out: dict[bytes, np.ndarray] = {}
         with self._lock:
             for chunk in chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
-                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) GROUP BY embed_key",
-                    chunk,
+                    "SELECT embed_key, embedding FROM turns WHERE tenant=? AND user_id=? "
+                    f"AND embed_key IN ({marks}) GROUP BY embed_key",
+                    (scope.tenant, scope.user_id, *chunk),
                 ):
                     out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
         return out
@@ -436,6 +447,10 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
             self._vectors.clear()
             self._conn.close()
 
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """Placeholder for the unit of work (the store hardening implements it); unused here."""
+        raise NotImplementedError("SQLiteStore.atomic() comes with the store hardening branch")
+
     # -- internals -------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -537,6 +552,9 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
             for row in self._conn.execute(f"SELECT {TURN_COLUMNS} FROM turns WHERE seq IN ({marks})", chunk):
                 out[row[0]] = turn_from_row(row)
         return out
+
+
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
