@@ -79,7 +79,7 @@ def build_context(
     found = find(
         store, embedder, scope, request.query, k=max(request.candidates, 1), filters=filters, at=at, config=request.config
     )
-    ranked = expand_neighbours(store, scope, found.hits) if request.expand else found.hits
+    ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if request.expand else found.hits
     facts = [fact for fact, _ in found.facts]
     if request.include_profile:
         facts += profile_facts(store, scope, at, facts)
