@@ -1,8 +1,11 @@
 """Memory: the one implementation behind the Python API, the CLI and the servers.
 
-It wires a store, an embedder and a token counter to the write path (validate → embed with a
-content-hash cache → persist in one transaction) and the read path (BM25 + vectors → fusion →
-budgeted context). :class:`engram.AsyncMemory` runs these same methods in worker threads.
+It validates each call's arguments and wires a store, an embedder and a token counter to the
+write path (:mod:`engram.write.ingest`: embed with a content-hash cache → persist in one
+transaction → facts and episodes) and the read path (:mod:`engram.read.search`,
+:mod:`engram.read.context`: BM25 + vectors → fusion → budgeted context). Facts, episodes and
+forgetting are in :mod:`engram.lifecycle`, browsing in :mod:`engram.browse`, export and import in
+:mod:`engram.portable`. :class:`engram.AsyncMemory` runs these same methods in worker threads.
 """
 
 from __future__ import annotations

@@ -190,7 +190,8 @@ def absorb(
     for turn in turns:
         by_user.setdefault((turn.scope.tenant, turn.scope.user_id), []).append(turn)
     for (tenant, user_id), mine in by_user.items():
-        # One unit of work per user: wrap in ``with store.atomic():`` once the store has it.
+        # Facts, episodes and watermark of one user commit together once this call is wrapped
+        # in ``with store.atomic():`` (the store's unit of work, merged separately).
         absorb_user(
             store, UserScope(tenant, user_id), mine, facts, now=now, config=config, vectors=vectors, report=report
         )
@@ -209,7 +210,12 @@ def absorb_user(
     vectors: Mapping[str, np.ndarray] | None = None,
 ) -> int:
     """Derive one user's ``turns`` and the turns left behind after the watermark; returns how
-    many of the latter there were. Advances the watermark over a contiguous run only."""
+    many of the latter there were. Advances the watermark over a contiguous run only.
+
+    Its writes (facts, episodes, watermark) form one unit of work, to run inside
+    ``store.atomic()`` (one line at each caller once the store has it), which also makes its
+    reads of the tail and watermark consistent with another writer of the same user.
+    """
     watermark = store.lifecycle_state(scope)["processed_seq"]
     given = {turn.id for turn in turns}
     after = store.turns_after(scope, watermark, limit=CATCH_UP_LIMIT)

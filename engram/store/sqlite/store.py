@@ -232,7 +232,8 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ApiKeysMixin)
             for chunk in chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
-                    "SELECT embed_key, embedding FROM turns WHERE tenant=? AND user_id=? "
+                    # "+": look up by the embed_key index, not by scanning the user's turns
+                    "SELECT embed_key, embedding FROM turns WHERE +tenant=? AND +user_id=? "
                     f"AND embed_key IN ({marks}) GROUP BY embed_key",
                     (scope.tenant, scope.user_id, *chunk),
                 ):
