@@ -78,18 +78,18 @@ def bench_ingest(embedder: OnnxEmbedder, dataset, workdir: Path) -> dict:
 def bench_ingest_core_only(embedder: OnnxEmbedder, dataset, workdir: Path) -> dict:
     """The same ingest with the lifecycle step (fact extraction, keys, episodes) switched off:
     what the core alone costs, to compare the full write path against in the same run."""
-    import engram.engine as engine
+    import engram.write.ingest as ingest
     from engram.store.base import TurnNotes
     from engram.write.absorb import AbsorbReport
 
-    saved = (engine.absorb, engine.extract_facts, engine.annotate)
-    engine.absorb = lambda *args, **kwargs: AbsorbReport()
-    engine.extract_facts = lambda *args, **kwargs: []
-    engine.annotate = lambda *args, **kwargs: TurnNotes("", 0.5)
+    saved = (ingest.absorb, ingest.turn_facts, ingest.annotate)
+    ingest.absorb = lambda *args, **kwargs: AbsorbReport()
+    ingest.turn_facts = lambda *args, **kwargs: []
+    ingest.annotate = lambda *args, **kwargs: TurnNotes("", 0.5)
     try:
         return bench_ingest(embedder, dataset, workdir / "core")
     finally:
-        engine.absorb, engine.extract_facts, engine.annotate = saved
+        ingest.absorb, ingest.turn_facts, ingest.annotate = saved
 
 
 def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, embedder) -> SQLiteStore:

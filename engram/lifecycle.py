@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engram.errors import NotFoundError, ValidationError
-from engram.model import EpisodePage
+from engram.model import DeleteReceipt, EpisodePage
 from engram.model.fact import KINDS, FactVersion
 from engram.model.profile import Profile, build_profile
 from engram.model.results import decode_cursor, encode_cursor
@@ -21,7 +21,7 @@ from engram.model.scope import check_id
 from engram.model.timeutil import parse_timestamp, to_micros
 from engram.providers.llm import LLM
 from engram.store.base import ForgetReceipt, Store, UserScope
-from engram.write.absorb import AbsorbReport, absorb_episodes
+from engram.write.absorb import AbsorbReport, resegment
 from engram.write.consolidate import ConsolidationReport, consolidate
 from engram.write.reconcile import rechain
 from engram.write.segment import SegmentConfig
@@ -177,6 +177,27 @@ class LifecycleMethods:
         self._repair_after_forget(scope, receipt, rebuild_episodes=ids is not None)
         return receipt
 
+    def delete(self, ids: str | Iterable[str], *, user_id: str) -> DeleteReceipt:
+        """Delete turns everywhere they are held: rows, indexes, vectors, and what derives from them.
+
+        Episodes that contained them are rebuilt from the turns left; facts keep only the
+        sources left (and go when none is). See :meth:`forget` to drop a session or a user.
+        """
+        check_id(user_id, "user_id")
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        if not wanted:
+            raise ValidationError("no turn ids given to delete")
+        scope = UserScope(self.tenant, user_id)
+        receipt = self.store.forget(scope, ids=wanted)
+        self._repair_after_forget(scope, receipt, rebuild_episodes=True)
+        gone = set(receipt.turn_ids)
+        return DeleteReceipt(
+            deleted_ids=receipt.turn_ids,
+            not_found_ids=[turn_id for turn_id in wanted if turn_id not in gone],
+            removed_from=("turns", "full-text index", "vectors", "episodes", "facts", "links"),
+            scrub_pending=receipt.scrub_pending,
+        )
+
     def _repair_after_forget(self, scope: UserScope, receipt: ForgetReceipt, *, rebuild_episodes: bool) -> None:
         """Re-link fact timelines that lost versions, and rebuild the touched sessions' episodes."""
         now = self._clock()
@@ -186,7 +207,7 @@ class LifecycleMethods:
             if changed:
                 self.store.save_facts(scope, changed)
         if rebuild_episodes and receipt.sessions:
-            absorb_episodes(self.store, scope, receipt.sessions, now=now, config=SegmentConfig(), report=AbsorbReport())
+            resegment(self.store, scope, receipt.sessions, now=now, config=SegmentConfig(), report=AbsorbReport())
 
     def pin(self, ids: Iterable[str], *, user_id: str) -> list[str]:
         """Pin memories (turns, episodes, facts): they never fade. Returns the ids pinned."""

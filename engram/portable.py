@@ -7,7 +7,7 @@ vectors; import validates the whole file before writing and reuses vectors of th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from engram.model import AddResult, NewTurn
 from engram.model.scope import check_id
 from engram.providers.embedder import Embedder
 from engram.store.base import Store
+from engram.write.ingest import write_turns
 
 
 class PortableMethods:
@@ -33,10 +34,6 @@ class PortableMethods:
 
         @property
         def embedder(self) -> Embedder: ...
-
-        def _write(
-            self, turns: Sequence[NewTurn], *, started: float, vectors: Mapping[str, np.ndarray] | None = None
-        ) -> AddResult: ...
 
     # -- export / import --------------------------------------------------------------------
 
@@ -89,7 +86,10 @@ class PortableMethods:
         for start in range(0, len(parsed), batch):
             chunk = parsed[start : start + batch]
             vectors = {turn.id: vector for turn, vector in chunk if vector is not None}
-            results.append(self._write([turn for turn, _ in chunk], started=started, vectors=vectors))
+            turns = [turn for turn, _ in chunk]
+            results.append(
+                write_turns(self.store, self.embedder, turns, clock=self._clock, started=started, vectors=vectors)
+            )
             if progress:
                 progress(len(chunk))
         return AddResult(

@@ -18,6 +18,7 @@ from engram import (
     SchemaVersionError,
     ValidationError,
 )
+from engram.read.context import shortener
 from tests.conftest import NOW
 
 CHAT = [
@@ -57,6 +58,12 @@ def test_identical_text_of_the_same_user_is_embedded_once(memory):
     assert result.added == 1 and result.embedded == 0 and embedder.texts_embedded == before
     other = memory.add("hello there", user_id="b", session_id="s9")  # another user's cache never answers
     assert other.added == 1 and other.embedded == 1
+
+
+def test_another_users_identical_text_is_embedded_again_so_embedded_reveals_nothing(memory):
+    memory.add("My bank PIN is 7391.", user_id="b", session_id="s1")
+    guesses = [memory.add(f"My bank PIN is {pin}.", user_id="a", session_id="s1") for pin in ("1234", "7391")]
+    assert [g.embedded for g in guesses] == [1, 1]
 
 
 def test_explain_returns_every_signal_and_the_candidates_below_the_cut(memory):
@@ -130,7 +137,7 @@ def test_a_neighbour_pulled_in_around_a_hit_is_shown_in_a_third_of_the_cap(memor
     )
     (turn,) = memory.add([{"role": "assistant", "content": reply}], user_id="sam", session_id="s1").turns
     assert memory.token_counter.count(reply) <= 60
-    shorten = memory._shortener("where to park?", 60)
+    shorten = shortener("where to park?", 60, memory.token_counter.count)
     assert shorten is not None and shorten(Hit(turn, 1.0)) == reply  # a hit: under the cap, whole
     around = shorten(Hit(turn, 0.5, {"neighbour_of_rank": 1}))
     assert "Parking fills early" in around and "viewpoints" not in around

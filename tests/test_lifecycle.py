@@ -192,10 +192,11 @@ def test_consolidation_is_idempotent_and_counts_llm_cost(db_path: Path, clock: F
 
 
 def test_consolidation_catches_up_turns_the_write_path_missed(db_path: Path, clock: FixedClock, monkeypatch):
-    import engram.engine as engine_module
+    import engram.write.ingest as ingest
+    from engram.write.absorb import AbsorbReport
 
     memory = Memory(db_path, embedder=HashingEmbedder(), clock=clock)
-    monkeypatch.setattr(engine_module, "absorb", lambda *a, **k: engine_module.AbsorbReport())  # a crash after commit
+    monkeypatch.setattr(ingest, "absorb", lambda *a, **k: AbsorbReport())  # a crash after commit
     memory.add([{"role": "user", "name": "Sam", "content": "I live in Oslo."}], user_id="sam", session_id="s")
     assert memory.facts(user_id="sam") == [] and len(memory.episodes(user_id="sam")) == 0
     monkeypatch.undo()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engram.model import Hit, Scope, Turn
+from engram.model import Hit, Scope, SearchFilters, Turn
 from engram.providers.tokens import ApproximateCounter
 from engram.read.analyze import analyze, embedding_text
 from engram.read.assemble import MEMORIES_HEADER, WORKING_HEADER, assemble_context, format_turn
@@ -281,11 +281,14 @@ class _Adjacent:
         at = self.turns.index(turn_)
         return self.turns[max(at - before, 0) : at] + self.turns[at + 1 : at + 1 + after]
 
+    def get_turns(self, scope, ids, *, filters=None, until=None):
+        return [t for t in self.turns if t.id in ids and (until is None or t.timestamp <= until)]
+
 
 def test_neighbours_of_strong_hits_rank_at_half_their_hits_score():
     turns = [turn(n, f"line {n}") for n in range(10)]
     hits = [Hit(turns[2], 1.0), Hit(turns[7], 0.8), Hit(turns[8], 0.45), Hit(turns[5], 0.3)]
-    ranked = expand_neighbours(_Adjacent(turns), None, hits, strong=2)
+    ranked = expand_neighbours(_Adjacent(turns), None, hits, filters=SearchFilters(), until=T0 + timedelta(days=1), strong=2)
     # t1 and t3 (around t2) at 0.5 come after t7 but before t8; t6 (around t7) at 0.4 after t8;
     # t8 is a hit already; t5 (rank 4) is not strong enough to pull in t4.
     assert [(h.turn.id, h.score) for h in ranked] == [

@@ -121,6 +121,7 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
         "list_users": store.list_users("A"),
         "list_sessions": store.list_sessions(a),
         "session_turns": store.session_turns(a, "s1")[0],
+        "session_tail": [*store.session_tail(a, "s1", episodes=3)[0], *store.session_tail(a, "s1")[1]],
         "list_episodes": store.list_episodes(a, ids=[e.id for e in b_episodes], include_archived=True),
         "episode_text_search": store.episode_text_search(a, words, until=until, limit=10),
         "episode_vector_search": store.episode_vector_search(a, vector, until=until, limit=10),

@@ -45,7 +45,8 @@ class SearchFilters:
         roles: only these roles.
         since: only turns said at or after this time.
         until: only turns said at or before this time.
-        metadata: only turns whose metadata has these exact (scalar) values.
+        metadata: only turns whose metadata has these exact (scalar) values; ``None`` matches
+            a key whose value is null and a key the turn's metadata does not have.
         include_archived: also turns that forgetting archived (left out by default).
     """
 

@@ -122,19 +122,6 @@ class Retrieved:
     episodes: list[tuple[Episode, float]] = field(default_factory=list)
 
 
-def _allowed(turn: Turn, filters: SearchFilters, until: datetime, agent_id: str | None) -> bool:
-    """Whether a routed turn passes the filters (the store applies them to its own rankings)."""
-    if turn.timestamp > until or (agent_id is not None and turn.scope.agent_id != agent_id):
-        return False
-    if filters.session_ids and turn.session_id not in filters.session_ids:
-        return False
-    if filters.roles and turn.role not in filters.roles:
-        return False
-    if (filters.since and turn.timestamp < filters.since) or (filters.until and turn.timestamp > filters.until):
-        return False
-    return all(turn.metadata.get(key) == value for key, value in (filters.metadata or {}).items())
-
-
 def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
     """Whether a fact version may be shown for a question asked at ``at``.
 
@@ -245,15 +232,11 @@ def _episode_route(
     )[: config.episodes]
     chosen = [(episodes[str(item.key)], item.score) for item in fused]
     wanted = [turn_id for episode, _ in chosen for turn_id in episode.turn_ids]
-    turns = {t.id: t for t in store.get_turns(scope, wanted)} if wanted else {}
+    turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
     scores = store.vector_scores(scope, list(turns.values()), query_vector)
     ranking: list[tuple[Turn, float]] = []
     for episode, _ in chosen:
-        inside = [
-            (turns[tid], scores[tid])
-            for tid in episode.turn_ids
-            if tid in scores and _allowed(turns[tid], filters, until, scope.agent_id)
-        ]
+        inside = [(turns[tid], scores[tid]) for tid in episode.turn_ids if tid in scores]
         inside.sort(key=lambda pair: -pair[1])
         ranking += inside[: config.turns_per_episode]
     return chosen, ranking
@@ -274,13 +257,11 @@ def _fact_route(
     facts = [(fact, score) for fact, score in found if relevant_fact(fact, until, about_past=analysis.about_past)]
     facts = facts[: config.facts]
     wanted = [fact.source_turn_ids[0] for fact, _ in facts if fact.source_turn_ids]
-    turns = {t.id: t for t in store.get_turns(scope, wanted)} if wanted else {}
+    turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
     ranking = [
         (turns[fact.source_turn_ids[0]], score)
         for fact, score in facts
-        if fact.source_turn_ids
-        and fact.source_turn_ids[0] in turns
-        and _allowed(turns[fact.source_turn_ids[0]], filters, until, scope.agent_id)
+        if fact.source_turn_ids and fact.source_turn_ids[0] in turns
     ]
     return facts, ranking
 
@@ -289,15 +270,27 @@ def _fact_route(
 NEIGHBOUR_SHARE = 0.5
 
 
-def expand_neighbours(store: Store, scope: UserScope, hits: Sequence[Hit], *, strong: int = 5) -> list[Hit]:
+def expand_neighbours(
+    store: Store,
+    scope: UserScope,
+    hits: Sequence[Hit],
+    *,
+    filters: SearchFilters,
+    until: datetime,
+    strong: int = 5,
+) -> list[Hit]:
     """EM-LLM's contiguity: each of the ``strong`` best hits pulls in the turns just before and
     after it, ranked at half the hit's score. A strong hit's context so comes before the weak
-    hits, but not before the next strong one (which, in a small budget, it would crowd out)."""
-    out = list(hits)
+    hits, but not before the next strong one (which, in a small budget, it would crowd out).
+    A neighbour passes the same filters as the hits (and is not said after ``until``)."""
+    pulled: list[Hit] = []
     seen = {hit.turn.id for hit in hits}
     for rank, hit in enumerate(hits[:strong]):
         for neighbour in store.adjacent_turns(scope, hit.turn):
             if neighbour.id not in seen:
                 seen.add(neighbour.id)
-                out.append(Hit(neighbour, hit.score * NEIGHBOUR_SHARE, {"neighbour_of_rank": rank + 1}))
+                pulled.append(Hit(neighbour, hit.score * NEIGHBOUR_SHARE, {"neighbour_of_rank": rank + 1}))
+    wanted = [hit.turn.id for hit in pulled]
+    allowed = {t.id for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else set()
+    out = [*hits, *(hit for hit in pulled if hit.turn.id in allowed)]
     return sorted(out, key=lambda hit: -hit.score)  # stable: a neighbour follows hits of its score

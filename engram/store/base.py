@@ -23,7 +23,7 @@ are hashes, but an imported file can carry any id):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,11 +113,13 @@ class Store(Protocol):
             EmbedderMismatchError: the store holds vectors of another model or size.
         """
 
-    def atomic(self) -> AbstractContextManager[None]:
+    def atomic(self, *, durable: bool = True) -> AbstractContextManager[None]:
         """A unit of work: every write inside commits together or not at all.
 
         Nests (an inner block is a savepoint). On an error the work is rolled back and the
         original error re-raised (mapped onto :class:`engram.errors.StoreError`'s tree).
+        ``durable=False`` is for derived state that can be rebuilt from the turns (facts,
+        episodes, counters): a backend may then commit without waiting for the disk.
         """
 
     def get_turns(
@@ -228,10 +230,26 @@ class Store(Protocol):
     def session_turns(self, scope: UserScope, session_id: str) -> tuple[list[Turn], np.ndarray]:
         """Every turn of a session in time order, with vectors."""
 
+    def session_tail(
+        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Collection[str] = ()
+    ) -> tuple[list[Episode], list[Turn], np.ndarray]:
+        """The session's last ``episodes`` episodes in time order, and every turn of the session
+        from the first of them on (all its turns when it has no episode), in time order, with
+        vectors. Bounded by the tail, not the session. Vector rows of turns in ``known`` may be
+        left zero (the caller holds them)."""
+
     def put_episodes(
-        self, scope: UserScope, session_id: str, episodes: Sequence[Episode], vectors: np.ndarray, at: datetime
+        self,
+        scope: UserScope,
+        session_id: str,
+        episodes: Sequence[Episode],
+        vectors: np.ndarray,
+        at: datetime,
+        *,
+        replacing: Sequence[str] | None = None,
     ) -> None:
-        """Replace a session's episodes, keeping the state of ids that survive."""
+        """Replace a session's episodes (only those in ``replacing``, when given: the open
+        tail), keeping the state of ids that survive."""
 
     def list_episodes(
         self,

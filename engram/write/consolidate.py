@@ -4,7 +4,10 @@ Decoupled from the conversation and safe to run any time, twice, or after a cras
 is idempotent and driven by watermarks stored per user.
 
 1. **Catch up**: turns stored after the write path's watermark (a crash between storing turns
-   and absorbing them) get their rule-based facts and episodes.
+   and absorbing them) get their rule-based facts and episodes. With ``resegment_all``, every
+   session of the user is then segmented again whole (the write path re-segments only each
+   session's open tail, which gives the same episodes; this is the full pass, e.g. after the
+   segmentation settings changed).
 2. **LLM extraction** (only when an LLM is configured): one call per episode that has turns
    newer than the consolidation watermark; facts go through the same reconciler.
 3. **Duplicate merging** (CAMELoT, TiM's merge): current facts of one subject whose statements
@@ -28,9 +31,9 @@ from engram.model.fact import FactVersion
 from engram.model.retention import RetentionPolicy
 from engram.providers.llm import LLM
 from engram.store.base import Store, UserScope
-from engram.write.absorb import AbsorbReport, absorb, absorb_facts
-from engram.write.extract import extract_facts
+from engram.write.absorb import AbsorbReport, absorb_facts, absorb_user, resegment
 from engram.write.llm_extract import extract_with_llm
+from engram.write.segment import SegmentConfig
 
 #: Most episodes one entity links together (a name said everywhere links nothing useful).
 MAX_ENTITY_FANOUT = 12
@@ -70,12 +73,16 @@ def consolidate(
     policy: RetentionPolicy | None = None,
     decay: bool = True,
     batch: int = 2000,
+    resegment_all: bool = False,
 ) -> ConsolidationReport:
     """Run every consolidation step for one user; returns the report."""
     started = time.perf_counter()
     report = ConsolidationReport(user_id=scope.user_id)
     facts_report = AbsorbReport()
-    _catch_up(store, scope, now=now, batch=batch, report=report, facts_report=facts_report)
+    _catch_up(store, scope, now=now, report=report, facts_report=facts_report)
+    if resegment_all:
+        sessions = [s.session_id for s in store.list_sessions(scope, limit=1_000_000)]
+        resegment(store, scope, sessions, now=now, config=SegmentConfig(), report=AbsorbReport())
     if llm is not None:
         _llm_extract(store, scope, llm, now=now, batch=batch, report=report, facts_report=facts_report)
     report.duplicates_merged = _merge_duplicates(store, scope, now=now)
@@ -93,24 +100,14 @@ def consolidate(
 
 
 def _catch_up(
-    store: Store,
-    scope: UserScope,
-    *,
-    now: datetime,
-    batch: int,
-    report: ConsolidationReport,
-    facts_report: AbsorbReport,
+    store: Store, scope: UserScope, *, now: datetime, report: ConsolidationReport, facts_report: AbsorbReport
 ) -> None:
     while True:
-        turns = store.turns_after(scope, store.lifecycle_state(scope)["processed_seq"], limit=batch)
-        if not turns:
+        with store.atomic(durable=False):  # one unit of work per batch caught up
+            caught = absorb_user(store, scope, [], {}, now=now, report=facts_report)
+        if not caught:
             return
-        facts = {t.id: extract_facts(t.content, speaker=t.name, role=t.role, timestamp=t.timestamp) for t in turns}
-        step = absorb(store, turns, facts, now=now)
-        facts_report.facts_added += step.facts_added
-        facts_report.facts_superseded += step.facts_superseded
-        facts_report.facts_reinforced += step.facts_reinforced
-        report.turns_caught_up += len(turns)
+        report.turns_caught_up += caught
 
 
 def _llm_extract(

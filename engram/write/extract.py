@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from engram.model import NewTurn, Turn
 from engram.text.timeexpr import TimeMention, find_time_mentions
 from engram.write.rules import RULES, Rule
 
-__all__ = ["FactCandidate", "extract_facts"]
+__all__ = ["FactCandidate", "extract_facts", "turn_facts"]
 
 _MULTI_PREFIXES = ("family:", "pet", "owns", "plan")
 _KINDS = {
@@ -150,6 +151,11 @@ def _dating_mention(
 
 def _statement(display: str, predicate: str) -> str:
     return display + predicate if predicate.startswith("'s ") else f"{display} {predicate}"
+
+
+def turn_facts(turn: Turn | NewTurn) -> list[FactCandidate]:
+    """The facts a turn states about its speaker (:func:`extract_facts` of its content)."""
+    return extract_facts(turn.content, speaker=turn.name, role=turn.role, timestamp=turn.timestamp)
 
 
 def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datetime) -> list[FactCandidate]:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,6 @@ class LifecycleMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
-    _derived_write: Callable[[], contextlib.AbstractContextManager[None]]
     atomic: Callable[..., contextlib.AbstractContextManager[None]]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _model: tuple[str, int] | None
@@ -71,61 +70,103 @@ class LifecycleMixin:
                 "ORDER BY ts, seq",
                 (scope.tenant, scope.user_id, session_id),
             ).fetchall()
+        return self._turns_with_vectors(rows)
+
+    def session_tail(
+        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Collection[str] = ()
+    ) -> tuple[list[Episode], list[Turn], np.ndarray]:
+        """The session's last ``episodes`` episodes (time order) and every turn from the first
+        of them on (all of the session's turns when it has none), with vectors: a bounded read,
+        whatever the session's length. The vectors of the turns in ``known`` (the caller holds
+        them) are not read: their rows are zero."""
+        known = list(known) if len(known) <= 500 else []
+        where = "tenant=? AND user_id=? AND session_id=?"
+        params: list[Any] = [scope.tenant, scope.user_id, session_id]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE {where} ORDER BY start_ts DESC, seq DESC LIMIT ?",
+                (*params, episodes),
+            ).fetchall()
+            found = [_episode(row) for row in reversed(rows)]
+            if found:
+                where += " AND (ts, seq) >= (SELECT ts, seq FROM turns WHERE tenant=? AND user_id=? AND id=?)"
+                params += [scope.tenant, scope.user_id, found[0].turn_ids[0]]
+            vector = f"CASE WHEN id IN ({_marks(known)}) THEN NULL ELSE embedding END" if known else "embedding"
+            rows = self._conn.execute(
+                f"SELECT {TURN_COLUMNS}, {vector} FROM turns WHERE {where} ORDER BY ts, seq", [*known, *params]
+            ).fetchall()
+        return (found, *self._turns_with_vectors(rows))
+
+    def _turns_with_vectors(self, rows: Sequence[Sequence[Any]]) -> tuple[list[Turn], np.ndarray]:
         dim = self._model[1] if self._model else 0
-        turns = [turn_from_row(row[:-1]) for row in rows]
-        vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
-        return turns, vectors
+        vectors = np.zeros((len(rows), dim), dtype=np.float32)
+        for index, row in enumerate(rows):
+            if row[-1] is not None:
+                vectors[index] = np.frombuffer(row[-1], dtype=np.float32)
+        return [turn_from_row(row[:-1]) for row in rows], vectors
 
     def put_episodes(
-        self, scope: UserScope, session_id: str, episodes: Sequence[Episode], vectors: np.ndarray, at: datetime
+        self,
+        scope: UserScope,
+        session_id: str,
+        episodes: Sequence[Episode],
+        vectors: np.ndarray,
+        at: datetime,
+        *,
+        replacing: Sequence[str] | None = None,
     ) -> None:
-        """Make ``episodes`` the session's episodes; ids that survive keep visits, pins and archive marks."""
+        """Make ``episodes`` the session's episodes; ids that survive keep visits, pins and archive marks.
+
+        With ``replacing``, only those episodes of the session give way to ``episodes`` (the
+        open tail re-segmented); the session's other episodes are not touched.
+        """
         key = scope_key(scope.tenant, scope.user_id)
-        with self._derived_write():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                keep = [e.id for e in episodes]
-                self._conn.execute(
-                    f"DELETE FROM episodes WHERE tenant=? AND user_id=? AND session_id=? AND id NOT IN ({_marks(keep)})",
-                    (scope.tenant, scope.user_id, session_id, *keep),
-                )
-                for episode, vector in zip(episodes, vectors, strict=True):
-                    self._conn.execute(
-                        "INSERT INTO episodes(id, tenant, user_id, agent_id, session_id, scope_key, turn_ids, "
-                        "start_ts, end_ts, summary, keyphrases, entities, keys, importance, embedding, updated_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                        "turn_ids=excluded.turn_ids, start_ts=excluded.start_ts, end_ts=excluded.end_ts, "
-                        "summary=excluded.summary, keyphrases=excluded.keyphrases, entities=excluded.entities, "
-                        "keys=excluded.keys, importance=excluded.importance, embedding=excluded.embedding, "
-                        "updated_at=excluded.updated_at",
-                        (
-                            episode.id,
-                            scope.tenant,
-                            scope.user_id,
-                            episode.scope.agent_id,
-                            session_id,
-                            key,
-                            json.dumps(list(episode.turn_ids)),
-                            to_micros(episode.start),
-                            to_micros(episode.end),
-                            episode.summary,
-                            json.dumps(list(episode.keyphrases)),
-                            json.dumps(list(episode.entities)),
-                            " ".join([*episode.keyphrases, *episode.entities]),
-                            episode.importance,
-                            np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
-                            to_micros(at),
-                        ),
-                    )
-                    self._conn.execute(
-                        f"UPDATE turns SET episode_id=? WHERE tenant=? AND user_id=? AND id IN ({_marks(episode.turn_ids)})",
-                        (episode.id, scope.tenant, scope.user_id, *episode.turn_ids),
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self.atomic(durable=False):
+            keep = [e.id for e in episodes]
+            sql = f"DELETE FROM episodes WHERE tenant=? AND user_id=? AND session_id=? AND id NOT IN ({_marks(keep)})"
+            params: list[Any] = [scope.tenant, scope.user_id, session_id, *keep]
+            if replacing is not None:
+                sql += f" AND id IN ({_marks(replacing)})"
+                params += replacing
+            self._conn.execute(sql, params)
+            for episode, vector in zip(episodes, vectors, strict=True):
+                self._put_episode(scope, session_id, key, episode, vector, at)
             self._episode_vectors.pop((scope.tenant, scope.user_id), None)
+
+    def _put_episode(
+        self, scope: UserScope, session_id: str, key: str, episode: Episode, vector: np.ndarray, at: datetime
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO episodes(id, tenant, user_id, agent_id, session_id, scope_key, turn_ids, "
+            "start_ts, end_ts, summary, keyphrases, entities, keys, importance, embedding, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            "turn_ids=excluded.turn_ids, start_ts=excluded.start_ts, end_ts=excluded.end_ts, "
+            "summary=excluded.summary, keyphrases=excluded.keyphrases, entities=excluded.entities, "
+            "keys=excluded.keys, importance=excluded.importance, embedding=excluded.embedding, "
+            "updated_at=excluded.updated_at WHERE episodes.tenant=excluded.tenant AND episodes.user_id=excluded.user_id",
+            (
+                episode.id,
+                scope.tenant,
+                scope.user_id,
+                episode.scope.agent_id,
+                session_id,
+                key,
+                json.dumps(list(episode.turn_ids)),
+                to_micros(episode.start),
+                to_micros(episode.end),
+                episode.summary,
+                json.dumps(list(episode.keyphrases)),
+                json.dumps(list(episode.entities)),
+                " ".join([*episode.keyphrases, *episode.entities]),
+                episode.importance,
+                np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                to_micros(at),
+            ),
+        )
+        self._conn.execute(
+            f"UPDATE turns SET episode_id=? WHERE tenant=? AND user_id=? AND id IN ({_marks(episode.turn_ids)})",
+            (episode.id, scope.tenant, scope.user_id, *episode.turn_ids),
+        )
 
     def list_episodes(
         self,

@@ -59,8 +59,8 @@ def filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tup
         params.append(to_micros(filters.until))
     for key, value in (filters.metadata or {}).items():
         path = f'$."{key}"'
-        if value is None:
-            clauses.append("json_type(t.metadata, ?) = 'null'")
+        if value is None:  # a null value or no such key (SearchFilters.metadata)
+            clauses.append("coalesce(json_type(t.metadata, ?), 'null') = 'null'")
             params.append(path)
         else:
             clauses.append("json_extract(t.metadata, ?) = ?")

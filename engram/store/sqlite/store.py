@@ -244,9 +244,10 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
             for chunk in chunks(list(dict.fromkeys(keys))):
                 marks = ",".join("?" * len(chunk))
                 for key, blob in self._conn.execute(
-                    f"SELECT embed_key, embedding FROM turns WHERE embed_key IN ({marks}) "
-                    "AND tenant=? AND user_id=? AND embedding IS NOT NULL GROUP BY embed_key",
-                    (*chunk, scope.tenant, scope.user_id),
+                    # "+": look up by the embed_key index, not by scanning the user's turns
+                    "SELECT embed_key, embedding FROM turns WHERE +tenant=? AND +user_id=? "
+                    f"AND embed_key IN ({marks}) AND embedding IS NOT NULL GROUP BY embed_key",
+                    (scope.tenant, scope.user_id, *chunk),
                 ):
                     out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
         return out
@@ -421,22 +422,6 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
 
     # -- internals -------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _derived_write(self) -> Iterator[None]:
-        """The lock and ``synchronous=NORMAL`` without a transaction: for ``put_episodes``, which
-        still writes its own ``BEGIN``; everything else uses ``atomic(durable=False)``."""
-        with self._lock:
-            if self.read_only:
-                raise read_only_error(self.location)
-            if self._synchronous == "NORMAL":
-                yield
-                return
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                yield
-            finally:
-                self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
-
     def _read_data_version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
@@ -525,6 +510,9 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
             ):
                 out[row[0]] = turn_from_row(row)
         return out
+
+
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:

@@ -1,0 +1,167 @@
+"""The read path's context: a prompt-ready memory for the next turn, inside a token budget.
+
+1. **Working memory**: the current session's latest turns, verbatim.
+2. **Retrieval** (:func:`engram.read.search.find`), with the turns around the strongest hits
+   pulled in (EM-LLM's contiguity, :func:`~engram.read.retrieve.expand_neighbours`).
+3. **Facts**: those retrieval went through, then the profile's (identity, location, work)
+   that hold at the question's time (or held, for a question about the past).
+4. **Excerpts**: a long retrieved turn is shown as its sentences that best match the question
+   (:func:`shortener`).
+5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
+   (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+
+from engram.model import ContextItem, ContextResult, Hit, SearchFilters, Turn
+from engram.model.fact import FactVersion
+from engram.model.limits import DEFAULT_EXCERPT_TOKENS, MIN_EXCERPT_TOKENS
+from engram.providers.embedder import Embedder
+from engram.providers.tokens import TokenCounter
+from engram.read.assemble import CountTokens, assemble_context
+from engram.read.excerpt import excerpt
+from engram.read.query import query_terms
+from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact
+from engram.read.search import find
+from engram.store.base import Store, UserScope
+
+#: Fact kinds the context adds from the profile when retrieval found none of them.
+PROFILE_KINDS = ("identity", "location", "work")
+#: How many of a context's top memories strengthen their co-use links.
+CO_USED = 5
+#: The user's own words are cut only when this many times longer than other turns.
+USER_EXCERPT_FACTOR = 4
+#: A neighbour pulled in around a strong hit is shown in a third of the excerpt cap.
+NEIGHBOUR_EXCERPT_DIVISOR = 3
+#: The most working-memory turns read (the budget share decides how many are shown).
+WORKING_TURNS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """What one ``context`` call asks for (validated by the caller; see ``Memory.context``)."""
+
+    query: str
+    config: RetrievalConfig
+    session_id: str | None = None
+    budget_tokens: int = 2000
+    working_share: float = 0.5
+    candidates: int = 50
+    facts_share: float = 0.15
+    include_profile: bool = True
+    expand: bool = True
+    reinforce: bool = True
+    excerpt_tokens: int | None = DEFAULT_EXCERPT_TOKENS
+
+
+def build_context(
+    store: Store,
+    embedder: Callable[[], Embedder],
+    counter: TokenCounter,
+    scope: UserScope,
+    request: ContextRequest,
+    *,
+    filters: SearchFilters,
+    at: datetime,
+    clock: Callable[[], datetime],
+    started: float,
+) -> ContextResult:
+    """The context for ``request`` asked at ``at`` (see the module docstring)."""
+    working: list[Turn] = []
+    if request.session_id is not None and request.working_share > 0:
+        working = store.recent_turns(scope, request.session_id, until=at, limit=WORKING_TURNS)
+    found = find(
+        store, embedder, scope, request.query, k=max(request.candidates, 1), filters=filters, at=at, config=request.config
+    )
+    ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if request.expand else found.hits
+    facts = [fact for fact, _ in found.facts]
+    if request.include_profile:
+        facts += profile_facts(store, scope, at, facts)
+    text, tokens, items, left_out, fact_refs = assemble_context(
+        user_id=scope.user_id,
+        working=working,
+        ranked=ranked,
+        budget_tokens=request.budget_tokens,
+        count=counter.count,
+        reference_time=at,
+        working_share=request.working_share,
+        facts=facts,
+        facts_share=request.facts_share,
+        shorten=shortener(request.query, request.excerpt_tokens, counter.count),
+    )
+    if request.reinforce:
+        reinforce(store, scope, items, [fact for _, fact in fact_refs], found, at=clock())
+    return ContextResult(
+        text=text,
+        tokens=tokens,
+        budget_tokens=request.budget_tokens,
+        items=items,
+        left_out=left_out,
+        reference_time=at,
+        took_ms=(time.perf_counter() - started) * 1000,
+        facts=fact_refs,
+    )
+
+
+def profile_facts(
+    store: Store, scope: UserScope, at: datetime, found: Sequence[FactVersion]
+) -> list[FactVersion]:
+    """The profile's facts (:data:`PROFILE_KINDS`) retrieval did not find that may be shown at
+    ``at``: past versions too when a found fact no longer holds (the question is about then)."""
+    about_past = any(not fact.true_at(at) for fact in found)
+    known = {fact.id for fact in found}
+    return [
+        fact
+        for fact in store.list_facts(scope, include_history=True)
+        if fact.id not in known and fact.kind in PROFILE_KINDS and relevant_fact(fact, at, about_past=about_past)
+    ]
+
+
+def shortener(query: str, excerpt_tokens: int | None, count: CountTokens) -> Callable[[Hit], str] | None:
+    """Shows long turns as query-focused excerpts (``None``: every turn whole).
+
+    The user's own words are the memory itself, so they get a cap four times larger: only a
+    pasted document is cut. A turn pulled in as a hit's neighbour is context for it, so it gets
+    a third of the cap.
+    """
+    if excerpt_tokens is None:
+        return None
+    terms = query_terms(query)
+    around = max(MIN_EXCERPT_TOKENS, excerpt_tokens // NEIGHBOUR_EXCERPT_DIVISOR)
+
+    def shorten(hit: Hit) -> str:
+        turn = hit.turn
+        cap = excerpt_tokens * USER_EXCERPT_FACTOR if turn.role == "user" else excerpt_tokens
+        if "neighbour_of_rank" in hit.signals:
+            cap = min(cap, around)
+        return excerpt(turn.content, terms, max_tokens=cap, count=count)
+
+    return shorten
+
+
+def reinforce(
+    store: Store,
+    scope: UserScope,
+    items: Sequence[ContextItem],
+    facts: Sequence[FactVersion],
+    found: Retrieved,
+    *,
+    at: datetime,
+) -> None:
+    """Recall strengthens what was used (MemoryBank: recall count up, forgetting slower), its
+    episodes' heat (MemoryOS) and the links between memories used together (Memoria's Hebbian
+    rule)."""
+    turn_ids = [item.turn.id for item in items if item.section == "memories"]
+    store.touch("turn", scope, turn_ids, at)
+    store.touch("fact", scope, [fact.id for fact in facts], at)
+    shown = set(turn_ids)
+    episodes = [episode.id for episode, _ in found.episodes if shown.intersection(episode.turn_ids)]
+    store.touch("episode", scope, episodes, at)
+    top = turn_ids[:CO_USED]
+    store.strengthen_links(scope, list(combinations(sorted(top), 2)), "co_used", at)

@@ -1,0 +1,72 @@
+"""The read path's search: analyse the question, retrieve with the question embedded meanwhile.
+
+The question is analysed (:mod:`engram.read.analyze`: terms, names, time window, whether it
+asks about the past), embedded in a worker thread (:func:`~engram.providers.background.embed_later`)
+while the full-text ranking runs, and the rankings are fused (:func:`~engram.read.retrieve.retrieve`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from engram.model import Hit, SearchFilters, SearchResult
+from engram.providers.background import embed_later
+from engram.providers.embedder import Embedder
+from engram.read.analyze import analyze, embedding_text
+from engram.read.retrieve import RetrievalConfig, Retrieved, retrieve
+from engram.store.base import Store, UserScope
+
+#: Retrievers that need the question's vector (the embedder is loaded only for them).
+VECTOR_RETRIEVERS = frozenset({"vector", "time", "episode"})
+
+
+def find(
+    store: Store,
+    embedder: Callable[[], Embedder],
+    scope: UserScope,
+    query: str,
+    *,
+    k: int,
+    filters: SearchFilters,
+    at: datetime,
+    config: RetrievalConfig,
+) -> Retrieved:
+    """The top ``k`` turns for ``query`` asked at ``at``, and the routes retrieval took.
+
+    ``embedder`` gives the embedder on first need (a recipe of full text alone loads none).
+    """
+    analysis = analyze(query, at)
+    vector = None
+    if VECTOR_RETRIEVERS & set(config.retrievers):
+        speakers = store.speaker_names(scope) if analysis.names else frozenset()
+        vector = embed_later(embedder(), embedding_text(analysis, speakers))
+    return retrieve(store, scope, analysis, vector, k=k, filters=filters, until=at, config=config)
+
+
+def search(
+    store: Store,
+    embedder: Callable[[], Embedder],
+    scope: UserScope,
+    query: str,
+    *,
+    k: int,
+    filters: SearchFilters,
+    at: datetime,
+    config: RetrievalConfig,
+    explain: bool,
+    started: float,
+) -> SearchResult:
+    """:func:`find`, as the search result the API returns (signals and routes with ``explain``)."""
+    found = find(store, embedder, scope, query, k=k, filters=filters, at=at, config=config)
+    hits = found.hits if explain else [Hit(hit.turn, hit.score) for hit in found.hits]
+    return SearchResult(
+        query=query,
+        hits=hits,
+        reference_time=at,
+        took_ms=(time.perf_counter() - started) * 1000,
+        left_out=found.rest if explain else [],
+        facts=found.facts if explain else [],
+        episodes=found.episodes if explain else [],
+    )

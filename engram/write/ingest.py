@@ -1,0 +1,148 @@
+"""The write path, end to end: validated turns → embedded → stored with notes → facts and episodes.
+
+1. Turns already stored (same id, same user) are returned as they are: adding the same
+   messages twice stores nothing new.
+2. The new turns' embedding texts are looked up by content hash in the user's own stored
+   vectors (the cache never answers from another tenant or user: no existence oracle); only
+   the rest go to the embedder. An import may hand in vectors it carries.
+3. Each turn gets rule-based facts and notes (:mod:`engram.write.annotate`: importance, and
+   keys from its facts, dates and the turn before it) and is stored with its vector in one
+   transaction.
+4. The lifecycle step (:mod:`engram.write.absorb`) folds the stored turns into versioned facts
+   and episodes. A turn the store re-derived an id for (its id belonged to another tenant) is
+   derived under the id it is stored with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+
+from engram.model import AddResult, NewTurn, Turn
+from engram.providers.embedder import Embedder, text_key
+from engram.store.base import Store, UserScope
+from engram.write.absorb import AbsorbReport, absorb
+from engram.write.annotate import annotate
+from engram.write.extract import turn_facts
+
+
+def write_turns(
+    store: Store,
+    embedder: Embedder,
+    turns: Sequence[NewTurn],
+    *,
+    clock: Callable[[], datetime],
+    started: float,
+    vectors: Mapping[str, np.ndarray] | None = None,
+) -> AddResult:
+    """Store ``turns`` (validated, of one tenant) and derive what follows from them.
+
+    Args:
+        store: where the turns go.
+        embedder: embeds the texts the cache does not hold.
+        turns: the validated turns, in the caller's order.
+        clock: "now", for the record time and the derived memories.
+        started: ``time.perf_counter()`` when the call began, for ``elapsed_ms``.
+        vectors: vectors the caller already has, by turn id (an import's).
+
+    Returns:
+        every turn of the call as stored, with counts and what the lifecycle step derived.
+    """
+    known = {t.id: t for t in _existing(store, turns)}
+    fresh = list({t.id: t for t in turns if t.id not in known}.values())  # one id twice in a call: keep one
+    keys = [text_key(t.embedding_text()) for t in fresh]
+    matrix, embedded = _embed(store, embedder, fresh, keys, vectors or {})
+    facts = {t.id: turn_facts(t) for t in fresh}
+    previous = _previous_texts(store, fresh)
+    notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
+    now = clock()
+    stored = store.insert_turns(fresh, matrix, keys, now, notes) if fresh else []
+    by_id: dict[str, Turn] = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
+    new_turns = [turn for turn, was_new in stored if was_new]
+    # Keyed by the id each turn is stored under: the store may re-derive a colliding id.
+    derived = {turn.id: facts[given.id] for given, (turn, _) in zip(fresh, stored, strict=True)}
+    in_hand = {turn.id: matrix[row] for row, (turn, _) in enumerate(stored)}
+    report = absorb(store, new_turns, derived, now=now, vectors=in_hand) if new_turns else AbsorbReport()
+    return AddResult(
+        turns=[by_id[t.id] for t in turns],
+        added=len(new_turns),
+        duplicates=len(turns) - len(new_turns),
+        embedded=embedded,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        facts_added=report.facts_added,
+        facts_superseded=report.facts_superseded,
+        facts_reinforced=report.facts_reinforced,
+        episodes=report.episodes,
+    )
+
+
+def _embed(
+    store: Store,
+    embedder: Embedder,
+    turns: Sequence[NewTurn],
+    keys: Sequence[bytes],
+    given: Mapping[str, np.ndarray],
+) -> tuple[np.ndarray, int]:
+    """The turns' vectors (given, else the user's cached ones, else embedded now) and how many
+    were embedded now."""
+    matrix = np.empty((len(turns), embedder.dim), dtype=np.float32)
+    wanted: dict[UserScope, list[bytes]] = {}
+    for turn, key in zip(turns, keys, strict=True):
+        if turn.id not in given:
+            wanted.setdefault(_user(turn), []).append(key)
+    cached = {
+        (user, key): vector
+        for user, user_keys in wanted.items()
+        for key, vector in store.cached_vectors(user, user_keys).items()
+    }
+    missing: list[int] = []
+    for row, (turn, key) in enumerate(zip(turns, keys, strict=True)):
+        vector = given.get(turn.id)
+        if vector is None:
+            vector = cached.get((_user(turn), key))
+        if vector is None:
+            missing.append(row)
+        else:
+            matrix[row] = vector
+    if missing:
+        matrix[missing] = embedder.embed([turns[row].embedding_text() for row in missing])
+    return matrix, len(missing)
+
+
+def _previous_texts(store: Store, turns: Sequence[NewTurn]) -> dict[str, str]:
+    """For each turn, the text of the turn said just before it in its session (for round keys).
+
+    One store read per session of the call (its latest turn before the call's first), whatever
+    the session's length."""
+    out: dict[str, str] = {}
+    last: dict[tuple[str, str, str, str], str] = {}
+    for turn in sorted(turns, key=lambda t: t.timestamp):
+        scope = turn.scope
+        key = (scope.tenant, scope.user_id, scope.agent_id or "", scope.session_id or "")
+        if key not in last:
+            user = UserScope(scope.tenant, scope.user_id, scope.agent_id)
+            before = store.recent_turns(user, scope.session_id or "", until=turn.timestamp, limit=1)
+            if before:
+                last[key] = before[0].content
+        if key in last:
+            out[turn.id] = last[key]
+        last[key] = turn.content
+    return out
+
+
+def _existing(store: Store, turns: Sequence[NewTurn]) -> list[Turn]:
+    """The turns of ``turns`` already stored under their own ids, for their own users."""
+    found: list[Turn] = []
+    by_user: dict[UserScope, list[str]] = {}
+    for turn in turns:
+        by_user.setdefault(_user(turn), []).append(turn.id)
+    for user, ids in by_user.items():
+        found.extend(store.get_turns(user, ids))
+    return found
+
+
+def _user(turn: NewTurn) -> UserScope:
+    return UserScope(turn.scope.tenant, turn.scope.user_id)
