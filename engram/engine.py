@@ -38,6 +38,7 @@ from engram.model.limits import (
     MIN_EXCERPT_TOKENS,
 )
 from engram.model.messages import parse_messages
+from engram.model.options import ContextOptions
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import check_id
 from engram.model.timeutil import now, parse_timestamp
@@ -46,7 +47,7 @@ from engram.providers.embedder import Embedder
 from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter, default_counter
 from engram.read import search as read_search
-from engram.read.context import ContextRequest, build_context
+from engram.read.context import build_context
 from engram.read.retrieve import DEFAULT_RECIPE, RECIPES, RetrievalConfig
 from engram.store.base import Store, UserScope
 from engram.write.ingest import write_turns
@@ -260,10 +261,7 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods):
                 f"excerpt_tokens must be at least {MIN_EXCERPT_TOKENS} (or None for whole turns)"
             )
         check_id(session_id, "session_id", required=False)
-        request = ContextRequest(
-            query=query,
-            config=_recipe(config) if config is not None else self.retrieval,
-            session_id=session_id,
+        options = ContextOptions(
             budget_tokens=budget_tokens,
             working_share=working_share,
             candidates=candidates,
@@ -278,7 +276,10 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods):
             lambda: self.embedder,
             self.token_counter,
             scope,
-            request,
+            query,
+            options,
+            recipe=_recipe(config) if config is not None else self.retrieval,
+            session_id=session_id,
             filters=flt,
             at=at,
             clock=self._clock,

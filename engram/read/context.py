@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 
 from engram.model import ContextItem, ContextResult, Hit, SearchFilters, Turn
 from engram.model.fact import FactVersion
-from engram.model.limits import DEFAULT_EXCERPT_TOKENS, MIN_EXCERPT_TOKENS
+from engram.model.limits import MIN_EXCERPT_TOKENS
+from engram.model.options import ContextOptions
 from engram.providers.embedder import Embedder
 from engram.providers.tokens import TokenCounter
 from engram.read.assemble import CountTokens, assemble_context
@@ -43,64 +43,50 @@ NEIGHBOUR_EXCERPT_DIVISOR = 3
 WORKING_TURNS = 200
 
 
-@dataclass(frozen=True, slots=True)
-class ContextRequest:
-    """What one ``context`` call asks for (validated by the caller; see ``Memory.context``)."""
-
-    query: str
-    config: RetrievalConfig
-    session_id: str | None = None
-    budget_tokens: int = 2000
-    working_share: float = 0.5
-    candidates: int = 50
-    facts_share: float = 0.15
-    include_profile: bool = True
-    expand: bool = True
-    reinforce: bool = True
-    excerpt_tokens: int | None = DEFAULT_EXCERPT_TOKENS
-
-
 def build_context(
     store: Store,
     embedder: Callable[[], Embedder],
     counter: TokenCounter,
     scope: UserScope,
-    request: ContextRequest,
+    query: str,
+    options: ContextOptions,
     *,
+    recipe: RetrievalConfig,
+    session_id: str | None,
     filters: SearchFilters,
     at: datetime,
     clock: Callable[[], datetime],
     started: float,
 ) -> ContextResult:
-    """The context for ``request`` asked at ``at`` (see the module docstring)."""
+    """The context for ``query`` asked at ``at`` with ``options`` (validated by the caller; see
+    ``Memory.context`` and the module docstring). ``recipe`` and ``filters`` are the resolved
+    forms of ``options.config`` and ``options.filters``."""
     working: list[Turn] = []
-    if request.session_id is not None and request.working_share > 0:
-        working = store.recent_turns(scope, request.session_id, until=at, limit=WORKING_TURNS)
-    found = find(
-        store, embedder, scope, request.query, k=max(request.candidates, 1), filters=filters, at=at, config=request.config
-    )
-    ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if request.expand else found.hits
+    if session_id is not None and options.working_share > 0:
+        working = store.recent_turns(scope, session_id, until=at, limit=WORKING_TURNS)
+    found = find(store, embedder, scope, query, k=max(options.candidates, 1), filters=filters, at=at, config=recipe)
+    ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if options.expand else found.hits
     facts = [fact for fact, _ in found.facts]
-    if request.include_profile:
+    if options.include_profile:
         facts += profile_facts(store, scope, at, facts)
     text, tokens, items, left_out, fact_refs = assemble_context(
         user_id=scope.user_id,
         working=working,
         ranked=ranked,
-        budget_tokens=request.budget_tokens,
+        budget_tokens=options.budget_tokens,
         count=counter.count,
         reference_time=at,
-        working_share=request.working_share,
+        working_share=options.working_share,
         facts=facts,
-        facts_share=request.facts_share,
-        shorten=shortener(request.query, request.excerpt_tokens, counter.count),
+        facts_share=options.facts_share,
+        shorten=shortener(query, options.excerpt_tokens, counter.count),
     )
-    if request.reinforce:
+    if options.reinforce:
         reinforce(store, scope, items, [fact for _, fact in fact_refs], found, at=clock())
     return ContextResult(
         text=text,
         tokens=tokens,
-        budget_tokens=request.budget_tokens,
+        budget_tokens=options.budget_tokens,
         items=items,
         left_out=left_out,
         reference_time=at,
