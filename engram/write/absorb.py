@@ -68,6 +68,7 @@ def to_candidate(turn: Turn, fact: FactCandidate, *, source: str = "rules") -> C
         confidence=fact.confidence,
         source=source,
         source_turn_id=turn.id,
+        ends=fact.ends,
     )
 
 

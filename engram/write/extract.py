@@ -44,6 +44,8 @@ class FactCandidate:
             message's own time.
         confidence: 0..1, from how explicit the pattern is.
         evidence: the sentence the fact came from.
+        ends: the message says the value no longer holds ("I don't live in Chicago anymore"):
+            reconciliation closes that value's version at ``valid_from`` instead of adding one.
     """
 
     subject: str
@@ -55,6 +57,7 @@ class FactCandidate:
     valid_from: datetime | None
     confidence: float
     evidence: str
+    ends: bool = False
 
 
 _SENTENCE_BREAK = re.compile(

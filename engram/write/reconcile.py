@@ -44,6 +44,8 @@ class Candidate:
     source: str
     source_turn_id: str
     importance: float = 0.6
+    #: The value stopped holding at ``valid_from`` (see :class:`engram.write.extract.FactCandidate`).
+    ends: bool = False
 
     @property
     def slot(self) -> str:
