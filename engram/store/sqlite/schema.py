@@ -222,6 +222,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_turns_by_user_seq",
+        # A user's turns in insertion order (an index ends with the rowid, seq): the write path
+        # reads the turns after its watermark on every add, and vectors load by seq. Without it
+        # both sorted every turn of the user.
+        """
+        CREATE INDEX turns_user_seq ON turns(tenant, user_id);
+        """,
+    ),
 ]
 
 
