@@ -254,6 +254,46 @@ def crash_writers(workdir: Path, *, kills: int, seconds: float, users: int = 4, 
     return report
 
 
+#: A writer that dies (SIGKILL) right after its turns are committed, before anything is derived.
+DIES_AFTER_COMMIT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from engram import HashingEmbedder, Memory, SQLiteStore
+    mem = Memory(sys.argv[1], embedder=HashingEmbedder())
+    mem.add("I live in Paris.", user_id="u", session_id="before", timestamp="2024-01-01T10:00:00Z")
+    commit = SQLiteStore.insert_turns
+    def insert_then_die(self, *args, **kwargs):
+        commit(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    SQLiteStore.insert_turns = insert_then_die
+    mem.add([{"role": "user", "content": "I moved to Berlin."}, {"role": "user", "content": "My dog is called Rex."}],
+            user_id="u", session_id="crash", timestamp="2024-02-01T10:00:00Z")
+    """
+)
+
+
+def crash_after_commit(workdir: Path) -> dict[str, Any]:
+    """A writer dies between committing turns and deriving from them; the same user adds again."""
+    db = workdir / "after-commit.db"
+    proc = _child(DIES_AFTER_COMMIT, db)
+    proc.communicate(timeout=120)
+    with Memory(db, embedder=HashingEmbedder()) as mem:
+        committed = mem.stats(user_id="u").turns
+        at_reopen = _derived_lost(mem, ["u"])
+        mem.add("I work as a baker.", user_id="u", session_id="later", timestamp="2024-03-01T10:00:00Z")
+        after_add = _derived_lost(mem, ["u"])
+        caught_up = mem.consolidate(user_id="u", decay=False).turns_caught_up
+        after_consolidate = _derived_lost(mem, ["u"])
+    return {
+        "killed": proc.returncode == -signal.SIGKILL,
+        "turns_committed": committed,
+        "derived_lost_at_reopen": at_reopen,
+        "derived_lost_after_next_add": after_add,
+        "consolidate_caught_up": caught_up,
+        "derived_lost_after_consolidate": after_consolidate,
+    }
+
+
 def _acknowledged(path: Path) -> list[dict[str, Any]]:
     """The complete lines of an ack log (a kill can cut the last one: that add was not acknowledged)."""
     if not path.exists():
@@ -439,6 +479,7 @@ def forget_with_reader(workdir: Path, *, hold_seconds: float = 45.0) -> dict[str
         started = time.perf_counter()
         receipt = mem.forget(user_id="victim", session_id="secret")
         forget_seconds = time.perf_counter() - started
+        at_receipt = scan_files(db, SECRET_NEEDLES)["bytes"]
         still_held = reader.poll() is None
         assert reader.stdin is not None
         reader.stdin.write("go\n")
@@ -468,7 +509,8 @@ def forget_with_reader(workdir: Path, *, hold_seconds: float = 45.0) -> dict[str
         "search_hits_left": [c for c in found if any(n in c for n in SECRET_NEEDLES)],
         "bytes_left_after_close": closed_scan["bytes"],
         "control_found": control_seen,
-        "receipt_untrue": bool(open_scan["bytes"]) and not pending,
+        "bytes_left_at_receipt": at_receipt,
+        "receipt_untrue": bool(at_receipt) and not pending,
     }
 
 
@@ -523,6 +565,7 @@ def run(*, seconds: float, kills: int, workdir: Path) -> dict[str, Any]:
     report["opens"] = concurrent_opens(workdir, processes=8, rounds=10)
     report["writers"] = concurrent_writers(workdir, processes=4, seconds=min(10.0, seconds / 20))
     left = seconds - (time.monotonic() - started) - 30  # the checks after the kills take a while
+    report["crash_after_commit"] = crash_after_commit(workdir)
     report["crash"] = crash_writers(workdir, kills=kills, seconds=max(left, 10.0))
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
@@ -543,13 +586,17 @@ def summary(report: dict[str, Any]) -> str:
         ("derived lost after the next add", _derived(crash["derived_lost_after_next_add"])),
         ("derived lost after consolidate", _derived(crash["derived_lost_after_consolidate"])),
         ("writer errors (not killed)", len(crash["writer_errors"])),
+        ("killed after commit: derived lost after next add / consolidate",
+         f"{_derived(report['crash_after_commit']['derived_lost_after_next_add'])}, "
+         f"{_derived(report['crash_after_commit']['derived_lost_after_consolidate'])}"),
         ("concurrent first opens failed", f"{opens['failed_opens']} of {opens['open_attempts']}"),
         ("  first writes failed", opens["failed_first_writes"]),
         ("concurrent writers: errors", f"{writers['errors']} of {writers['adds']} adds"),
         ("  lost writes / duplicate turns", f"{writers['lost_writes']} / {writers['duplicate_turns']}"),
         ("forget with a reader: seconds", forget["forget_seconds"]),
         ("  scrub_pending in the receipt", forget["scrub_pending"]),
-        ("  secret bytes left (store open)", f"{forget['bytes_left']} in {', '.join(forget['files_with_hits']) or '-'}"),
+        ("  secret bytes at the receipt (reader holding)", forget["bytes_left_at_receipt"]),
+        ("  secret bytes left (reader gone, store open)", f"{forget['bytes_left']} in {', '.join(forget['files_with_hits']) or '-'}"),
         ("  full-text terms left", len(forget["fulltext_terms_left"])),
         ("  secret bytes left after close", forget["bytes_left_after_close"]),
         ("tenant probes: store methods", f"{tenants['methods_probed']} probed, {tenants['method_failures']} failed"),
