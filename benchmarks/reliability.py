@@ -534,8 +534,12 @@ def scan_files(db: Path, needles: Sequence[str]) -> dict[str, Any]:
 
 
 def fulltext_terms(db: Path, terms: Sequence[str]) -> list[str]:
-    """Which of ``terms`` the full-text indexes still hold (through fts5vocab, on a read-only connection)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    """Which of ``terms`` the full-text indexes still hold (through fts5vocab; it only reads).
+
+    Not a ``mode=ro`` connection: one cannot rebuild the WAL index, and fails with an I/O error
+    when the writer has just reset the WAL.
+    """
+    conn = sqlite3.connect(db, timeout=30.0)
     left: list[str] = []
     try:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%USING fts5%'")]
