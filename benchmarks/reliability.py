@@ -514,23 +514,41 @@ def forget_with_reader(workdir: Path, *, hold_seconds: float = 45.0) -> dict[str
     }
 
 
-def scan_files(db: Path, needles: Sequence[str]) -> dict[str, Any]:
-    """Occurrences of each needle in every file whose name starts with the database's."""
-    hits: list[str] = []
-    files: set[str] = set()
-    total = 0
-    for path in sorted(db.parent.iterdir()):
-        if not path.name.startswith(db.name) or not path.is_file():
+#: The byte scan, run in a process of its own: reading (opening and closing) a database file
+#: in the process that has the store open drops that process's POSIX locks on it, after which
+#: another process closing its connection deletes the WAL under the store.
+SCANNER = textwrap.dedent(
+    """
+    import json, os, sys
+    db, needles = sys.argv[1], json.loads(sys.argv[2])
+    folder, name = os.path.split(db)
+    hits, files, total = [], set(), 0
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
+        if not entry.startswith(name) or not os.path.isfile(path):
             continue
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
         for needle in needles:
             raw = needle.encode("utf-8")
             count = data.count(raw)
             if count:
-                hits.append(f"{path.name}: {needle!r} x{count}")
-                files.add(path.name)
+                hits.append(f"{entry}: {needle!r} x{count}")
+                files.add(entry)
                 total += count * len(raw)
-    return {"bytes": total, "files": sorted(files), "hits": hits}
+    print(json.dumps({"bytes": total, "files": sorted(files), "hits": hits}))
+    """
+)
+
+
+def scan_files(db: Path, needles: Sequence[str]) -> dict[str, Any]:
+    """Occurrences of each needle in every file whose name starts with the database's."""
+    proc = _child(SCANNER, db, json.dumps(list(needles)))
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the byte scan failed: {_short(err)}")
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 def fulltext_terms(db: Path, terms: Sequence[str]) -> list[str]:
