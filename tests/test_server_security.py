@@ -9,6 +9,7 @@ unchanged afterwards. A final check fails when a route is added without a case h
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,14 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    memory = AsyncMemory(tmp_path / "tenants.db", embedder=HashingEmbedder())
+    with tenant_world(tmp_path / "tenants.db") as built:
+        yield built
+
+
+@contextmanager
+def tenant_world(path: Path) -> Iterator[World]:
+    """Two tenants on one server, B's alice holding a secret (also used by tests/reliability_probes.py)."""
+    memory = AsyncMemory(path, embedder=HashingEmbedder())
     _, key_a = create_key(memory.sync.store, "acme")
     _, key_b = create_key(memory.sync.store, "globex")
     with TestClient(create_app(memory, require_keys=True)) as client:
