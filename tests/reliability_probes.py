@@ -241,6 +241,7 @@ STORE_PROBES: dict[str, Callable[[StoreWorld], object]] = {
     "list_sessions": lambda w: w.store.list_sessions(w.a, limit=1000),
     "stats": _stats,
     "session_turns": lambda w: w.store.session_turns(w.a, "b-secret")[0],
+    "session_tail": lambda w: [*w.store.session_tail(w.a, "b-secret", episodes=5)[:2]],
     "put_episodes": _put_episodes,
     "list_episodes": lambda w: [
         w.store.list_episodes(w.a, ids=w.b_episode_ids, include_archived=True),
