@@ -158,6 +158,9 @@ def test_inspector_in_headless_chromium(tmp_path: Path) -> None:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    # a click that submits a form returns before the next page loads; on a loaded CI runner the
+    # lookup that follows can run against the old page, so lookups wait for their element
+    driver.implicitly_wait(10)
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
