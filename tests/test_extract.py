@@ -502,6 +502,10 @@ def test_state_changes(text: str, expected: list[tuple[str, str, bool]]) -> None
         "I never had a dog.",
         # a place that is not where the speaker lives
         "I'm in Paris now!",
+        "I'm in Paris now for a conference, I moved here for work.",
+        "My sister adopted a dog! She's a beagle named Max.",
+        "I moved the arrival times to the top of the screen.",
+        "I have a coffee with my friend.",
         "Checking in from Denver! I'm visiting my sister.",
         "Greetings from Paris! I moved the couch yesterday.",
         "I switched to a new phone plan.",

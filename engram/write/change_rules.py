@@ -102,6 +102,9 @@ def ended_drink(match: re.Match[str], ctx: Context) -> list[Found]:
     return [Found("drink", value, f"drinks {value}")]
 
 
+_CLAUSE_ENDS = re.compile(r"\s*(?:$|[.!,;]|(?:and|but|so)\b)", re.I)
+
+
 def moved_here(match: re.Match[str], ctx: Context) -> list[Found]:
     """ "I moved three weeks ago" with the place elsewhere in the message ("Checking in from Denver!")."""
     rest = match.group("rest")
@@ -110,7 +113,7 @@ def moved_here(match: re.Match[str], ctx: Context) -> list[Found]:
         if mention.start >= start and not ctx.sentence[start : mention.start].strip():
             rest = ctx.sentence[mention.end : match.end("rest")]
             break
-    if not re.match(r"\s*(?:$|[.!,;]|(?:and|but|so)\b)", rest, re.I):
+    if not _CLAUSE_ENDS.match(rest):
         return []  # "I moved the couch", "I moved in with Tom"
     places = set()
     for found in _HERE.finditer(ctx.message):
@@ -129,8 +132,10 @@ def in_place_now(match: re.Match[str], ctx: Context) -> list[Found]:
     if run is None or not _RESIDENCE.search(ctx.message):
         return []
     now = re.search(r"\bnow\b", match.group(0)[: match.start("v") - match.start()], re.I)
-    if not (now or re.match(r"\s*(?:now|these\s+days|nowadays)\b", run[1], re.I)):
-        return []
+    after = re.match(r"\s*(?:now|these\s+days|nowadays)\b", run[1], re.I)
+    rest = run[1][after.end() :] if after else run[1]
+    if not (now or after) or not _CLAUSE_ENDS.match(rest):
+        return []  # "I'm in Paris now for a conference" is a trip
     return [Found("lives_in", run[0], f"lives in {run[0]}")]
 
 
