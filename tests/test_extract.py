@@ -26,7 +26,7 @@ def _pairs(text: str, speaker: str | None = "Sam") -> list[tuple[str, str]]:
     [
         # identity
         ("My name is Samantha.", [("name", "Samantha")]),
-        ("You can call me Sammy.", [("name", "Sammy")]),
+        ("My name's Samantha.", [("name", "Samantha")]),
         # where they live and come from
         ("I live in Lisbon.", [("lives_in", "Lisbon")]),
         ("I moved to New York City last May.", [("lives_in", "New York City")]),
@@ -146,7 +146,6 @@ def test_extracts(text: str, expected: list[tuple[str, str]]) -> None:
         "I might move to Rome next year.",
         # negation
         "I don't live in Paris.",
-        "I don't work at Google anymore.",
         "I'm not a teacher.",
         "I never moved to Rome.",
         # reported speech, other people
@@ -160,7 +159,6 @@ def test_extracts(text: str, expected: list[tuple[str, str]]) -> None:
         "Caroline moved to Sweden.",
         '"I live in Paris," she wrote.',
         # past states are not current
-        "I used to live in Rome.",
         "I lived in Rome for years.",
         "I was a teacher.",
         # values that are not the right kind of thing
@@ -389,3 +387,188 @@ def test_precision_sample_on_locomo() -> None:
     found = {(f.subject, f.attribute, f.value) for f in facts}
     assert ("Audrey", "pet", "puppy named Pixie") in found
     assert ("Dave", "occupation", "automotive engineer") in found
+
+
+def _triples(text: str, speaker: str | None = "Sam") -> list[tuple[str, str, bool]]:
+    facts = extract_facts(text, speaker=speaker, role="user", timestamp=T)
+    return [(f.attribute, f.value, f.ends) for f in facts]
+
+
+ENDS = True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a state change phrased the everyday ways: the old value ends, the new one holds
+        (
+            "I don't live in Chicago anymore, I'm in Seattle now.",
+            [("lives_in", "Chicago", ENDS), ("lives_in", "Seattle", False)],
+        ),
+        (
+            "I no longer work at Google; I joined a startup called Nimbus.",
+            [("employer", "Google", ENDS), ("employer", "Nimbus", False)],
+        ),
+        ("I don't work at Google anymore.", [("employer", "Google", ENDS)]),
+        ("I no longer live in Boston.", [("lives_in", "Boston", ENDS)]),
+        ("I moved away from Chicago.", [("lives_in", "Chicago", ENDS)]),
+        ("I quit my job at Starbucks.", [("employer", "Starbucks", ENDS)]),
+        ("I left my job at Starbucks last month.", [("employer", "Starbucks", ENDS)]),
+        ("I gave notice at Ridgeline today.", [("employer", "Ridgeline", ENDS)]),
+        ("I used to live in Boston.", [("lives_in", "Boston", ENDS)]),
+        ("I used to work at IBM.", [("employer", "IBM", ENDS)]),
+        ("My dog Rex passed away last week.", [("pet", "dog named Rex", ENDS)]),
+        ("I don't have a dog anymore.", [("pet", "dog", ENDS)]),
+        ("I sold my car.", [("owns", "car", ENDS)]),
+        ("I gave away my bike.", [("owns", "bike", ENDS)]),
+        ("I don't have a dog, but I have a cat.", [("pet", "cat", False)]),
+        # a move whose place is in another sentence of the same message
+        (
+            "Checking in from Denver! I moved three weeks ago and I found an apartment in the Highland neighborhood.",
+            [("lives_in", "Denver", False)],
+        ),
+        # pets with their names, "we" for the speaker's household
+        ("We adopted a beagle puppy and named her Luna.", [("pet", "beagle named Luna", False)]),
+        ("I adopted a greyhound called Biscuit.", [("pet", "greyhound named Biscuit", False)]),
+        (
+            "Meet the newest member of my household: I adopted a dog! He's a retired racing greyhound named Biscuit.",
+            [("pet", "greyhound named Biscuit", False)],
+        ),
+        ("I got a kitten and we named him Mochi.", [("pet", "kitten named Mochi", False)]),
+        ("My greyhound Biscuit sleeps all day.", [("pet", "greyhound named Biscuit", False)]),
+        # names: the name, and what the speaker goes by
+        ("My name is Rebecca but call me Bex.", [("name", "Rebecca", False), ("nickname", "Bex", False)]),
+        ("You can call me Sammy.", [("nickname", "Sammy", False)]),
+        ("I go by Bex.", [("nickname", "Bex", False)]),
+        # jobs as the demo's Sam states them
+        (
+            "I work mornings as a barista at Ridgeline Coffee.",
+            [("occupation", "barista", False), ("employer", "Ridgeline Coffee", False)],
+        ),
+        (
+            "I GOT THE JOB. Trailmark offered me a product designer position!",
+            [("occupation", "product designer", False), ("employer", "Trailmark", False)],
+        ),
+        # the everyday drink, which changes
+        (
+            "Fun fact about me: I drink a double espresso every single morning before my shift.",
+            [("drink", "double espresso", False)],
+        ),
+        (
+            "I think so. Another change: I quit espresso. I wasn't sleeping well, so I switched to green tea in the mornings.",
+            [("drink", "espresso", ENDS), ("drink", "green tea", False)],
+        ),
+        ("I switched from espresso to green tea.", [("drink", "espresso", ENDS), ("drink", "green tea", False)]),
+        (
+            "I've been drinking green tea instead of coffee.",
+            [("drink", "green tea", False), ("drink", "coffee", ENDS)],
+        ),
+        ("These days it's matcha.", [("drink", "matcha", False)]),
+        ("Also, tea update: green tea got boring, so now I make matcha every morning.", [("drink", "matcha", False)]),
+        ("No way, I'm sticking with matcha.", [("drink", "matcha", False)]),
+    ],
+)
+def test_state_changes(text: str, expected: list[tuple[str, str, bool]]) -> None:
+    assert sorted(_triples(text)) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # other people's facts
+        "My friend works at Google.",
+        "My brother moved to Austin.",
+        "My sister used to live in Boston.",
+        "My friend quit her job at Google.",
+        "Rex passed away.",
+        "My grandma passed away last year.",
+        # hypotheticals, questions, plans that did not happen
+        "If I ever moved to Paris, I'd learn French.",
+        "Do you think I should move to Paris?",
+        "I was going to move to Paris but didn't.",
+        "I almost moved to Paris.",
+        "I almost adopted a cat.",
+        "We nearly got a dog.",
+        "I'm moving from Portland to Denver.",
+        "When I move to Paris I'll get a dog.",
+        "Should I switch to green tea?",
+        "I would switch to decaf if I could.",
+        "Trailmark offered me a product designer position.",
+        # reported speech and plain negations state nothing
+        "She said I live in Paris.",
+        "She said I don't live in Paris anymore.",
+        "I don't have a dog.",
+        "I never worked at Google.",
+        "I never had a dog.",
+        # a place that is not where the speaker lives
+        "I'm in Paris now!",
+        "I'm in Paris now for a conference, I moved here for work.",
+        "My sister adopted a dog! She's a beagle named Max.",
+        "I moved the arrival times to the top of the screen.",
+        "I have a coffee with my friend.",
+        "Checking in from Denver! I'm visiting my sister.",
+        "Greetings from Paris! I moved the couch yesterday.",
+        "I switched to a new phone plan.",
+        "I switched to the night shift.",
+    ],
+)
+def test_not_about_the_speaker_or_not_a_fact(text: str) -> None:
+    assert _triples(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fact", "valid_from", "valid_to"),
+    [
+        # statements made late about the past: a dated past version, never the current value
+        ("I lived in Paris from 2015 to 2018.", ("lives_in", "Paris"), datetime(2015, 1, 1, tzinfo=UTC), datetime(2019, 1, 1, tzinfo=UTC)),
+        ("Back in 2019 I worked at IBM.", ("employer", "IBM"), datetime(2019, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)),
+        ("I lived in Rome in 2016.", ("lives_in", "Rome"), datetime(2016, 1, 1, tzinfo=UTC), datetime(2017, 1, 1, tzinfo=UTC)),
+        ("I worked as a nurse from 2010 to 2014.", ("occupation", "nurse"), datetime(2010, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
+        ("Between 2012 and 2014 we lived in Lisbon.", ("lives_in", "Lisbon"), datetime(2012, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
+        # the present is open
+        ("I've lived in Lisbon since 2019.", ("lives_in", "Lisbon"), datetime(2019, 1, 1, tzinfo=UTC), None),
+        ("I moved three weeks ago. Greetings from Denver!", ("lives_in", "Denver"), datetime(2023, 4, 17, tzinfo=UTC), None),
+    ],
+)
+def test_past_versions_are_dated(
+    text: str, fact: tuple[str, str], valid_from: datetime, valid_to: datetime | None
+) -> None:
+    (found,) = extract_facts(text, speaker="Sam", role="user", timestamp=T)
+    assert (found.attribute, found.value, found.ends) == (*fact, False)
+    assert (found.valid_from, found.valid_to) == (valid_from, valid_to)
+
+
+def test_ends_is_dated_by_its_mention() -> None:
+    (found,) = extract_facts("I left my job at Starbucks last month.", speaker="Sam", role="user", timestamp=T)
+    assert found.ends and found.valid_from == datetime(2023, 4, 1, tzinfo=UTC)
+    assert found.statement == "Sam no longer works at Starbucks"
+
+
+def test_demo_conversation_states_the_changes() -> None:
+    """The demo's Sam: Portland then Denver, barista then product designer, a greyhound, and
+    espresso then green tea then matcha (issue 10, finding 1: only 3 facts were extracted)."""
+    path = Path(__file__).resolve().parents[1] / "engram" / "data" / "sample_conversation.json"
+    found = set()
+    for session in json.loads(path.read_text(encoding="utf-8"))["sessions"]:
+        timestamp = datetime.fromisoformat(session["timestamp"])
+        for message in session["messages"]:
+            for fact in extract_facts(
+                message["content"], speaker=message.get("name"), role=message["role"], timestamp=timestamp
+            ):
+                found.add((fact.attribute, fact.value, fact.ends))
+    expected = {
+        ("lives_in", "Portland", False),
+        ("lives_in", "Denver", False),
+        ("occupation", "barista", False),
+        ("employer", "Ridgeline Coffee", False),
+        ("employer", "Trailmark", False),
+        ("occupation", "product designer", False),
+        ("pet", "greyhound named Biscuit", False),
+        ("drink", "double espresso", False),
+        ("drink", "green tea", False),
+        ("drink", "matcha", False),
+        ("family:sister", "Maya", False),
+    }
+    assert expected <= found
+    assert ("pet", "dog", False) not in found  # the greyhound, once
+    assert not {f for f in found if f[0] == "lives_in" and f[1] not in ("Portland", "Denver")}

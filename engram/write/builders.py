@@ -1,8 +1,9 @@
 """Value builders of fact extraction: each turns a rule's match into checked, normalised values.
 
-A builder gets the match (group ``v`` is the raw value), the normalised sentence and its time
-mentions, and returns the :class:`Found` values: usually one, none when the value does not
-look right. :mod:`engram.write.rules` holds the patterns that call them.
+A builder gets the match (group ``v`` is the raw value) and its :class:`Context` (the normalised
+sentence, its time mentions, the whole message), and returns the :class:`Found` values:
+usually one, none when the value does not look right. :mod:`engram.write.rules` holds the
+patterns that call them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from engram.text.timeexpr import TimeMention
 from engram.write import patterns as p
 
 __all__ = [
-    "Builder", "Found", "family", "favorite", "job", "joined", "name", "owns", "pet_acquired",
+    "Builder", "Context", "Found", "family", "favorite", "job", "joined", "name", "owns", "pet_acquired",
     "pet_named", "place", "plan", "preference", "status",
 ]  # fmt: skip
 
@@ -33,14 +34,34 @@ class Found:
     attribute: str
     value: str
     predicate: str
+    #: The message says the value stopped holding (see :class:`engram.write.extract.FactCandidate`).
+    ends: bool = False
 
 
-Builder = Callable[[re.Match[str], str, list[TimeMention]], list[Found]]
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a builder may look at besides its match.
+
+    Attributes:
+        sentence: the normalised sentence the match is in.
+        mentions: the sentence's time mentions.
+        message: the whole normalised message, for facts stated across sentences ("Checking in
+            from Denver! I moved three weeks ago").
+    """
+
+    sentence: str
+    mentions: list[TimeMention]
+    message: str
+
+
+Builder = Callable[[re.Match[str], Context], list[Found]]
 
 
 _COUNT = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4}
 _GIFT = re.compile(r"\s+for\s+(?:my|her|his|their|our|the|a|an|him|them)\b", re.I)
-_NAMED = re.compile(r"\s*,?\s*(?:named|called|whose\s+name\s+is)\s+", re.I)
+_NAMED = re.compile(
+    r"\s*,?\s*(?:(?:and\s+)?(?:(?:we|I)\s+)?(?:named|called)(?:\s+(?:him|her|it))?|whose\s+name\s+is)\s+", re.I
+)
 _LIST_JOIN = re.compile(r"\s*(?:,\s*and|,|and|&)\s+", re.I)
 _PLAN_BREAK = re.compile(
     r"\s*(?:[,;:()!?.]|\s-\s|\s+(?:and|because|but|so|which|with|since|as|if|while|when|after|before"
@@ -63,6 +84,11 @@ _MORE_PETS = re.compile(
     r"\s*(?:,\s*and|,|and)\s+(?:an?|another)\s+(?P<sp>"
     + "|".join(sorted(p.PET_SPECIES, key=len, reverse=True))
     + r")\s+(?:named|called)\s+(?P<name>.+?)(?=\s*(?:,|and\b|$))",
+    re.I,
+)
+_ORGANISATION_CALLED = re.compile(
+    r"(?:a|an|the)\s+(?:new\s+|small\s+|tiny\s+|big\s+|local\s+)?(?:tech\s+)?(?:startup|company|firm|agency|studio"
+    r"|nonprofit|non-profit|lab|bank|hospital|clinic|bakery|cafe|restaurant|school)\s+(?:called|named)\s+",
     re.I,
 )
 _APPOSITION_END = re.compile(r"\s*[,()]|\s+(?:-|–)\s")
@@ -94,7 +120,7 @@ def _cut_at_mention(match: re.Match[str], mentions: list[TimeMention]) -> str:
 def place(attribute: str, predicate: str) -> Builder:
     """A capitalised place or organisation ("Lisbon", "the Red Cross" -> "Red Cross")."""
 
-    def build(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+    def build(match: re.Match[str], ctx: Context) -> list[Found]:
         run = p.proper_run(match.group("v"))
         return [Found(attribute, run[0], predicate.format(run[0]))] if run else []
 
@@ -104,23 +130,27 @@ def place(attribute: str, predicate: str) -> Builder:
 def job(*, creative: bool, predicate: str) -> Builder:
     """A known job title; ``creative`` also accepts titles that are often hobbies ("painter")."""
 
-    def build(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+    def build(match: re.Match[str], ctx: Context) -> list[Found]:
         title = p.job_title(match.group("v"), creative=creative)
         return [Found("occupation", title, f"{predicate} {p.article(title)}")] if title else []
 
     return build
 
 
-def joined(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def joined(match: re.Match[str], ctx: Context) -> list[Found]:
     """An employer after "I joined", only when the sentence is about work ("as an intern")."""
     if not re.search(
-        r"\b(?:as\s+an?|job|company|firm|startup|position|role|hired|employer)\b", sentence, re.I
+        r"\b(?:as\s+an?|job|company|firm|startup|position|role|hired|employer)\b", ctx.sentence, re.I
     ):
         return []
-    return place("employer", "works at {}")(match, sentence, mentions)
+    called = _ORGANISATION_CALLED.match(match.group("v"))
+    if called:  # "I joined a startup called Nimbus"
+        run = p.proper_run(match.group("v")[called.end() :])
+        return [Found("employer", run[0], f"works at {run[0]}")] if run else []
+    return place("employer", "works at {}")(match, ctx)
 
 
-def family(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def family(match: re.Match[str], ctx: Context) -> list[Found]:
     """Named relatives: "my sister Ana", "my kids Lily and Jack", "my wife, Maria, ..."."""
     word = match.group("rel").lower()
     relation = p.RELATIONS[word]
@@ -140,7 +170,7 @@ def _after_names(match: re.Match[str], names: list[str]) -> str:
     return value[last + len(names[-1]) :] if last >= 0 else value
 
 
-def pet_named(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def pet_named(match: re.Match[str], ctx: Context) -> list[Found]:
     """Named pets: "my dog Rex", "my cat's name is Mo"."""
     word = match.group("sp").lower()
     species = p.PET_SPECIES[word]
@@ -156,7 +186,7 @@ def pet_named(match: re.Match[str], sentence: str, mentions: list[TimeMention]) 
     ]
 
 
-def pet_acquired(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def pet_acquired(match: re.Match[str], ctx: Context) -> list[Found]:
     """Pets had or got: "I adopted a cat called Mo", "we got a puppy", "I have two cats"."""
     word, rest = match.group("sp").lower(), match.group("rest")
     determiner, verb = match.group("det").lower(), " ".join(match.group("verb").lower().split())
@@ -184,7 +214,7 @@ def pet_acquired(match: re.Match[str], sentence: str, mentions: list[TimeMention
     return found
 
 
-def owns(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def owns(match: re.Match[str], ctx: Context) -> list[Found]:
     """Known possessions bought or owned ("a new car" -> "car"), not gifts for someone else."""
     rest = match.group("rest")
     if _GIFT.match(rest) or not p.ends_phrase(rest):
@@ -201,12 +231,12 @@ def plan(*, going: bool = False, noun: bool = False) -> Builder:
     """Plans: "planning to visit Paris", "going to Tokyo next month" (``going``: only with a
     future time mention), "planning a trip to Lisbon" (``noun``: a known kind of plan)."""
 
-    def build(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
-        if going and not any(m.direction == "future" and m.start > match.start() for m in mentions):
+    def build(match: re.Match[str], ctx: Context) -> list[Found]:
+        if going and not any(m.direction == "future" and m.start > match.start() for m in ctx.mentions):
             return []
         if noun:
-            return _planned_thing(match, mentions)
-        value = _cut_at_mention(match, mentions)
+            return _planned_thing(match, ctx.mentions)
+        value = _cut_at_mention(match, ctx.mentions)
         cut = _PLAN_BREAK.search(value)
         raw_words = (value[: cut.start()] if cut else value).split()
         while raw_words and raw_words[-1].lower() in _PLAN_TAIL:
@@ -246,13 +276,13 @@ _FEELINGS = (
 )
 
 
-def preference(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def preference(match: re.Match[str], ctx: Context) -> list[Found]:
     """Likes and dislikes of a short, general object: "hiking", "live music", not "it" or "your painting"."""
-    if _in_relative_clause(sentence, match.start()):
+    if _in_relative_clause(ctx.sentence, match.start()):
         return []
     verb = " ".join(match.group("verb").lower().split())
     feeling = next(name for name, pattern in _FEELINGS if re.search(pattern, verb))
-    value = _cut_at_mention(match, mentions)
+    value = _cut_at_mention(match, ctx.mentions)
     cut = _PREFERENCE_BREAK.search(value)
     words = (value[: cut.start()] if cut else value).split()
     if _PRONOUNS.intersection(word.lower() for word in words):
@@ -322,9 +352,9 @@ def _truncated(value: str, cut: re.Match[str], lowered: list[str]) -> bool:
     return False
 
 
-def favorite(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def favorite(match: re.Match[str], ctx: Context) -> list[Found]:
     """ "My favorite food is ramen" (one favourite, not "one of my favorite dishes")."""
-    if re.search(r"\b(?:one|some|two|three|few|all|many|any)\s+of\s+$", sentence[: match.start()], re.I):
+    if re.search(r"\b(?:one|some|two|three|few|all|many|any)\s+of\s+$", ctx.sentence[: match.start()], re.I):
         return []  # "one of my favorite dishes is ..." names one of several
     category = re.sub(r"^(?:kind|type|sort|genre)\s+of\s+", "", match.group("cat").lower())
     if category.split()[-1] in p.VAGUE_OBJECTS or category.split()[0] in p.VAGUE_OBJECTS:
@@ -344,7 +374,7 @@ def favorite(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -
     return [Found(f"favorite:{category}", value, f"'s {spelling} {category} is {value}")]
 
 
-def status(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+def status(match: re.Match[str], ctx: Context) -> list[Found]:
     """Relationship status: married, engaged, divorced, separated, widowed, single."""
     status = match.group("st").lower()
     status = "widowed" if status.startswith("widow") else status
@@ -352,11 +382,11 @@ def status(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> 
     return [Found("relationship_status", status, f"got {status}" if got else f"is {status}")]
 
 
-def name(predicate: str) -> Builder:
-    """The speaker's own name or nickname, capitalised."""
+def name(predicate: str, attribute: str = "name") -> Builder:
+    """The speaker's own name (``name``) or what they go by (``nickname``), capitalised."""
 
-    def build(match: re.Match[str], sentence: str, mentions: list[TimeMention]) -> list[Found]:
+    def build(match: re.Match[str], ctx: Context) -> list[Found]:
         run = p.proper_run(match.group("v"), 3)
-        return [Found("name", run[0], predicate.format(run[0]))] if run else []
+        return [Found(attribute, run[0], predicate.format(run[0]))] if run else []
 
     return build

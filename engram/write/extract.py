@@ -16,6 +16,9 @@ from datetime import datetime
 
 from engram.model import NewTurn, Turn
 from engram.text.timeexpr import TimeMention, find_time_mentions
+from engram.write import patterns as p
+from engram.write.builders import Context
+from engram.write.change_rules import CHANGE_RULES
 from engram.write.rules import RULES, Rule
 
 __all__ = ["FactCandidate", "extract_facts", "turn_facts"]
@@ -25,8 +28,9 @@ _KINDS = {
     "name": "identity", "lives_in": "location", "hometown": "location", "occupation": "work",
     "employer": "work", "pet": "pet", "owns": "possession", "plan": "plan",
     "relationship_status": "identity", "family": "family", "preference": "preference",
-    "favorite": "preference",
+    "favorite": "preference", "nickname": "identity", "drink": "preference",
 }  # fmt: skip
+_ALL_RULES = (*RULES, *CHANGE_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,10 @@ class FactCandidate:
         multi: whether several values coexist in the slot (pets, family, possessions, plans).
         valid_from: start of a time mention dating the fact ("last May"); None means the
             message's own time.
+        valid_to: for a past state the message dates ("I lived in Paris from 2015 to 2018",
+            "back in 2019 I worked at IBM"), the end of the last period named (exclusive:
+            2019-01-01 for "to 2018"); None means the value still holds, as far as the message
+            says.
         confidence: 0..1, from how explicit the pattern is.
         evidence: the sentence the fact came from.
         ends: the message says the value no longer holds ("I don't live in Chicago anymore"):
@@ -58,6 +66,7 @@ class FactCandidate:
     confidence: float
     evidence: str
     ends: bool = False
+    valid_to: datetime | None = None
 
 
 _SENTENCE_BREAK = re.compile(
@@ -83,10 +92,17 @@ _QUESTION_START = re.compile(
 _HEDGE = (
     r"if|would|could|might|maybe|perhaps|wish|wishes|dream|dreams|dreaming|imagine|imagining|pretend"
     r"|unless|whether|should|say|says|said|saying|tell|tells|told|think|thinks|thought|guess|suppose"
-    r"|believe|believes|not|never|no|nor|cannot|someday|probably|(?-i:may)|used"
+    r"|believe|believes|someday|probably|(?-i:may)|almost|nearly"
 )
 _HEDGED = re.compile(rf"\b(?:{_HEDGE}|hope|hopes|hoping|hopefully|want|wants|wanted|wanna)\b", re.I)
 _HEDGED_PLAN = re.compile(rf"\b(?:{_HEDGE})\b", re.I)
+#: Negations govern their own clause only: "I don't have a dog, but I have a cat".
+_NEGATED = re.compile(r"\b(?:not|never|no|nor|cannot|used)\b", re.I)
+_NEGATION_SCOPE = re.compile(r"[,;:]|\s(?:but|and|then|so|because|although|though|while)\s", re.I)
+_RANGE = re.compile(
+    r"\b(?i:from|between)\s+(?P<a>(?:[A-Z][a-z]+\s+)?(?:19|20)\d\d)\s*(?i:to|until|till|through|and|-|–)\s*"
+    r"(?P<b>(?:[A-Z][a-z]+\s+)?(?:19|20)\d\d)\b"
+)
 _CONJUNCTION = r"\s(?:but|and|then|so|because|while|when|after|before|although|though|until)\s"
 _CLAUSE_START = re.compile(rf"[;:]|{_CONJUNCTION}", re.I)
 _CLAUSE_END = re.compile(rf"[,;:]|{_CONJUNCTION}", re.I)
@@ -114,11 +130,39 @@ def _blocked(sentence: str, match: re.Match[str], rule: Rule) -> bool:
     if prefix.count('"') % 2 == 1:
         return True
     hedged = _HEDGED_PLAN if rule.attribute == "plan" else _HEDGED
-    return hedged.search(prefix) is not None
+    if hedged.search(prefix) is not None:
+        return True
+    scope = max((found.end() for found in _NEGATION_SCOPE.finditer(prefix)), default=0)
+    return _NEGATED.search(prefix, scope) is not None
+
+
+def _past_span(
+    match: re.Match[str], sentence: str, mentions: list[TimeMention], timestamp: datetime
+) -> tuple[datetime, datetime] | None:
+    """When a past state held: a range ("from 2015 to 2018": 2015-01-01 to 2019-01-01) or one
+    past time mention of its clause ("back in 2019": the year); None when nothing dates it."""
+    found = _RANGE.search(sentence)
+    if found:
+        first = find_time_mentions(f"in {found.group('a')}", timestamp)
+        last = find_time_mentions(f"in {found.group('b')}", timestamp)
+        if first and last and first[0].begin < last[0].until:
+            return first[0].begin, last[0].until
+        return None
+    dating = _dating_mention_of(match, sentence, mentions, dated=True)
+    if dating is None or dating.direction != "past":
+        return None
+    return dating.begin, dating.until
 
 
 def _dating_mention(
     rule: Rule, match: re.Match[str], sentence: str, mentions: list[TimeMention]
+) -> TimeMention | None:
+    """The time mention that dates the fact of ``match`` (see :func:`_dating_mention_of`)."""
+    return _dating_mention_of(match, sentence, mentions, dated=rule.dated, plan=rule.attribute == "plan")
+
+
+def _dating_mention_of(
+    match: re.Match[str], sentence: str, mentions: list[TimeMention], *, dated: bool, plan: bool = False
 ) -> TimeMention | None:
     """The time mention that dates the fact of ``match``, if any.
 
@@ -136,9 +180,9 @@ def _dating_mention(
     for mention in mentions:
         if mention.granularity == "span" or not clause_start <= mention.start < limit:
             continue
-        if rule.attribute == "plan":
+        if plan:
             ok = mention.direction == "future"
-        elif rule.dated:
+        elif dated:
             ok = mention.direction != "future"
         else:
             ok = (
@@ -179,11 +223,13 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
         return []
     subject, display = (name, name) if name else ("user", "The user")
     facts: dict[tuple[str, str], FactCandidate] = {}
+    message: str | None = None
     for raw in _SENTENCE_BREAK.split(text):
         evidence = raw.strip()
         words = set(_WORD.findall(evidence.lower()))
-        rules = [rule for rule in RULES if not rule.triggers.isdisjoint(words)]
-        if not rules or _FIRST_PERSON.isdisjoint(words) or _is_question(evidence):
+        first_person = not _FIRST_PERSON.isdisjoint(words)
+        rules = [r for r in _ALL_RULES if not r.triggers.isdisjoint(words) and (first_person or not r.first_person)]
+        if not rules or _is_question(evidence):
             continue
         sentence = _normalise(evidence)
         mentions: list[TimeMention] | None = None
@@ -193,25 +239,52 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
                     continue
                 if mentions is None:
                     mentions = find_time_mentions(sentence, timestamp)
-                for found in rule.build(match, sentence, mentions):
+                    message = message if message is not None else _normalise(text)
+                context = Context(sentence, mentions, message or sentence)
+                for found in rule.build(match, context):
                     if found.value.lower() == subject.lower():
                         continue
-                    dating = _dating_mention(rule, match, sentence, mentions)
-                    confidence = rule.confidence - (
-                        0.1 if match.groupdict().get("s", "I").lower() == "we" else 0
-                    )
-                    key = (found.attribute, found.value.lower())
-                    if key in facts:
-                        continue
-                    facts[key] = FactCandidate(
+                    span: tuple[datetime | None, datetime | None]
+                    if rule.past:
+                        dated = _past_span(match, sentence, mentions, timestamp)
+                        if dated is None:
+                            continue  # "I lived in Rome": when, and is it over? Unsure: nothing.
+                        span = dated
+                    else:
+                        dating = _dating_mention(rule, match, sentence, mentions)
+                        span = (dating.begin if dating else None, None)
+                    ends = rule.ends or found.ends
+                    we = match.groupdict().get("s") or "I"
+                    candidate = FactCandidate(
                         subject=subject,
                         attribute=found.attribute,
                         value=found.value,
-                        statement=_statement(display, found.predicate),
+                        statement=_statement(display, f"no longer {found.predicate}" if ends else found.predicate),
                         kind=_KINDS.get(found.attribute.split(":")[0], found.attribute.split(":")[0]),
                         multi=found.attribute.startswith(_MULTI_PREFIXES),
-                        valid_from=dating.begin if dating else None,
-                        confidence=round(confidence, 2),
+                        valid_from=span[0],
+                        confidence=round(rule.confidence - (0.1 if we.lower() == "we" else 0), 2),
                         evidence=evidence,
+                        ends=ends,
+                        valid_to=span[1],
                     )
-    return list(facts.values())
+                    key = (found.attribute, found.value.lower())
+                    if key not in facts or (ends and not facts[key].ends):
+                        facts[key] = candidate  # "my dog Rex passed away": the end, not the dog
+    return _named_pets_only(list(facts.values()))
+
+
+def _named_pets_only(facts: list[FactCandidate]) -> list[FactCandidate]:
+    """Without the unnamed pet a message names later ("I adopted a dog! He's a greyhound named
+    Biscuit" is one greyhound, not a dog and a greyhound)."""
+    named = {_animal(f.value.split(" named ")[0]) for f in facts if f.attribute == "pet" and " named " in f.value}
+    return [
+        f
+        for f in facts
+        if not (f.attribute == "pet" and not f.ends and " named " not in f.value and _animal(f.value) in named)
+    ]
+
+
+def _animal(word: str) -> str:
+    word = word.lower()
+    return p.SPECIES_OF.get(word, word)

@@ -91,6 +91,35 @@ PET_SPECIES = {
     "iguana": "iguana", "horse": "horse", "horses": "horse", "pony": "pony", "ferret": "ferret",
     "chinchilla": "chinchilla", "hedgehog": "hedgehog",
 }  # fmt: skip
+#: Breeds, named as the value in place of the species ("a beagle named Luna"), and their species.
+BREEDS = {
+    "greyhound": "dog", "beagle": "dog", "labrador": "dog", "golden retriever": "dog",
+    "retriever": "dog", "poodle": "dog", "corgi": "dog", "husky": "dog", "pug": "dog",
+    "bulldog": "dog", "french bulldog": "dog", "terrier": "dog", "chihuahua": "dog",
+    "dachshund": "dog", "german shepherd": "dog", "border collie": "dog", "collie": "dog",
+    "spaniel": "dog", "cocker spaniel": "dog", "schnauzer": "dog", "shih tzu": "dog",
+    "pit bull": "dog", "pitbull": "dog", "rottweiler": "dog", "doberman": "dog",
+    "dalmatian": "dog", "great dane": "dog", "whippet": "dog", "maltese": "dog", "yorkie": "dog",
+    "sheepdog": "dog", "shepherd mix": "dog", "siamese": "cat",
+    "maine coon": "cat", "tabby": "cat", "ragdoll": "cat", "sphynx": "cat", "bengal": "cat",
+}  # fmt: skip
+PET_SPECIES.update({breed: breed for breed in BREEDS})
+#: What an animal word is: "greyhound" and "puppy" are dogs.
+SPECIES_OF = {**BREEDS, "puppy": "dog", "kitten": "cat", "bunny": "rabbit"}
+#: Everyday drinks, the values of the single-valued ``drink`` slot (what one drinks daily).
+DRINKS = _words(
+    """
+    coffee espresso latte lattes cappuccino americano macchiato cortado mocha tea chai matcha decaf
+    kombucha cocoa
+    """
+) | frozenset(
+    {
+        "green tea", "black tea", "herbal tea", "mint tea", "chamomile tea", "chai latte",
+        "matcha latte", "flat white", "cold brew", "iced coffee", "yerba mate", "hot chocolate",
+        "oat latte", "earl grey", "decaf coffee", "bubble tea",
+    }
+)  # fmt: skip
+DRINK_MODIFIERS = r"(?:(?:a|an)\s+)?(?:(?:double|single|triple|iced|hot|black|strong|oat(?:\s+milk)?|decaf|cold|big|large|small)\s+){0,2}"
 PET_ADJECTIVES = (
     r"(?:(?:new|little|cute|sweet|adorable|tiny|baby|rescue|black|white|brown|orange|grey|gray|small"
     r"|big|young|fluffy|furry)\s+){0,2}"

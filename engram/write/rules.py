@@ -14,7 +14,7 @@ from engram.write import builders as b
 from engram.write import patterns as p
 from engram.write.builders import Builder
 
-__all__ = ["RULES", "Rule"]
+__all__ = ["RULES", "Rule", "make_rule"]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -33,6 +33,12 @@ class Rule:
         confidence: base confidence of what it finds.
         triggers: lower-case words one of which a sentence must hold for the rule to run.
         dated: the verb is an event a time mention can date ("I moved last May"), not a state.
+        ends: the statement says the value stopped holding ("I no longer work at Google").
+        past: a past state ("I lived in Paris"): kept only when a time mention or a range
+            ("from 2015 to 2018") dates it, as a closed version, never the current value.
+        first_person: the sentence must hold "I", "my", "we"...; off for the few rules that
+            look at the rest of the message ("He's a greyhound named Biscuit" after "I adopted
+            a dog").
     """
 
     attribute: str
@@ -41,15 +47,20 @@ class Rule:
     confidence: float
     triggers: frozenset[str]
     dated: bool = False
+    ends: bool = False
+    past: bool = False
+    first_person: bool = True
 
 
 A = p.ADVERBS
 _REL = "(?P<rel>" + "|".join(sorted(p.RELATIONS, key=len, reverse=True)) + ")"
-_SPECIES = "(?P<sp>" + "|".join(sorted(p.PET_SPECIES, key=len, reverse=True)) + ")"
+_SPECIES = (
+    "(?P<sp>" + "|".join(sorted(p.PET_SPECIES, key=len, reverse=True)) + r")(?:\s+(?:puppy|pup|dog|kitten|cat|mix))?"
+)
 _POSSESSION = "(?P<obj>" + "|".join(sorted(p.POSSESSIONS, key=len, reverse=True)) + ")"
 
 
-def _rule(
+def make_rule(
     attribute: str,
     pattern: str,
     build: Builder,
@@ -57,12 +68,17 @@ def _rule(
     *,
     triggers: str | frozenset[str],
     dated: bool = False,
+    ends: bool = False,
+    past: bool = False,
+    first_person: bool = True,
 ) -> Rule:
     words = frozenset(triggers.split()) if isinstance(triggers, str) else triggers
-    return Rule(attribute, re.compile(pattern, re.I), build, confidence, words, dated)
+    compiled = re.compile(pattern, re.I)
+    return Rule(attribute, compiled, build, confidence, words, dated or ends or past, ends, past, first_person)
 
 
-_WORK = rf"(?:work|am\s+{A}working|have\s+{A}been\s+working|have\s+{A}worked)"
+_SHIFTS = r"(?:\s+(?:mornings|evenings|nights|weekends|days|part-time|full-time|part\s+time|full\s+time))?"
+_WORK = rf"(?:work|am\s+{A}working|have\s+{A}been\s+working|have\s+{A}worked){_SHIFTS}"
 _NEW_JOB = r"(?:a|an|my|the)\s+(?:new\s+|first\s+|full-time\s+|part-time\s+)?(?:job|position|role|gig)"
 _I_OR_WE = r"\b(?P<s>I|we)\s+"
 _JOB_WORDS = frozenset(re.findall(r"[^\W\d_]+", " ".join(p.JOB_TITLES)))
@@ -75,15 +91,16 @@ _PREFERENCE_WORDS = _words(
 )
 
 RULES: tuple[Rule, ...] = (
-    _rule("name", r"\bmy\s+name\s+is\s+(?P<v>.+)", b.name("'s name is {}"), 0.9, triggers="name"),
-    _rule(
-        "name",
-        r"\b(?:can|everyone|everybody|people|friends|just)\s+call\s+me\s+(?P<v>.+)",
-        b.name("goes by {}"),
+    make_rule("name", r"\bmy\s+name(?:'s|\s+is)\s+(?P<v>.+)", b.name("'s name is {}"), 0.9, triggers="name"),
+    make_rule(
+        "nickname",
+        r"(?:^\W*|\b(?:can|everyone|everybody|people|friends|just|but|please|so|mostly)\s+)call\s+me\s+(?P<v>.+)",
+        b.name("goes by {}", "nickname"),
         0.8,
         triggers="call",
     ),
-    _rule(
+    make_rule("nickname", rf"\bI\s+{A}go\s+by\s+(?P<v>.+)", b.name("goes by {}", "nickname"), 0.8, triggers="go"),
+    make_rule(
         "lives_in",
         _I_OR_WE + rf"{A}(?:live|am\s+{A}living|are\s+{A}living|have\s+{A}(?:been\s+living|lived)"
         rf"|am\s+{A}based|are\s+{A}based|reside)\s+{A}in\s+(?P<v>.+)",
@@ -91,7 +108,7 @@ RULES: tuple[Rule, ...] = (
         0.9,
         triggers="live living lived based reside",
     ),
-    _rule(
+    make_rule(
         "lives_in",
         _I_OR_WE + rf"{A}(?:have\s+{A})?(?:moved|relocated)\s+{A}(?:back\s+)?(?:here\s+)?to\s+(?P<v>.+)",
         b.place("lives_in", "lives in {}"),
@@ -99,21 +116,21 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="moved relocated",
     ),
-    _rule(
+    make_rule(
         "hometown",
         rf"\bI\s+am\s+{A}from\s+(?P<v>.+)",
         b.place("hometown", "is from {}"),
         0.85,
         triggers="from",
     ),
-    _rule(
+    make_rule(
         "hometown",
         r"\bI\s+(?:grew\s+up|was\s+(?:born(?:\s+and\s+raised)?|raised))\s+in\s+(?P<v>.+)",
         b.place("hometown", "grew up in {}"),
         0.85,
         triggers="grew born raised",
     ),
-    _rule(
+    make_rule(
         "hometown",
         _I_OR_WE
         + rf"{A}(?:have\s+)?(?:moved|came|emigrated|immigrated)\s+(?:here\s+|over\s+)?from\s+(?P<v>.+)",
@@ -121,28 +138,28 @@ RULES: tuple[Rule, ...] = (
         0.7,
         triggers="from",
     ),
-    _rule(
+    make_rule(
         "hometown",
         r"\bmy\s+(?:home\s*town|home\s+country)\s+is\s+(?P<v>.+)",
         b.place("hometown", "is from {}"),
         0.85,
         triggers="hometown home",
     ),
-    _rule(
+    make_rule(
         "occupation",
         rf"\bI\s+{A}{_WORK}\s+as\s+(?P<v>.+)",
         b.job(creative=True, predicate="works as"),
         0.85,
         triggers="work working worked",
     ),
-    _rule(
+    make_rule(
         "occupation",
         rf"\bI\s+(?:am|have\s+been)\s+{A}(?P<v>an?\s+.+)",
         b.job(creative=False, predicate="is"),
         0.8,
         triggers=_JOB_WORDS,
     ),
-    _rule(
+    make_rule(
         "occupation",
         rf"\bI\s+{A}(?:have\s+{A})?(?:(?:got|landed|accepted|took|started|began|found)\s+{_NEW_JOB}"
         r"|started\s+working|began\s+working)\s+as\s+(?P<v>.+)",
@@ -151,7 +168,7 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="job position role gig working",
     ),
-    _rule(
+    make_rule(
         "occupation",
         rf"\bI\s+{A}(?:have\s+{A})?(?:became|become)\s+(?P<v>an?\s+.+)",
         b.job(creative=False, predicate="is"),
@@ -159,21 +176,21 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="became become",
     ),
-    _rule(
+    make_rule(
         "occupation",
         r"\bmy\s+(?:new\s+)?(?:job|profession|occupation)\s+is\s+(?:being\s+)?(?P<v>.+)",
         b.job(creative=True, predicate="works as"),
         0.85,
         triggers="job profession occupation",
     ),
-    _rule(
+    make_rule(
         "employer",
         rf"\bI\s+{A}{_WORK}\s+(?:as\s+(?:an?\s+)?[\w-]+(?:\s+[\w-]+)?\s+)?(?:at|for)\s+(?P<v>.+)",
         b.place("employer", "works at {}"),
         0.85,
         triggers="work working worked",
     ),
-    _rule(
+    make_rule(
         "employer",
         rf"\bI\s+{A}(?:have\s+{A})?(?:(?:got|landed|accepted|took|started|began|found)\s+{_NEW_JOB}"
         r"(?:\s+as\s+(?:an?\s+)?[\w-]+(?:\s+[\w-]+)?)?\s+(?:at|with)|started\s+working\s+(?:at|for)"
@@ -183,7 +200,7 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="job position role gig working hired started",
     ),
-    _rule(
+    make_rule(
         "employer",
         rf"\bI\s+{A}(?:have\s+{A})?joined\s+(?P<v>.+)",
         b.joined,
@@ -191,21 +208,21 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="joined",
     ),
-    _rule(
+    make_rule(
         "family",
         rf"\b(?:my|our)\s+{p.RELATION_MODIFIERS}{_REL}(?P<sep>'s\s+name\s+is|\s+(?:is\s+)?(?:named|called)|,)?\s+(?P<v>.+)",
         b.family,
         0.85,
         triggers=_RELATION_WORDS,
     ),
-    _rule(
+    make_rule(
         "family",
         rf"\bI\s+{A}have\s+(?:a|an|one|two|three|four|\d)\s+{p.RELATION_MODIFIERS}{_REL}\s+(?:named|called)\s+(?P<v>.+)",
         b.family,
         0.85,
         triggers=_RELATION_WORDS,
     ),
-    _rule(
+    make_rule(
         "pet",
         _I_OR_WE + rf"{A}(?:have\s+{A})?(?P<verb>have|own|got|adopted|rescued|bought|brought\s+home)\s+"
         rf"(?P<det>an?|another|one|two|three|four|[234]|our|my)\s+(?:first\s+|own\s+)?{p.PET_ADJECTIVES}{_SPECIES}\b"
@@ -215,14 +232,14 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers=_PET_WORDS,
     ),
-    _rule(
+    make_rule(
         "pet",
         rf"\b(?:my|our)\s+{p.PET_ADJECTIVES}{_SPECIES}(?P<sep>'s\s+name\s+is|\s+(?:is\s+)?(?:named|called)|,)?\s+(?P<v>.+)",
         b.pet_named,
         0.85,
         triggers=_PET_WORDS,
     ),
-    _rule(
+    make_rule(
         "owns",
         _I_OR_WE
         + rf"{A}(?:have\s+{A})?(?P<verb>bought|purchased|got|own|have)\s+(?P<det>an?|my\s+(?:first|own)"
@@ -233,35 +250,35 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers=_POSSESSION_WORDS,
     ),
-    _rule(
+    make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}planning\s+(?:to|on)\s+(?P<v>.+)",
         b.plan(),
         0.75,
         triggers="planning",
     ),
-    _rule(
+    make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}planning\s+(?P<v>an?\s+.+)",
         b.plan(noun=True),
         0.7,
         triggers="planning",
     ),
-    _rule(
+    make_rule(
         "plan",
         _I_OR_WE + rf"{A}(?:plan|intend)\s+to\s+(?P<v>.+)",
         b.plan(),
         0.75,
         triggers="plan intend",
     ),
-    _rule(
+    make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}(?:going\s+to|gonna)\s+(?P<v>.+)",
         b.plan(going=True),
         0.65,
         triggers="going gonna",
     ),
-    _rule(
+    make_rule(
         "preference",
         rf"\bI\s+{A}(?P<verb>love|like|enjoy|adore|prefer|hate|dislike|detest|cannot\s+stand|am\s+{A}into"
         rf"|am\s+{A}(?:a\s+)?(?:huge\s+|big\s+|massive\s+)?fan\s+of|am\s+{A}obsessed\s+with"
@@ -273,7 +290,7 @@ RULES: tuple[Rule, ...] = (
         0.75,
         triggers=_PREFERENCE_WORDS,
     ),
-    _rule(
+    make_rule(
         "favorite",
         r"\bmy\s+(?:all[\s-]time\s+|absolute\s+|personal\s+|new\s+|current\s+)?(?:favou?rite|fave)\s+"
         r"(?P<cat>[a-z]+(?:\s+of)?(?:\s+[a-z]+)?)\s+(?:is|are|has\s+to\s+be|has\s+always\s+been)\s+(?P<v>.+)",
@@ -281,7 +298,7 @@ RULES: tuple[Rule, ...] = (
         0.85,
         triggers="favorite favourite fave",
     ),
-    _rule(
+    make_rule(
         "relationship_status",
         _I_OR_WE + rf"(?:am|are|have\s+{A}been|have\s+{A}got(?:ten)?|{A}got)\s+{A}"
         r"(?P<st>married|engaged|divorced|separated|widowed)\b(?!\s+(?:to\s+(?:my|the|this)\s+(?:job|work)|in|with|by|for)\b)",
@@ -290,7 +307,7 @@ RULES: tuple[Rule, ...] = (
         dated=True,
         triggers="married engaged divorced separated widowed",
     ),
-    _rule(
+    make_rule(
         "relationship_status",
         rf"\bI\s+am\s+{A}(?:an?\s+(?=widow))?(?P<st>single|widow(?:er|ed)?)\b(?![-\w])"
         r"(?!\s+(?:mom|mother|dad|father|parent|mum)\b)",
