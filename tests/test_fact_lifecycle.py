@@ -119,3 +119,48 @@ def test_consolidate_on_locomo_imported_today_archives_nothing(db_path: Path):
     assert sum(report.archived.values()) == 0, report.archived
     assert search_ids(memory, conversation.id, queries) == before
     memory.close()
+
+
+# -- with an LLM, consolidation states ends and past spans through the same reconciler ---------
+
+
+def test_llm_extraction_can_end_a_value_and_place_a_past_span(db_path: Path):
+    import json
+
+    from engram import ScriptedLLM
+
+    def fact(turn: int, attribute: str, value: str, **extra: object) -> dict[str, object]:
+        return {
+            "turn": turn, "subject": "Sam", "attribute": attribute, "value": value,
+            "statement": f"Sam {attribute} {value}", "kind": "location" if attribute == "lives_in" else "work",
+            "multi": False, "valid_from": None, **extra,
+        }  # fmt: skip
+
+    replies = [
+        json.dumps({"facts": [fact(1, "lives_in", "Chicago"), fact(1, "employer", "Google")]}),
+        json.dumps(
+            {
+                "facts": [
+                    fact(1, "lives_in", "Chicago", ends=True),
+                    fact(1, "lives_in", "Seattle"),
+                    fact(1, "employer", "", ends=True),
+                    fact(1, "lives_in", "Paris", valid_from="2015-01-01", valid_to="2018-01-01"),
+                    fact(1, "lives_in", "Rome", valid_from="2019-01-01", valid_to="2012-01-01"),  # dropped
+                ]
+            }
+        ),
+    ]
+    clock = FixedClock()
+    memory = Memory(db_path, embedder=HashingEmbedder(), clock=clock, llm=ScriptedLLM(replies))
+    say(memory, clock, datetime(2024, 1, 10, tzinfo=UTC), "Hello there, it is a quiet day.", "s1")
+    memory.consolidate(user_id="sam")
+    say(memory, clock, datetime(2024, 5, 10, tzinfo=UTC), "Lots of change lately, more soon.", "s2")
+    memory.consolidate(user_id="sam")
+    now = {f.attribute: f.value for f in memory.facts(user_id="sam")}
+    assert now == {"lives_in": "Seattle"}  # Chicago ended and replaced; Google ended, nothing added
+    history = [(f.value, f.valid_from.year, f.valid_to.year if f.valid_to else None)
+               for f in memory.facts(user_id="sam", include_history=True) if f.attribute == "lives_in"]  # fmt: skip
+    assert history == [("Paris", 2015, 2018), ("Chicago", 2024, 2024), ("Seattle", 2024, None)]
+    (google,) = [f for f in memory.facts(user_id="sam", include_history=True) if f.attribute == "employer"]
+    assert google.valid_to == datetime(2024, 5, 10, tzinfo=UTC) and google.superseded_by is None
+    memory.close()
