@@ -72,12 +72,20 @@ class LifecycleMethods:
         include_history: bool = False,
         include_archived: bool = False,
     ) -> list[FactVersion]:
-        """Facts true at ``as_of`` (default now), oldest first; every version with ``include_history``."""
+        """Facts true at ``as_of`` (default now), oldest first; every version with ``include_history``.
+
+        A version that was true stays answerable as of its time: decay never archives fact
+        versions, and one archived by hand is still returned when ``as_of`` is given or with
+        ``include_history`` (archive leaves it out of retrieval, not out of history). Without
+        either, the facts true now are listed, leaving out archived ones unless
+        ``include_archived``.
+        """
         if kind is not None and kind not in KINDS:
             raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         at = self._at(as_of)
+        about_time = include_history or as_of is not None
         versions = self.store.list_facts(
-            self._user(user_id, agent_id), include_history=True, include_archived=include_archived
+            self._user(user_id, agent_id), include_history=True, include_archived=include_archived or about_time
         )
         return [
             v
@@ -103,9 +111,15 @@ class LifecycleMethods:
     def profile(
         self, *, user_id: str, agent_id: str | None = None, as_of: datetime | str | float | None = None
     ) -> Profile:
-        """A typed view over the facts true at ``as_of``: per person, name, location, work, ..."""
+        """A typed view over the facts true at ``as_of``: per person, name, location, work, ...
+
+        As of a given time it shows what was true then, versions archived since included (see
+        :meth:`facts`).
+        """
         at = self._at(as_of)
-        versions = self.store.list_facts(self._user(user_id, agent_id), include_history=True)
+        versions = self.store.list_facts(
+            self._user(user_id, agent_id), include_history=True, include_archived=as_of is not None
+        )
         return build_profile(user_id, versions, at)
 
     # -- episodes -------------------------------------------------------------------------------

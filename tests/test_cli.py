@@ -485,8 +485,8 @@ def test_demo_runs_end_to_end(engram: Engram, tmp_path: Path) -> None:
     assert out["import"]["duplicates"] == 80 and len(out["questions"]) == len(questions)
     assert all(q["context"]["tokens"] <= 300 for q in out["questions"])
     fresh = CliRunner().invoke(cli, ["demo"], env=HASHING)
-    temp_db = Path(fresh.stdout.splitlines()[0].removeprefix("Engram demo: store "))
-    assert fresh.exit_code == 0 and temp_db.exists() and temp_db != tmp_path / "demo.db"
+    temp_db = Path(fresh.stdout.splitlines()[0].removeprefix("Engram demo: store ").split(" (temporary")[0])
+    assert fresh.exit_code == 0 and not temp_db.parent.exists() and temp_db != tmp_path / "demo.db"
 
 
 # -- the installed console script -------------------------------------------------------------------

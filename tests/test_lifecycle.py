@@ -206,12 +206,14 @@ def test_consolidation_catches_up_turns_the_write_path_missed(db_path: Path, clo
     memory.close()
 
 
-def test_forgetting_a_move_after_decay_makes_the_old_home_current_and_visible(db_path: Path, clock: FixedClock):
+def test_forgetting_a_move_after_archive_makes_the_old_home_current_and_visible(db_path: Path, clock: FixedClock):
     memory = Memory(db_path, embedder=HashingEmbedder(), clock=clock)
     live(memory, clock, LIFE[:3])
-    clock.moment = T0 + timedelta(days=3650)  # ten years on: the closed Portland version fades
+    clock.moment = T0 + timedelta(days=3650)  # ten years on: decay keeps the closed Portland version
     memory.consolidate(user_id="sam")
-    assert not [f for f in memory.facts(user_id="sam", include_history=True) if f.value == "Portland"]
+    (portland,) = [f for f in memory.facts(user_id="sam", include_history=True) if f.value == "Portland"]
+    assert portland.archived_at is None
+    memory.archive([portland.id], user_id="sam")  # archived by hand instead
     memory.forget(user_id="sam", session_id="s2")  # forget the move
     assert values(memory.facts(user_id="sam"), "lives_in") == ["Portland"]
     memory.close()

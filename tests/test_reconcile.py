@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from engram.write.reconcile import Candidate, reconcile
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -105,3 +107,136 @@ def test_rechain_reopens_the_version_before_a_forgotten_one():
     assert "Austin" not in changed  # already open and last
     (reopened,) = rechain([portland], now=NOW)
     assert reopened.current and reopened.valid_to is None and reopened.superseded_by is None
+
+
+# -- statements that a value ended, and closed past versions (issue 10) -------------------------
+
+
+def ends(value: str, when: datetime, *, turn: str = "t9", attribute: str = "lives_in", multi: bool = False) -> Candidate:
+    return replace(cand(value, when, turn=turn, attribute=attribute, multi=multi), ends=True)
+
+
+def past(value: str, start: datetime, end: datetime, *, turn: str = "t8") -> Candidate:
+    return replace(cand(value, start, turn=turn), valid_to=end)
+
+
+def run(steps):
+    """Apply candidates in order; returns every version, by valid_from."""
+    versions: list = []
+    for candidate in steps:
+        _, versions = apply(versions, candidate)
+    return versions
+
+
+def timeline(versions):
+    """(value, valid_from month/year, valid_to month/year or None) per version, oldest first."""
+    return [
+        (v.value, (v.valid_from.year, v.valid_from.month), (v.valid_to.year, v.valid_to.month) if v.valid_to else None)
+        for v in versions
+        if v.valid_to is None or v.valid_to > v.valid_from
+    ]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(  # "I don't live in Chicago anymore"
+            [cand("Chicago", day(1)), ends("Chicago", day(5))],
+            [("Chicago", (2024, 1), (2024, 5))],
+            id="ends-closes-the-current-version",
+        ),
+        pytest.param(  # "I quit my job": no value named
+            [cand("barista", day(1), attribute="occupation"), ends("", day(5), attribute="occupation")],
+            [("barista", (2024, 1), (2024, 5))],
+            id="ends-without-a-value-closes-the-current-version",
+        ),
+        pytest.param(  # "I don't live in Boston anymore" while memory holds Chicago
+            [cand("Chicago", day(1)), ends("Boston", day(5))],
+            [("Chicago", (2024, 1), None)],
+            id="ends-of-another-value-is-a-no-op",
+        ),
+        pytest.param([ends("Chicago", day(5))], [], id="ends-with-nothing-stored-adds-nothing"),
+        pytest.param(  # "I don't live in Chicago anymore, I'm in Seattle now": both orders
+            [cand("Chicago", day(1)), ends("Chicago", day(5)), cand("Seattle", day(5), turn="t9")],
+            [("Chicago", (2024, 1), (2024, 5)), ("Seattle", (2024, 5), None)],
+            id="ends-then-new-value",
+        ),
+        pytest.param(
+            [cand("Chicago", day(1)), cand("Seattle", day(5), turn="t9"), ends("Chicago", day(5))],
+            [("Chicago", (2024, 1), (2024, 5)), ("Seattle", (2024, 5), None)],
+            id="new-value-then-ends",
+        ),
+        pytest.param(  # "Rex passed away": only Rex's version of the multi-valued pet slot
+            [
+                cand("dog named Rex", day(1), attribute="pet", multi=True),
+                cand("cat named Mo", day(2), attribute="pet", multi=True, turn="t2"),
+                ends("dog named Rex", day(6), attribute="pet", multi=True),
+            ],
+            [("dog named Rex", (2024, 1), (2024, 6)), ("cat named Mo", (2024, 2), None)],
+            id="ends-in-a-multi-valued-slot-closes-that-value-only",
+        ),
+        pytest.param(  # said again later: nothing more to close
+            [cand("Chicago", day(1)), ends("Chicago", day(5)), ends("Chicago", day(7), turn="t10")],
+            [("Chicago", (2024, 1), (2024, 5))],
+            id="ends-twice-keeps-the-first-end",
+        ),
+        pytest.param(  # "I lived in Paris from 2015 to 2018", said after "I live in Berlin"
+            [cand("Berlin", day(1)), past("Paris", day(1, 2015), day(1, 2018))],
+            [("Paris", (2015, 1), (2018, 1)), ("Berlin", (2024, 1), None)],
+            id="a-past-span-said-late-goes-in-its-place-and-current-stays",
+        ),
+        pytest.param(  # the past span inside the current version: the current value resumes after it
+            [cand("London", day(1, 2010)), past("Paris", day(1, 2015), day(1, 2018))],
+            [("London", (2010, 1), (2015, 1)), ("Paris", (2015, 1), (2018, 1)), ("London", (2018, 1), None)],
+            id="a-past-span-inside-the-current-version-splits-it",
+        ),
+        pytest.param(  # a past span that runs into the next version ends where it starts
+            [cand("Berlin", day(1, 2018)), past("Paris", day(1, 2015), day(1, 2020))],
+            [("Paris", (2015, 1), (2018, 1)), ("Berlin", (2018, 1), None)],
+            id="a-past-span-stops-at-the-next-version",
+        ),
+        pytest.param(  # "I lived in Paris until 2018" after "I live in Paris" (2015)
+            [cand("Paris", day(1, 2015)), past("Paris", day(1, 2015), day(1, 2018))],
+            [("Paris", (2015, 1), (2018, 1))],
+            id="a-past-span-of-the-current-value-closes-it",
+        ),
+        pytest.param(  # Paris 2015-2018, then back in Paris since 2024: two versions, not one
+            [cand("Paris", day(1, 2024)), past("Paris", day(1, 2015), day(1, 2018))],
+            [("Paris", (2015, 1), (2018, 1)), ("Paris", (2024, 1), None)],
+            id="a-past-span-of-the-same-value-long-before-stays-separate",
+        ),
+        pytest.param(  # nothing to place: the end is not after the start
+            [cand("Berlin", day(1)), past("Paris", day(1, 2018), day(1, 2015))],
+            [("Berlin", (2024, 1), None)],
+            id="a-span-that-ends-before-it-starts-is-a-no-op",
+        ),
+    ],
+)
+def test_ends_and_past_spans_on_the_timeline(steps, expected):
+    assert timeline(run(steps)) == expected
+
+
+def test_an_ended_version_is_no_longer_current_and_nothing_is_added():
+    versions = run([cand("Chicago", day(1))])
+    ops, after = apply(versions, ends("Chicago", day(5)))
+    assert [op.action for op in ops] == ["end"]
+    (chicago,) = after
+    assert not chicago.current and chicago.true_at(day(3)) and not chicago.true_at(day(6))
+    assert apply(after, ends("Chicago", day(5)))[0] == []  # the same statement twice: no-op
+
+
+def test_a_past_span_said_twice_is_a_no_op_and_keeps_the_current_version_current():
+    versions = run([cand("London", day(1, 2010)), past("Paris", day(1, 2015), day(1, 2018))])
+    ops, again = apply(versions, past("Paris", day(1, 2015), day(1, 2018)))
+    assert ops == [] and [v.value for v in again if v.current] == ["London"]
+
+
+def test_rechain_keeps_an_end_that_a_statement_made():
+    from engram.write.reconcile import rechain
+
+    chicago, _seattle = run([cand("Chicago", day(1)), ends("Chicago", day(3)), cand("Seattle", day(5), turn="t2")])
+    assert chicago.valid_to == day(3) and chicago.superseded_by is None
+    assert rechain([chicago], now=NOW) == []  # Seattle forgotten: Chicago stays ended
+    portland, _denver = build(("Portland", day(1), "t1"), ("Denver", day(4), "t2"))
+    (reopened,) = rechain([portland], now=NOW)  # a successor's end is undone with it
+    assert reopened.current

@@ -49,11 +49,15 @@ def load_sample() -> tuple[Conversation, list[SampleQuestion]]:
     return Conversation(raw["user_id"], sessions), questions
 
 
-def next_steps(db: Path, user_id: str, conversation: Conversation) -> list[str]:
-    """CLI commands worth trying on the demo store."""
-    base = f"engram --db {shlex.quote(str(db))}"
+def next_steps(db: Path | None, user_id: str, conversation: Conversation) -> list[str]:
+    """CLI commands worth trying on the demo store (``db`` ``None``: the store was temporary,
+    so the commands name ``demo.db``, which ``engram demo --db demo.db`` keeps)."""
+    target = db if db is not None else Path("demo.db")
+    base = f"engram --db {shlex.quote(str(target))}"
     last = conversation.sessions[-1]
+    steps = [] if db is not None else [f"{base} demo   # keep a demo store to try the rest on"]
     return [
+        *steps,
         f'{base} search "Where does {user_id.title()} live now?" --user {user_id} --explain',
         f'{base} context "What pet did Sam get?" --user {user_id} --budget 300 --as-of 2024-07-20',
         f"{base} list --user {user_id} --session {last.id}",
@@ -68,8 +72,8 @@ def next_steps(db: Path, user_id: str, conversation: Conversation) -> list[str]:
     "--db",
     "demo_db",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Store to import the sample into. Default: the global --db when given on the "
-    "command line, else a fresh temporary file (printed).",
+    help="Store to import the sample into (kept). Default: the global --db when given on the "
+    "command line, else a temporary store, deleted when the demo ends.",
 )
 @click.option("--budget", default=300, show_default=True, help="Token budget of each context shown.")
 @json_option
@@ -80,18 +84,32 @@ def demo_command(ctx: click.Context, demo_db: Path | None, budget: int) -> None:
     Imports the bundled sample (Sam talks with an assistant over six sessions in 2024: moves
     from Portland to Denver, changes job, adopts a dog, swaps espresso for matcha), then for
     each sample question prints the context `engram context` builds at the question's date,
-    and finally some commands to try next. Nothing leaves the machine.
+    and finally some commands to try next. Nothing leaves the machine. Without a store named,
+    the demo works in a temporary folder and deletes it when it ends, however it ends (an
+    error, Ctrl-C).
     """
     settings = ctx.find_object(Settings)
     assert settings is not None
+    temporary: tempfile.TemporaryDirectory[str] | None = None
     if demo_db is not None:
         settings.use_db(demo_db)
     elif not settings.db_given:
-        settings.use_db(Path(tempfile.mkdtemp(prefix="engram-demo-")) / "demo.db")
+        temporary = tempfile.TemporaryDirectory(prefix="engram-demo-")
+        settings.use_db(Path(temporary.name) / "demo.db")
+    try:
+        _run(settings, budget, kept=temporary is None)
+    finally:
+        if temporary is not None:
+            settings.close()  # the store's files go with their folder
+            temporary.cleanup()
+
+
+def _run(settings: Settings, budget: int, *, kept: bool) -> None:
     conversation, questions = load_sample()
     user_id = conversation.id
     if not settings.json:
-        click.echo(f"Engram demo: store {settings.db}\n")
+        note = "" if kept else " (temporary: deleted when the demo ends)"
+        click.echo(f"Engram demo: store {settings.db}{note}\n")
     memory = settings.memory(create=True)
     turns = sum(len(session.messages) for session in conversation.sessions)
     summary = ImportSummary("sample", SAMPLE)
@@ -106,9 +124,9 @@ def demo_command(ctx: click.Context, demo_db: Path | None, budget: int) -> None:
         )
         for item in questions
     ]
-    steps = next_steps(settings.db, user_id, conversation)
+    steps = next_steps(settings.db if kept else None, user_id, conversation)
     if settings.json:
-        render.emit_json(_as_json(settings.db, summary, answers, steps))
+        render.emit_json({**_as_json(settings.db, summary, answers, steps), "kept": kept})
         return
     summary.show()
     for number, (item, context) in enumerate(answers, start=1):

@@ -141,12 +141,13 @@ def episodes_command(
 @pass_settings
 def consolidate_command(settings: Settings, user_id: str, no_decay: bool) -> None:
     """Run the batched sleep-time work: catch up, LLM extraction (if configured), merge, link, decay."""
-    report = settings.memory().consolidate(user_id=user_id, decay=not no_decay)
+    report = settings.memory().consolidate(user_id=user_id, decay=not no_decay).as_dict()
     if settings.json:
-        render.emit_json({**asdict(report), "llm_calls_per_turn": report.llm_calls_per_turn})
+        render.emit_json(report)
         return
-    for key, value in asdict(report).items():
-        click.echo(f"{key:>22}: {value}")
+    for key, value in report.items():
+        if key != "archived_ids":  # the ids are in --json
+            click.echo(f"{key:>22}: {value}")
 
 
 @click.command("forget")

@@ -43,7 +43,8 @@ class ContextOptions:
         working_share: the most of the budget the live session's latest turns may take.
         candidates: how many turns retrieval offers.
         facts_share: the most of the budget facts may take.
-        include_profile: add the profile's identity, location and work facts.
+        include_profile: add the profile's facts that bear on the question: those of the kinds it
+            asks about ("where ... live": location; "job": work; "profile", "about me": all).
         expand: add the turns around the strongest hits.
         reinforce: using a memory strengthens it.
         config: a retrieval recipe name; ``None`` uses the memory's own.

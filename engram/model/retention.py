@@ -1,10 +1,25 @@
 """Forgetting: an Ebbinghaus-style retention curve with reinforcement (MemoryBank).
 
-``R = exp(-Δt / S)``: Δt is the time since the memory was last reinforced (stored or
-recalled), ``S`` its stability. Each recall multiplies stability (spaced repetition), and
-importance stretches it; pinned memories never fade. Below ``archive_below`` a memory is
-*archived*: left out of default retrieval, still stored, shown by ``explain``, restorable.
-Pure: no I/O.
+``R = exp(-Δt / S)``: Δt is the time since the memory was last reinforced, ``S`` its
+stability. Each recall multiplies stability (spaced repetition), and importance stretches
+it; pinned memories never fade. Below ``archive_below`` a memory is *archived*: left out of
+default retrieval, still stored, shown by ``explain``, restorable. Pure: no I/O.
+
+**Which clock.** A memory is reinforced when it is *learned* and when it is *recalled*: Δt
+runs from the latest of when it happened, when memory learned it (a turn's ``recorded_at``,
+the time it was stored) and its last recall, to the consolidation's ``now``. For a live
+conversation the first two are the same moment. For history that arrives late (a 2023
+conversation imported today) they are not, and the age of the events is not the age of the
+memory: a person told today about 2023 remembers it as freshly as anything else told today.
+Measuring from the event time instead archived 354 of the 419 turns of a LoCoMo
+conversation the day it was imported, and changed what search found. So imported history
+starts its forgetting curve when it is imported and fades like everything else after that.
+
+**Facts never fade.** Fact versions are small, few, and their history is the point: a
+version that was true stays answerable as of its time (``facts(as_of=...)``,
+``include_history``), so decay never archives one; the store reports every fact version as
+pinned. Archiving a fact by hand leaves it out of retrieval and of the current facts list,
+never out of questions about time.
 """
 
 from __future__ import annotations
@@ -21,7 +36,7 @@ class RetentionPolicy:
     With the defaults an unrecalled turn of importance 0.5 keeps R above the archive threshold
     for about 2.2 years, small talk ("ok", "haha", importance ~0.1) for about a year, a turn
     that states facts (importance ≥ 0.8) for over 3 years; each recall doubles those spans.
-    Facts that are still true never decay; replaced versions do.
+    Fact versions never decay (see the module docstring).
 
     Attributes:
         base_days: stability of an unrecalled memory of importance 0, in days.

@@ -25,7 +25,7 @@ meant.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,10 +88,18 @@ def format_memory(ref: str, turn: Turn, previous: datetime, text: str | None = N
     return f"[{ref}] {stamp}{turn.speaker}: {clean_text(turn, text)}"
 
 
-def format_fact(ref: str, fact: FactVersion) -> str:
-    """One fact line with the span it held: "since 2024-04-20" or "2024-01-14 to 2024-04-20"."""
+def format_fact(ref: str, fact: FactVersion, note: str | None = None, at: datetime | None = None) -> str:
+    """One fact line with the span it held: "since 2024-04-20" or "2024-01-14 to 2024-04-20".
+
+    An end after ``at`` (the question's time) is not shown: as of then, the fact held. A
+    ``note`` replaces an open span's "since": "2024-01-14 until 2024-03-25; later said: ..."
+    for a fact a later memory contradicts, so it never reads as current.
+    """
     since = fact.valid_from.strftime("%Y-%m-%d")
-    span = f"{since} to {fact.valid_to:%Y-%m-%d}" if fact.valid_to else f"since {since}"
+    if fact.valid_to and (at is None or fact.valid_to <= at):
+        span = f"{since} to {fact.valid_to:%Y-%m-%d}"
+    else:
+        span = f"{since} {note}" if note else f"since {since}"
     return f"[{ref}] {fact.statement} ({span})"
 
 
@@ -107,6 +115,7 @@ def assemble_context(
     facts: Sequence[FactVersion] = (),
     facts_share: float = 0.15,
     shorten: Callable[[Hit], str] | None = None,
+    fact_notes: Mapping[str, str] | None = None,
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -122,6 +131,8 @@ def assemble_context(
         facts_share: the largest part of the budget facts may take.
         shorten: the text a retrieved hit's turn is shown with (an excerpt of a long turn; see
             :mod:`engram.read.excerpt`); default its whole content. Working memory is verbatim.
+        fact_notes: by fact id, what a later memory said against a fact shown as current
+            ("until 2024-03-25; later said: ..."), shown in place of its "since".
 
     Returns:
         ``(text, tokens, items, left_out, fact_refs)``; ``left_out`` pairs each retrieved turn
@@ -136,7 +147,9 @@ def assemble_context(
     if facts:
         room = int(budget_tokens * facts_share) - count(FACTS_HEADER)
         for fact in facts:
-            line = format_fact(f"F{len(fact_lines) + 1}", fact)
+            line = format_fact(
+                f"F{len(fact_lines) + 1}", fact, (fact_notes or {}).get(fact.id), reference_time
+            )
             cost = count(line)
             if cost > room:
                 break

@@ -3,8 +3,12 @@
 1. **Working memory**: the current session's latest turns, verbatim.
 2. **Retrieval** (:func:`engram.read.search.find`), with the turns around the strongest hits
    pulled in (EM-LLM's contiguity, :func:`~engram.read.retrieve.expand_neighbours`).
-3. **Facts**: those retrieval went through, then the profile's (identity, location, work)
-   that hold at the question's time (or held, for a question about the past).
+3. **Facts** that bear on the question: those retrieval went through (their statements match
+   the question's words), then the profile's of the kinds the question is about ("where ...
+   live": location; "job": work; :func:`~engram.read.fact_guard.kinds_asked`) that hold at the
+   question's time (or held, for a question about the past). A fact a later memory in the
+   context contradicts is never shown as current: it is shown with its end and what was said
+   after it (:func:`~engram.read.fact_guard.contradictions`).
 4. **Excerpts**: a long retrieved turn is shown as its sentences that best match the question
    (:func:`shortener`).
 5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
@@ -14,7 +18,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from itertools import combinations
 
@@ -26,13 +30,12 @@ from engram.providers.embedder import Embedder
 from engram.providers.tokens import TokenCounter
 from engram.read.assemble import CountTokens, assemble_context
 from engram.read.excerpt import excerpt
+from engram.read.fact_guard import contradictions, kinds_asked
 from engram.read.query import query_terms
 from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact
 from engram.read.search import find
 from engram.store.base import Store, UserScope
 
-#: Fact kinds the context adds from the profile when retrieval found none of them.
-PROFILE_KINDS = ("identity", "location", "work")
 #: How many of a context's top memories strengthen their co-use links.
 CO_USED = 5
 #: The user's own words are cut only when this many times longer than other turns.
@@ -68,7 +71,8 @@ def build_context(
     ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if options.expand else found.hits
     facts = [fact for fact, _ in found.facts]
     if options.include_profile:
-        facts += profile_facts(store, scope, at, facts)
+        facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
+    later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
     text, tokens, items, left_out, fact_refs = assemble_context(
         user_id=scope.user_id,
         working=working,
@@ -79,6 +83,7 @@ def build_context(
         working_share=options.working_share,
         facts=facts,
         facts_share=options.facts_share,
+        fact_notes={fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()},
         shorten=shortener(query, options.excerpt_tokens, counter.count),
     )
     if options.reinforce:
@@ -96,16 +101,20 @@ def build_context(
 
 
 def profile_facts(
-    store: Store, scope: UserScope, at: datetime, found: Sequence[FactVersion]
+    store: Store, scope: UserScope, at: datetime, found: Sequence[FactVersion], *, kinds: Collection[str]
 ) -> list[FactVersion]:
-    """The profile's facts (:data:`PROFILE_KINDS`) retrieval did not find that may be shown at
-    ``at``: past versions too when a found fact no longer holds (the question is about then)."""
+    """The profile's facts of ``kinds`` (those the question is about) that retrieval did not find
+    and that may be shown at ``at``: past versions too when a found fact no longer holds (the
+    question is about then). No kinds, no facts: a fact that does not bear on the question is
+    noise a reader may still believe."""
+    if not kinds:
+        return []
     about_past = any(not fact.true_at(at) for fact in found)
     known = {fact.id for fact in found}
     return [
         fact
         for fact in store.list_facts(scope, include_history=True)
-        if fact.id not in known and fact.kind in PROFILE_KINDS and relevant_fact(fact, at, about_past=about_past)
+        if fact.id not in known and fact.kind in kinds and relevant_fact(fact, at, about_past=about_past)
     ]
 
 

@@ -146,7 +146,7 @@ class ContextIn(_Strict):
         default=CONTEXT.facts_share, ge=0.0, le=1.0, description="Most of the budget facts may take."
     )
     include_profile: bool = Field(
-        default=CONTEXT.include_profile, description="Add the profile's identity, location and work facts."
+        default=CONTEXT.include_profile, description="Add the profile's facts of the kinds the question asks about."
     )
     expand: bool = Field(default=CONTEXT.expand, description="Add the turns around the strongest hits.")
     reinforce: bool = Field(default=CONTEXT.reinforce, description="Using a memory strengthens it.")

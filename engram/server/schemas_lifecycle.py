@@ -127,6 +127,9 @@ class ConsolidationOut(BaseModel):
     duplicates_merged: int
     links: int
     archived: dict[str, int] = Field(description="Memories archived by decay, per kind.")
+    archived_ids: dict[str, list[str]] = Field(default_factory=dict, description="Their ids, per kind.")
+    retention_clock: datetime | None = Field(default=None, description="The time retention was measured at.")
+    archive_reason: str = Field(default="", description="The rule decay applied.")
     turns_total: int
     elapsed_ms: float
 

@@ -89,6 +89,7 @@ def absorb_facts(
                 "add": report.facts_added,
                 "supersede": report.facts_superseded,
                 "reinforce": report.facts_reinforced,
+                "end": report.facts_superseded,
             }[operation.action].append(operation.version.id)
         slots[candidate.slot] = list(versions.values())
     if changed:

@@ -15,17 +15,23 @@ is idempotent and driven by watermarks stored per user.
 4. **Links** (A-MEM, Zettelkasten): episode → next episode in time (``follows``), episodes
    that share a name (``same_entity``), fact version → the version that replaced it
    (``supersedes``), fact → the turns it came from (``derived_from``).
-5. **Decay** (MemoryBank): memories whose retention fell under the policy's threshold are
-   archived: left out of default retrieval, kept, restorable. Pinned memories never are.
+5. **Decay** (MemoryBank): turns and episodes whose retention fell under the policy's
+   threshold are archived: left out of default retrieval, kept, restorable. Pinned memories
+   and fact versions never are. Age runs from when memory learned a memory (or last recalled
+   it), not from when it happened, so history imported late does not fade on arrival (see
+   :mod:`engram.model.retention`). The report says what was archived (``archived`` counts
+   and ``archived_ids`` per kind), against which clock (``retention_clock``) and why
+   (``archive_reason``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from itertools import combinations, pairwise
+from typing import Any
 
 from engram.model.fact import FactVersion
 from engram.model.retention import RetentionPolicy
@@ -41,7 +47,12 @@ MAX_ENTITY_FANOUT = 12
 
 @dataclass(slots=True)
 class ConsolidationReport:
-    """What a consolidation run did and what it cost."""
+    """What a consolidation run did and what it cost.
+
+    ``archived`` counts the memories decay archived per kind (``turn``, ``episode``, ``fact``:
+    always 0), ``archived_ids`` names them, ``retention_clock`` is the time retention was
+    measured at (``None`` when decay did not run) and ``archive_reason`` the rule applied.
+    """
 
     user_id: str
     turns_caught_up: int = 0
@@ -55,6 +66,9 @@ class ConsolidationReport:
     duplicates_merged: int = 0
     links: int = 0
     archived: dict[str, int] = field(default_factory=dict)
+    archived_ids: dict[str, list[str]] = field(default_factory=dict)
+    retention_clock: datetime | None = None
+    archive_reason: str = ""
     turns_total: int = 0
     elapsed_ms: float = 0.0
 
@@ -62,6 +76,12 @@ class ConsolidationReport:
     def llm_calls_per_turn(self) -> float:
         """LLM calls per stored turn of the user, over the user's whole history."""
         return self.llm_calls / self.turns_total if self.turns_total else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (times as ISO 8601 strings), ``llm_calls_per_turn`` included."""
+        data = asdict(self)
+        data["retention_clock"] = self.retention_clock.isoformat() if self.retention_clock else None
+        return {**data, "llm_calls_per_turn": self.llm_calls_per_turn}
 
 
 def consolidate(
@@ -88,7 +108,14 @@ def consolidate(
     report.duplicates_merged = _merge_duplicates(store, scope, now=now)
     report.links = _build_links(store, scope, now=now)
     if decay:
-        report.archived = _decay(store, scope, policy or RetentionPolicy(), now=now)
+        policy = policy or RetentionPolicy()
+        report.archived_ids = _decay(store, scope, policy, now=now)
+        report.archived = {kind: len(ids) for kind, ids in report.archived_ids.items()}
+        report.retention_clock = now
+        report.archive_reason = (
+            f"retention under {policy.archive_below} at {now:%Y-%m-%d %H:%M} UTC, counted from when memory "
+            "learned each memory or last recalled it; pinned memories and fact versions never fade"
+        )
     report.facts_added = len(facts_report.facts_added)
     report.facts_superseded = len(facts_report.facts_superseded)
     report.facts_reinforced = len(facts_report.facts_reinforced)
@@ -204,8 +231,9 @@ def _dedupe(links: Sequence[tuple[str, str, str, float]]) -> list[tuple[str, str
     return list({(src, dst, kind): (src, dst, kind, weight) for src, dst, kind, weight in links}.values())
 
 
-def _decay(store: Store, scope: UserScope, policy: RetentionPolicy, *, now: datetime) -> dict[str, int]:
-    archived: dict[str, int] = {}
+def _decay(store: Store, scope: UserScope, policy: RetentionPolicy, *, now: datetime) -> dict[str, list[str]]:
+    """Archive the memories whose retention at ``now`` fell under the policy's threshold; their ids by kind."""
+    archived: dict[str, list[str]] = {}
     for kind in ("turn", "episode", "fact"):
         fading = [
             state.id
@@ -219,5 +247,5 @@ def _decay(store: Store, scope: UserScope, policy: RetentionPolicy, *, now: date
                 pinned=state.pinned,
             )
         ]
-        archived[kind] = len(store.set_memory_flags(kind, scope, fading, archived_at=now)) if fading else 0
+        archived[kind] = store.set_memory_flags(kind, scope, fading, archived_at=now) if fading else []
     return archived

@@ -10,9 +10,27 @@ was true from time T". Placing it on the timeline:
 * otherwise → **add** a version from T, ending where the next version starts; the version
   true at T, if any, is **superseded**: closed at T, marked replaced now, linked to the new one.
 
+Two kinds of candidate say more than "V from T":
+
+* **ends** ("I don't live in Chicago anymore", "Rex passed away"): the version true at T is
+  **ended**: closed at T, with no successor. In a single-valued slot only when its value is
+  the one named (or none is named: "I quit my job"); in a multi-valued slot the slot is the
+  value's own. An ``ends`` candidate never adds a version, and one that matches no open
+  version is a no-op.
+* a **closed span** (``valid_to`` given: "I lived in Paris from 2015 to 2018"), a statement
+  about the past, made late: it goes in its place on the timeline, ending at ``valid_to`` or
+  where the next version starts, whichever is first; it never closes what is current. When it
+  falls inside another value's version, that version is cut at T and its value **resumes** at
+  ``valid_to`` (a version of the same value, with the same sources), so what held before and
+  after the span, and what is current, stay as they were.
+
 Multi-valued slots hold one value per slot (the value is part of the slot), so they only
-ever add or reinforce. History is never rewritten except a version's end (valid_to) and its
-replacement marks; nothing is deleted.
+ever add, reinforce or end. History is never rewritten except a version's end (valid_to) and
+its replacement marks; nothing is deleted.
+
+A version closed by its successor names it (``superseded_by``); a version closed by a
+statement (an ``ends`` candidate, a closed span) has no successor. :func:`rechain` keeps the
+latter's end when versions are forgotten.
 """
 
 from __future__ import annotations
@@ -46,6 +64,9 @@ class Candidate:
     importance: float = 0.6
     #: The value stopped holding at ``valid_from`` (see :class:`engram.write.extract.FactCandidate`).
     ends: bool = False
+    #: When the value stopped holding, for a statement about the past ("from 2015 to 2018");
+    #: ``None``: not said (it holds until a later version replaces it).
+    valid_to: datetime | None = None
 
     @property
     def slot(self) -> str:
@@ -55,9 +76,10 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One change to the fact table: ``add`` a version, or ``update`` an existing one."""
+    """One change to the fact table: ``add`` a version, or change an existing one (``supersede``:
+    closed by a successor; ``end``: closed by a statement; ``reinforce``: said again)."""
 
-    action: Literal["add", "supersede", "reinforce"]
+    action: Literal["add", "supersede", "reinforce", "end"]
     version: FactVersion
 
 
@@ -89,26 +111,69 @@ def reconcile(candidate: Candidate, versions: Sequence[FactVersion], *, now: dat
     """The operations that bring the slot's ``versions`` up to date with ``candidate``.
 
     ``versions`` are the slot's versions that are not replaced by corrections, in any order.
-    Returns an empty list when the candidate adds nothing (the same source said it before).
+    Returns an empty list when the candidate adds nothing (the same source said it before, an
+    ``ends`` that matches no open version, a span that ends before it starts).
     """
     timeline = sorted(
         (v for v in versions if v.superseded_by is None or v.valid_to is not None),
         key=lambda v: (v.valid_from, v.seq),
     )
-    at = candidate.valid_from
+    at, until = candidate.valid_from, candidate.valid_to
     before = [v for v in timeline if v.valid_from <= at]
     after = [v for v in timeline if v.valid_from > at]
     holding = before[-1] if before else None
     following = after[0] if after else None
+    if candidate.ends:
+        return _end(candidate, holding)
+    if until is not None and until <= at:
+        return []  # a span that ends before it starts: nothing can be placed
 
     if holding is not None and _same(holding.value, candidate.value):
         if candidate.source_turn_id in holding.source_turn_ids:
             return []  # the same turn read twice: nothing new
-        return [Operation("reinforce", _reinforced(holding, candidate))]
-    if following is not None and _same(following.value, candidate.value) and holding is None:
+        reinforced = _reinforced(holding, candidate)
+        if until is not None and holding.valid_to is None:  # "I lived there until ...": it ended
+            reinforced = replace(reinforced, valid_to=until)
+        return [Operation("reinforce", reinforced)]
+    if (
+        following is not None
+        and holding is None
+        and _same(following.value, candidate.value)
+        and (until is None or until >= following.valid_from)  # a span that reaches it: the same stay
+    ):
         return [Operation("reinforce", _reinforced(following, candidate, valid_from=at))]
 
-    new = FactVersion(
+    end = following.valid_from if following is not None else None
+    if until is not None and (end is None or until < end):
+        end = until
+    replaced_by = following.id if following is not None and end == following.valid_from else None
+    new = _version(candidate, valid_from=at, valid_to=end, superseded_by=replaced_by, now=now)
+    operations = [Operation("add", new)]
+    if holding is not None and (holding.valid_to is None or holding.valid_to > at):
+        if until is not None and (holding.valid_to is None or holding.valid_to > until):
+            resumed = _resumed(holding, at=until, now=now)  # a past span inside another value's version
+            operations.append(Operation("add", resumed))
+            new = replace(new, superseded_by=resumed.id)
+            operations[0] = Operation("add", new)
+        closed = replace(holding, valid_to=at, superseded_at=now, superseded_by=new.id)
+        operations.append(Operation("supersede", closed))
+    return operations
+
+
+def _end(candidate: Candidate, holding: FactVersion | None) -> list[Operation]:
+    """Close the version true at the candidate's time, if it is the one the candidate names."""
+    at = candidate.valid_from
+    if holding is None or (holding.valid_to is not None and holding.valid_to <= at):
+        return []  # nothing holds then: nothing to end
+    if candidate.value.strip() and not _same(holding.value, candidate.value):
+        return []  # another value holds: the statement is about something memory does not hold
+    return [Operation("end", replace(holding, valid_to=at))]
+
+
+def _version(
+    candidate: Candidate, *, valid_from: datetime, valid_to: datetime | None, superseded_by: str | None, now: datetime
+) -> FactVersion:
+    return FactVersion(
         id=version_id(candidate),
         slot=candidate.slot,
         tenant=candidate.tenant,
@@ -120,33 +185,44 @@ def reconcile(candidate: Candidate, versions: Sequence[FactVersion], *, now: dat
         statement=candidate.statement,
         kind=candidate.kind,
         multi=candidate.multi,
-        valid_from=at,
-        valid_to=following.valid_from if following is not None else None,
+        valid_from=valid_from,
+        valid_to=valid_to,
         recorded_at=now,
         superseded_at=None,
-        superseded_by=None,
+        superseded_by=superseded_by,
         confidence=candidate.confidence,
         source=candidate.source,
         source_turn_ids=(candidate.source_turn_id,),
         importance=candidate.importance,
     )
-    operations = [Operation("add", new)]
-    if holding is not None and (holding.valid_to is None or holding.valid_to > at):
-        closed = replace(holding, valid_to=at, superseded_at=now, superseded_by=new.id)
-        operations.append(Operation("supersede", closed))
-    return operations
+
+
+def _resumed(holding: FactVersion, *, at: datetime, now: datetime) -> FactVersion:
+    """``holding``'s value again from ``at`` to where ``holding`` ended (the rest of its span)."""
+    raw = f"{holding.slot}\x00{holding.value.casefold()}\x00{at.isoformat()}\x00resumed"
+    return replace(
+        holding,
+        id="f_" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:20],
+        valid_from=at,
+        recorded_at=now,
+        seq=0,
+    )
 
 
 def rechain(versions: Sequence[FactVersion], *, now: datetime) -> list[FactVersion]:
     """Re-link a slot's timeline after versions were forgotten; returns the versions that changed.
 
-    Each remaining version ends where the next begins and is replaced by it; the last one is
-    open again (a move that is forgotten reopens the home before it). Merged duplicates
-    (empty spans) stay as they are.
+    Each remaining version that a successor closed ends where the next begins and is replaced
+    by it; the last one is open again (a move that is forgotten reopens the home before it).
+    A version a statement closed (no successor: "I don't live there anymore", a past span)
+    keeps its end. Merged duplicates (empty spans) stay as they are.
     """
     live = sorted((v for v in versions if v.valid_to is None or v.valid_to > v.valid_from), key=lambda v: (v.valid_from, v.seq))
     changed: list[FactVersion] = []
     for current, following in zip(live, [*live[1:], None], strict=False):
+        end = current.valid_to
+        if end is not None and current.superseded_by is None and (following is None or end <= following.valid_from):
+            continue  # closed by a statement, not by a successor
         if following is None:  # current again: and a current fact is never archived
             wanted = replace(current, valid_to=None, superseded_by=None, superseded_at=None, archived_at=None)
         else:

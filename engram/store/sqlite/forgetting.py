@@ -93,20 +93,26 @@ class MemoryStateMixin:
         return found
 
     def memory_states(self, kind: str, scope: UserScope) -> list[MemoryState]:
-        """What forgetting needs to know of each memory of a kind."""
-        created, counter, stamp = {
-            "turn": ("ts", "recalls", "last_recalled"),
-            "episode": ("end_ts", "visits", "last_visit"),
-            "fact": ("valid_from", "recalls", "last_recalled"),
-        }[kind]
-        # A fact that is still true does not fade with age: only replaced versions decay.
-        pinned = "pinned OR (superseded_by IS NULL AND valid_to IS NULL)" if kind == "fact" else "pinned"
+        """What forgetting needs to know of each memory of a kind.
+
+        ``reinforced_at`` is the latest of when the memory happened, when memory learned it
+        (a turn's ``recorded_at``; an episode's newest turn's) and its last recall: history
+        imported today is as fresh as a conversation held today (see
+        :mod:`engram.model.retention`). Fact versions never fade (``pinned``): history is the
+        point, and a version that was true stays answerable as of its time.
+        """
+        if kind == "fact":
+            sql = "SELECT id, valid_from, 0, importance, recalls, 1, archived_at FROM facts"
+        elif kind == "turn":
+            sql = "SELECT id, max(ts, recorded_at), last_recalled, importance, recalls, pinned, archived_at FROM turns"
+        else:
+            learned = "(SELECT max(t.recorded_at) FROM turns t WHERE t.episode_id = episodes.id)"
+            sql = (
+                f"SELECT id, max(end_ts, coalesce({learned}, 0)), last_visit, importance, visits, pinned, archived_at "
+                "FROM episodes"
+            )
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT id, {created}, {stamp}, importance, {counter}, {pinned}, archived_at "
-                f"FROM {_KIND_TABLE[kind]} WHERE tenant=? AND user_id=?",
-                (scope.tenant, scope.user_id),
-            ).fetchall()
+            rows = self._conn.execute(sql + " WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)).fetchall()
         return [
             MemoryState(
                 id=row[0],
