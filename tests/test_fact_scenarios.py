@@ -69,9 +69,11 @@ KNOWN_FAILING: frozenset[str] = frozenset(
 
 _NEGATIVE = re.compile(
     r"\b(?:dislikes?|hates?|detests?|not|no\s+longer|stopped|gone\s+off|lost\s+interest|cannot|can't|"
-    r"gave\s+up|given\s+up|used\s+to)\b",
+    r"gave\s+up|given\s+up|used\s+to|switched\s+(?:away\s+)?from|replaced)\b",
     re.I,
 )
+#: A fact that says its value is over ("retired teacher", "former employer") is not stale.
+_PAST = re.compile(r"\b(?:former|formerly|retired|ex-|used\s+to|previously|no\s+longer|ended)\b", re.I)
 _FACT_LINE = re.compile(r"^\s*\[F\d+\]")
 _ENDED = re.compile(
     r"\d{4}-\d{2}-\d{2}\s*(?:to|until|–|—|-)\s*\d{4}-\d{2}-\d{2}|\buntil\b|\bno\s+longer\b|\bformerly\b"
@@ -145,7 +147,7 @@ def _check_at(mem: Memory, case: Case, check: At, default_at: datetime) -> tuple
     ]
     texts = [_text(f) for f in mine]
     missing = [v for v in check.has if not any(v.casefold() in t for t in texts)]
-    stale = [v for v in check.lacks if any(v.casefold() in t for t in texts)]
+    stale = [v for v in check.lacks if any(v.casefold() in t and not _PAST.search(t) for t in texts)]
     ok = not missing and not stale and not (check.none and mine)
     want = ", ".join(
         part
@@ -160,7 +162,8 @@ def _check_at(mem: Memory, case: Case, check: At, default_at: datetime) -> tuple
 
 
 def _check_context(mem: Memory, check: Ctx) -> tuple[str, bool]:
-    result = mem.context(check.question, user_id=USER, reference_time=_when(check.at), reinforce=False)
+    at = _when(check.at)
+    result = mem.context(check.question, user_id=USER, reference_time=at, reinforce=False)
     lines = [line for line in result.text.splitlines() if _FACT_LINE.match(line)]
     stale = [
         line
