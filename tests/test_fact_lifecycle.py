@@ -396,19 +396,7 @@ def demo_run(tmp_path_factory) -> tuple[dict, Path]:
 
 @pytest.mark.parametrize(
     "number",
-    [
-        pytest.param(
-            0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the move is extracted by EXTRACT's rules: remove this mark after merging them",
-            ),
-        ),
-        1,
-        2,
-        3,
-        4,
-    ],
+    [0, 1, 2, 3, 4],
 )
 def test_the_demo_shows_no_stale_fact_as_current(demo_run, number: int):
     out, _ = demo_run

@@ -36,33 +36,17 @@ CONSOLIDATE_AFTER = timedelta(days=400)
 #: Cases failing on this branch's code; each is xfail(strict=True). Shrink it as fixes land.
 KNOWN_FAILING: frozenset[str] = frozenset(
     {
-        "move_portland_to_denver",
-        "move_three_cities",
         "move_settled_into_new_city",
         "job_nurse_to_teacher",
         "job_promoted",
-        "job_quit",
         "job_retired",
-        "job_sequence_as_of",
-        "pet_greyhound_biscuit",
-        "pet_beagle_luna",
         "pet_passed_away",
         "pet_two_cats",
         "pet_gave_away",
         "pet_adopted_then_died_as_of",
-        "owns_sold_car",
-        "owns_gave_away_bike",
         "pref_espresso_green_tea_matcha",
         "rel_boyfriend_breakup",
-        "name_rebecca_call_me_bex",
         "name_changed",
-        "neg_chicago_to_seattle",
-        "neg_google_to_nimbus",
-        "neg_chicago_only",
-        "neg_not_teacher_librarian",
-        "neg_moved_out",
-        "q_assistant_guess_corrected",
-        "late_paris_2015_2018",
         "demo_sam",
     }
 )

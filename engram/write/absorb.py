@@ -69,6 +69,7 @@ def to_candidate(turn: Turn, fact: FactCandidate, *, source: str = "rules") -> C
         source=source,
         source_turn_id=turn.id,
         ends=fact.ends,
+        valid_to=fact.valid_to,
     )
 
 
