@@ -11,9 +11,9 @@ request at a time: an add (one new message, so every acknowledged add is one new
 search, chosen at random with ``--search-share``. Both the number of clients and the time are
 bounded, and every request has a timeout.
 
-Reported: requests, throughput, p50/p99 latency per operation, errors (any non-2xx or
-transport failure), and lost writes: every acknowledged turn id is looked up afterwards by
-paging through each client's turns.
+Reported: requests, throughput, p50/p95/p99 latency per operation and over all requests,
+errors (any non-2xx or transport failure), and lost writes: every acknowledged turn id is
+looked up afterwards by paging through each client's turns.
 """
 
 from __future__ import annotations
@@ -153,6 +153,12 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
+def latency_summary(values: list[float]) -> dict[str, float | int | None]:
+    """Count, mean and the 50th, 95th and 99th percentiles of one operation's latencies (ms)."""
+    return {"count": len(values), "p50": percentile(values, 0.50), "p95": percentile(values, 0.95),
+            "p99": percentile(values, 0.99), "mean": round(statistics.fmean(values), 2) if values else None}
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     process = None
     workdir = tempfile.TemporaryDirectory(prefix="engram-load-")
@@ -187,9 +193,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "requests": requests,
         "throughput_rps": round(requests / elapsed, 1),
         "latency_ms": {
-            kind: {"count": len(values), "p50": percentile(values, 0.50), "p99": percentile(values, 0.99),
-                   "mean": round(statistics.fmean(values), 2) if values else None}
-            for kind, values in tally.latencies.items()
+            kind: latency_summary(values)
+            for kind, values in {**tally.latencies, "all": [v for vs in tally.latencies.values() for v in vs]}.items()
         },
         "errors": sum(tally.errors.values()),
         "error_kinds": tally.errors,

@@ -106,7 +106,10 @@ class MemoryStateMixin:
         elif kind == "turn":
             sql = "SELECT id, max(ts, recorded_at), last_recalled, importance, recalls, pinned, archived_at FROM turns"
         else:
-            learned = "(SELECT max(t.recorded_at) FROM turns t WHERE t.episode_id = episodes.id)"
+            learned = (
+                "(SELECT max(t.recorded_at) FROM turns t WHERE t.tenant = episodes.tenant "
+                "AND t.user_id = episodes.user_id AND t.episode_id = episodes.id)"
+            )
             sql = (
                 f"SELECT id, max(end_ts, coalesce({learned}, 0)), last_visit, importance, visits, pinned, archived_at "
                 "FROM episodes"
