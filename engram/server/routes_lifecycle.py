@@ -65,7 +65,13 @@ async def facts(
     include_history: Annotated[
         bool, Query(description="Every version, also those no longer true or replaced.")
     ] = False,
-    include_archived: Annotated[bool, Query(description="Also facts that decay archived.")] = False,
+    include_archived: Annotated[
+        bool,
+        Query(
+            description="Also facts archived by hand. Decay never archives fact versions, and with as_of "
+            "or include_history archived versions are always returned."
+        ),
+    ] = False,
     agent_id: OptionalId = None,
 ) -> FactList:
     """The facts true at ``as_of`` (default now), oldest first; with ``include_history``, every version.
