@@ -44,7 +44,8 @@ VERDICTS = ("correct", "wrong", "unsure")
 #: Where each source lives inside the data folder (``../shared/data``).
 DATA_FILES = {"locomo": "locomo10.json", "longmemeval": "longmemeval_s_dev.json.gz", "beam": "beam/500K"}
 
-_BEAM_MARKER = re.compile(r"\s*->->\s*\d+\s*,\s*\d+\s*$")
+#: BEAM's generator marker, "->-> 3,12" or "->-> 8,N/A", at the end of a message (a few mid-message).
+_BEAM_MARKER = re.compile(r"\s*->->\s*\d+\s*,\s*(?:\d+|N/A)\b")
 _BEAM_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a chat with no time_anchor before its first message
 _TEXT_LIMIT = 2000  # characters of a turn kept in a labels-file line (LongMemEval pastes documents)
 
@@ -150,7 +151,7 @@ def beam_turns(root: Path) -> Iterator[tuple[str, str, str, datetime]]:
             for group in batch["turns"]:
                 for message in group:
                     when = _anchor(message.get("time_anchor")) or when
-                    text = _BEAM_MARKER.sub("", message.get("content") or "")
+                    text = _BEAM_MARKER.sub("", message.get("content") or "").strip()
                     if message.get("role") == "user" and text.strip():
                         yield f"beam/{chat.parent.name}", str(message["id"]), text, when
 
