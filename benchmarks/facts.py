@@ -400,9 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_scenarios and not args.label_new:
         report["scenarios"] = scenarios()
     if args.data:
+        if not args.data.exists():
+            parser.error(f"--data {args.data} does not exist")
         paths = data_paths(args.data)
         pool = None
-        if not args.label_new:
+        if not args.label_new and paths["locomo"].exists():
             report["locomo"], pool = locomo(paths["locomo"], limit=args.limit)
         report["precision"], chosen = run_precision(
             paths,
