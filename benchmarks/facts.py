@@ -1,15 +1,16 @@
-"""Fact-extraction benchmark: the scenario suite's pass rate, and LoCoMo recall and precision.
+"""Fact-extraction benchmark: the scenario suite's pass rate, LoCoMo recall, and precision on
+hand-labelled samples from LoCoMo, LongMemEval and BEAM.
 
-    .venv/bin/python benchmarks/facts.py --data ../shared/data/locomo10.json --out bench-out/facts.json
-    .venv/bin/python benchmarks/facts.py --data ../shared/data/locomo10.json --label-new > new.jsonl
+    .venv/bin/python benchmarks/facts.py --data ../shared/data --out bench-out/facts.json
+    .venv/bin/python benchmarks/facts.py --data ../shared/data --label-new > new.jsonl
 
 1. **Scenarios** (``tests/fact_scenarios.py``): every case through the public API; pass rate per
    category, and per kind of check (facts as of a date, context, history after consolidate).
-2. **LoCoMo** (``--data``): each conversation is added session by session through
-   ``Memory.add`` (one user per conversation, each speaker a named subject, as
-   ``engram import locomo`` does) with the :class:`HashingEmbedder`; the extracted facts are
-   every stored version (history and archived included), one item per (source turn,
-   attribute, value).
+2. **LoCoMo** (``--data``: the data folder, or ``locomo10.json`` in it): each conversation is
+   added session by session through ``Memory.add`` (one user per conversation, each speaker a
+   named subject, as ``engram import locomo`` does) with the :class:`HashingEmbedder`; the
+   extracted facts are every stored version (history and archived included), one item per
+   (source turn, attribute, value).
 
    * **Recall of fact-stating turns**: LoCoMo's ``observation`` annotations name, per session
      and speaker, facts with their evidence turn. ``recall_any`` is the share of evidence turns
@@ -17,24 +18,24 @@
      evidence turns spoken by the person the observation is about, from which a fact *about
      that speaker* was extracted. Also reported: the share of turns with a fact that are
      evidence turns (``fact_turns_in_evidence``).
-   * **Precision** on a reproducible sample: items ranked by a seeded hash of their key
-     (conversation/turn, attribute, value), the first ``--sample`` taken. The key survives code
-     changes, so labels in ``benchmarks/facts_labels.jsonl`` (rule: FACT_LABELLING.md) stay
-     valid; sampled items without a label are counted and ``--label-new`` prints them as JSONL
-     lines to fill in and append. Precision = correct / (correct + wrong); unsure is apart.
    * **Cost**: facts per turn; the write path's time per turn (``Memory.add``, hashing
-     embedder); the extractor alone (``engram.write.extract.turn_facts``) in µs per turn.
+     embedder); the extractor alone (``engram.write.extract.extract_facts``) in µs per turn.
+3. **Precision** (``--precision-data``, default every source found in the data folder): per
+   source, the ``--sample`` items with the smallest seeded hash of their key (turn, attribute,
+   value); the pools are described in ``fact_precision.py``. The key survives code changes, so
+   labels in ``benchmarks/facts_labels.jsonl`` (rule: FACT_LABELLING.md) stay valid; sampled
+   items without a label are counted and ``--label-new`` prints them as JSONL lines to fill in
+   and append. Precision = correct / (correct + wrong), per source and pooled, with a Wilson
+   95% interval; unsure is apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,41 +43,29 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.fact_precision import (  # noqa: E402
+    DATA_FILES,
+    DEFAULT_SAMPLE,
+    SOURCES,
+    VERDICTS,
+    Item,
+    Pool,
+    label_key,
+    precision,
+    read_labels,
+    sample,
+    template,
+    user_pool,
+)
 from engram import HashingEmbedder, Memory, SQLiteStore  # noqa: E402
 from engram.formats import load_locomo  # noqa: E402
 from engram.formats.dataset import Conversation  # noqa: E402
 from engram.formats.locomo import normalise_evidence  # noqa: E402
 from engram.model.limits import MAX_BATCH_MESSAGES  # noqa: E402
 
+__all__ = ["VERDICTS", "Item", "label_key", "read_labels", "sample", "template"]
+
 LABELS = REPO / "benchmarks" / "facts_labels.jsonl"
-VERDICTS = ("correct", "wrong", "unsure")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One extracted fact as it came from one turn."""
-
-    conversation: str
-    dia_id: str
-    speaker: str
-    text: str
-    subject: str
-    attribute: str
-    value: str
-    statement: str
-
-    @property
-    def turn(self) -> str:
-        return f"{self.conversation}/{self.dia_id}"
-
-    @property
-    def key(self) -> str:
-        return label_key(self.turn, self.attribute, self.value)
-
-
-def label_key(turn: str, attribute: str, value: str) -> str:
-    """The identity of a label: the turn and the fact's attribute and value, case-folded."""
-    return f"{turn}|{attribute.casefold().strip()}|{value.casefold().strip()}"
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -118,10 +107,10 @@ def _observations(
 ) -> dict[str, set[tuple[str, str]]]:
     """Per conversation, the (evidence turn, person the observation is about) pairs."""
     out: dict[str, set[tuple[str, str]]] = {}
-    for sample in raw:
-        conv = sample["sample_id"]
+    for record in raw:
+        conv = record["sample_id"]
         pairs: set[tuple[str, str]] = set()
-        for session in (sample.get("observation") or {}).values():
+        for session in (record.get("observation") or {}).values():
             for person, facts in (session or {}).items():
                 for fact in facts or []:
                     evidence = fact[1] if isinstance(fact, list) and len(fact) > 1 else None
@@ -195,49 +184,8 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def read_labels(path: Path) -> dict[str, dict[str, Any]]:
-    """The labels file, by key; a line with an empty or unknown label is ignored."""
-    labels: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return labels
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        if record.get("label") not in VERDICTS:
-            continue
-        if record["label"] == "wrong" and not record.get("reason"):
-            raise SystemExit(f"{path}:{number}: a 'wrong' label needs a reason")
-        labels[label_key(record["turn"], record["attribute"], record["value"])] = record
-    return labels
-
-
-def sample(items: list[Item], size: int, seed: int) -> list[Item]:
-    """The ``size`` items with the smallest seeded hash of their key: stable as items come and go."""
-    unique = {item.key: item for item in items}
-    ranked = sorted(unique.values(), key=lambda i: hashlib.sha256(f"{seed}|{i.key}".encode()).hexdigest())
-    return ranked[:size]
-
-
-def template(item: Item) -> dict[str, Any]:
-    """A labels-file line for ``item``, label to fill in."""
-    return {
-        "turn": item.turn,
-        "attribute": item.attribute,
-        "value": item.value,
-        "subject": item.subject,
-        "speaker": item.speaker,
-        "statement": item.statement,
-        "text": item.text,
-        "label": "",
-        "reason": "",
-    }
-
-
-def locomo(
-    path: Path, *, size: int, seed: int, labels_path: Path, limit: int | None
-) -> tuple[dict[str, Any], list[Item]]:
-    """Import LoCoMo and measure recall, precision and cost; also the sampled items."""
+def locomo(path: Path, *, limit: int | None) -> tuple[dict[str, Any], Pool]:
+    """Import LoCoMo and measure recall and cost; also every fact item, as the precision pool."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     dataset = load_locomo(path)
     conversations = dataset.conversations[:limit] if limit else dataset.conversations
@@ -278,13 +226,6 @@ def locomo(
     total = {
         k: sum(v[k] for v in per_conv.values()) for k in next(iter(per_conv.values())) if "recall" not in k
     }
-    labels = read_labels(labels_path)
-    chosen = sample(items, size, seed)
-    verdicts = Counter(labels[i.key]["label"] if i.key in labels else "unlabelled" for i in chosen)
-    judged = verdicts["correct"] + verdicts["wrong"]
-    wrong_reasons = Counter(
-        labels[i.key].get("reason", "") for i in chosen if labels.get(i.key, {}).get("label") == "wrong"
-    )
     extractor = _extractor_us(all_turns)
     report = {
         "conversations": len(per_conv),
@@ -297,21 +238,11 @@ def locomo(
         "self_evidence_turns": total["self_evidence_turns"],
         "turns_with_fact": total["turns_with_fact"],
         "fact_turns_in_evidence": _ratio(total["fact_turns_in_evidence"], total["turns_with_fact"]),
-        "precision": {
-            "sample": len(chosen),
-            "seed": seed,
-            "correct": verdicts["correct"],
-            "wrong": verdicts["wrong"],
-            "unsure": verdicts["unsure"],
-            "unlabelled": verdicts["unlabelled"],
-            "precision": _ratio(verdicts["correct"], judged),
-            "wrong_reasons": dict(wrong_reasons.most_common()),
-        },
         "write_us_per_turn": round(write_seconds / n_turns * 1e6, 1),
         "extract_us_per_turn": round(extractor, 1) if extractor is not None else None,
         "by_conversation": per_conv,
     }
-    return report, chosen
+    return report, Pool("locomo", items, n_turns, (extractor or 0.0) * n_turns / 1e6)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -335,7 +266,6 @@ def show(report: dict[str, Any]) -> None:
             )
     data = report.get("locomo")
     if data:
-        p = data["precision"]
         print(
             f"\nLoCoMo: {data['conversations']} conversations, {data['turns']} turns, {data['facts']} fact items"
         )
@@ -354,45 +284,142 @@ def show(report: dict[str, Any]) -> None:
             f"{_pct(data['fact_turns_in_evidence'])}; write path {data['write_us_per_turn']:.0f} µs/turn; "
             f"extractor {data['extract_us_per_turn']} µs/turn"
         )
+    if report.get("precision"):
+        show_precision(report["precision"])
+
+
+def show_precision(result: dict[str, Any]) -> None:
+    """Print the precision table: one row per source, then the pooled row."""
+    print(f"\nPrecision (seed {result['seed']}; Wilson 95% interval)")
+    print(
+        f"{'source':<13}{'turns':>7}{'facts':>7}{'sample':>7}{'right':>6}{'wrong':>6}{'unsure':>7}"
+        f"{'unlab':>6}{'precision':>10}  interval"
+    )
+    rows = [*result["by_source"].items(), ("pooled", result["pooled"])]
+    for name, row in rows:
+        interval = row["wilson95"]
         print(
-            f"precision (sample {p['sample']}, seed {p['seed']}): {_pct(p['precision'])} "
-            f"= {p['correct']} correct / {p['correct'] + p['wrong']} judged; unsure {p['unsure']}, "
-            f"unlabelled {p['unlabelled']}" + (" (label them: --label-new)" if p["unlabelled"] else "")
+            f"{name:<13}{row.get('turns', ''):>7}{row.get('facts', ''):>7}{row['sample']:>7}{row['correct']:>6}"
+            f"{row['wrong']:>6}{row['unsure']:>7}{row['unlabelled']:>6}{_pct(row['precision']):>10}  "
+            + (f"{interval[0]:.1%}-{interval[1]:.1%}" if interval else "-")
         )
+    if result["pooled"]["unlabelled"]:
+        print("label the unlabelled facts: --label-new")
+
+
+def _sizes(text: str) -> dict[str, int]:
+    """``--sample``: ``N`` for every source, or ``source=N,...`` over the defaults."""
+    if text.isdigit():
+        return dict.fromkeys(SOURCES, int(text))
+    sizes = dict(DEFAULT_SAMPLE)
+    for part in filter(None, text.split(",")):
+        name, _, number = part.partition("=")
+        if name.strip() not in SOURCES or not number.strip().isdigit():
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: give N or source=N with a source of {', '.join(SOURCES)}"
+            )
+        sizes[name.strip()] = int(number)
+    return sizes
+
+
+def _sources(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown source {unknown or text!r}: choose from {', '.join(SOURCES)}"
+        )
+    return names
+
+
+def data_paths(data: Path) -> dict[str, Path]:
+    """Each source's path, from the data folder or from ``locomo10.json`` inside it."""
+    folder = data if data.is_dir() else data.parent
+    paths = {source: folder / name for source, name in DATA_FILES.items()}
+    if not data.is_dir():
+        paths["locomo"] = data
+    return paths
+
+
+def run_precision(
+    paths: dict[str, Path],
+    wanted: list[str] | None,
+    *,
+    sizes: dict[str, int],
+    seed: int,
+    labels_path: Path,
+    locomo_pool: Pool | None,
+) -> tuple[dict[str, Any], list[Item]]:
+    """Build the pools of the wanted sources (default: every one whose data exists) and measure."""
+    names = wanted or [s for s in SOURCES if paths[s].exists()]
+    missing = [f"{s} ({paths[s]})" for s in names if not paths[s].exists()]
+    if missing:
+        raise SystemExit(f"no data for: {', '.join(missing)}")
+    pools: dict[str, Pool] = {}
+    for name in names:
+        if name == "locomo":
+            pools[name] = locomo_pool or locomo(paths[name], limit=None)[1]
+        else:
+            pools[name] = user_pool(name, paths[name])
+    return precision(pools, sizes, read_labels(labels_path), seed)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="locomo10.json (omit to run only the scenarios)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the data folder (../shared/data) or locomo10.json in it; omit for the scenarios only",
+    )
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     parser.add_argument("--labels", type=Path, default=LABELS, help="the labels file (JSONL)")
-    parser.add_argument("--sample", type=int, default=250, help="precision sample size (default 250)")
+    parser.add_argument(
+        "--precision-data",
+        type=_sources,
+        help=f"precision sources, comma-separated, of {','.join(SOURCES)} (default: every one found)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=_sizes,
+        default=dict(DEFAULT_SAMPLE),
+        help="precision sample per source: N, or source=N,... (default "
+        + ",".join(f"{k}={v}" for k, v in DEFAULT_SAMPLE.items())
+        + ")",
+    )
     parser.add_argument("--seed", type=int, default=10, help="sampling seed (default 10)")
-    parser.add_argument("--limit", type=int, help="only the first N conversations")
+    parser.add_argument("--limit", type=int, help="LoCoMo recall: only the first N conversations")
     parser.add_argument("--no-scenarios", action="store_true", help="skip the scenario suite")
     parser.add_argument(
         "--label-new", action="store_true", help="print the sampled facts without a label as JSONL, then stop"
     )
     args = parser.parse_args(argv)
+    if (args.label_new or args.precision_data) and not args.data:
+        parser.error("--label-new and --precision-data need --data")
     report: dict[str, Any] = {}
-    if args.label_new:
-        if not args.data:
-            parser.error("--label-new needs --data")
-        _, chosen = locomo(
-            args.data, size=args.sample, seed=args.seed, labels_path=args.labels, limit=args.limit
-        )
-        labels = read_labels(args.labels)
-        for item in chosen:
-            if item.key not in labels:
-                print(json.dumps(template(item), ensure_ascii=False))
-        return 0
-    if not args.no_scenarios:
+    if not args.no_scenarios and not args.label_new:
         report["scenarios"] = scenarios()
     if args.data:
-        report["locomo"], _ = locomo(
-            args.data, size=args.sample, seed=args.seed, labels_path=args.labels, limit=args.limit
+        if not args.data.exists():
+            parser.error(f"--data {args.data} does not exist")
+        paths = data_paths(args.data)
+        pool = None
+        if not args.label_new and paths["locomo"].exists():
+            report["locomo"], pool = locomo(paths["locomo"], limit=args.limit)
+        report["precision"], chosen = run_precision(
+            paths,
+            args.precision_data,
+            sizes=args.sample,
+            seed=args.seed,
+            labels_path=args.labels,
+            locomo_pool=pool,
         )
+        if args.label_new:
+            labels = read_labels(args.labels)
+            for item in chosen:
+                if item.key not in labels:
+                    print(json.dumps(template(item), ensure_ascii=False))
+            return 0
     show(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,14 +13,10 @@ the list, so the list always says exactly what fails.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -232,69 +228,3 @@ def test_suite_shape() -> None:
         for check in case.checks:
             assert check.slot == "*" or check.slot in SLOTS, (case.name, check.slot)
             assert check.has or check.lacks or check.none, case.name
-
-
-# -- the LoCoMo half of benchmarks/facts.py ---------------------------------------------------
-
-
-def _bench() -> Any:
-    """benchmarks/facts.py as a module (benchmarks/ is not a package)."""
-    if "bench_facts" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_facts", REPO / "benchmarks" / "facts.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_facts"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules["bench_facts"]
-
-
-def test_labels_file_follows_the_rule() -> None:
-    bench = _bench()
-    lines = [
-        json.loads(line) for line in bench.LABELS.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    keys = [bench.label_key(r["turn"], r["attribute"], r["value"]) for r in lines]
-    assert len(keys) == len(set(keys)), "one label per (turn, attribute, value)"
-    assert all(r["label"] in bench.VERDICTS for r in lines)
-    assert all(r["reason"] for r in lines if r["label"] == "wrong")
-    assert len(bench.read_labels(bench.LABELS)) == len(lines)
-
-
-def test_precision_sample_keeps_its_items_as_facts_come_and_go() -> None:
-    bench = _bench()
-    make = lambda n: bench.Item("c", f"D1:{n}", "A", "text", "A", "lives_in", f"City{n}", "s")  # noqa: E731
-    old = [make(n) for n in range(40)]
-    new = old[::2] + [make(n) for n in range(100, 160)]
-    before = {i.key for i in bench.sample(old, 10, seed=10)}
-    after = {i.key for i in bench.sample(new, 10, seed=10)}
-    kept = {i.key for i in old[::2]}
-    assert after & kept <= before  # an old fact enters the sample only if it was in it already
-    assert bench.sample(old, 10, seed=10) == bench.sample(list(reversed(old)), 10, seed=10)
-
-
-def test_locomo_recall_counts_fact_stating_turns(tmp_path: Path) -> None:
-    bench = _bench()
-    turns = [
-        {"speaker": "Alice", "dia_id": "D1:1", "text": "I live in Boston."},
-        {"speaker": "Bob", "dia_id": "D1:2", "text": "Nice weather today."},
-        {"speaker": "Bob", "dia_id": "D1:3", "text": "Alice told me about it."},
-    ]
-    sample = {
-        "sample_id": "conv-x",
-        "qa": [],
-        "conversation": {"speaker_a": "Alice", "speaker_b": "Bob", "session_1": turns,
-                         "session_1_date_time": "1:56 pm on 8 May, 2023"},
-        "observation": {"session_1_observation": {
-            "Alice": [["Alice lives in Boston.", "D1:1"], ["Alice has a plan.", "D1:3"]],
-            "Bob": [["Bob likes sunny weather.", "D1:2"]],
-        }},
-    }  # fmt: skip
-    path = tmp_path / "mini.json"
-    path.write_text(json.dumps([sample]), encoding="utf-8")
-    report, chosen = bench.locomo(path, size=5, seed=10, labels_path=tmp_path / "none.jsonl", limit=None)
-    assert report["evidence_turns"] == 3
-    assert report["recall_any"] == round(1 / 3, 4)
-    assert report["self_evidence_turns"] == 2  # D1:3 is Bob's turn, the observation is about Alice
-    assert report["recall_self"] == 0.5
-    assert [i.key for i in chosen] == ["conv-x/D1:1|lives_in|boston"]
-    assert report["precision"]["unlabelled"] == 1
