@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,6 @@ from engram.model.timeutil import parse_timestamp
 from tests.fact_scenarios import CASES, SLOTS, At, Case, Ctx, Hist
 
 USER = "scenario-user"
-REPO = Path(__file__).resolve().parents[1]
 #: How long after the last message ``consolidate()`` runs (decay then has had time to act).
 CONSOLIDATE_AFTER = timedelta(days=400)
 
