@@ -19,6 +19,7 @@ from engram.text.timeexpr import TimeMention, find_time_mentions
 from engram.write import patterns as p
 from engram.write.builders import Context
 from engram.write.change_rules import CHANGE_RULES
+from engram.write.life_rules import LIFE_RULES
 from engram.write.rules import RULES, Rule
 
 __all__ = ["FactCandidate", "extract_facts", "turn_facts"]
@@ -30,7 +31,7 @@ _KINDS = {
     "relationship_status": "identity", "family": "family", "preference": "preference",
     "favorite": "preference", "nickname": "identity", "drink": "preference",
 }  # fmt: skip
-_ALL_RULES = (*RULES, *CHANGE_RULES)
+_ALL_RULES = (*RULES, *CHANGE_RULES, *LIFE_RULES)
 
 
 @dataclass(frozen=True, slots=True)
