@@ -527,7 +527,13 @@ def test_not_about_the_speaker_or_not_a_fact(text: str) -> None:
         ("I lived in Rome in 2016.", ("lives_in", "Rome"), datetime(2016, 1, 1, tzinfo=UTC), datetime(2017, 1, 1, tzinfo=UTC)),
         ("I worked as a nurse from 2010 to 2014.", ("occupation", "nurse"), datetime(2010, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
         ("Between 2012 and 2014 we lived in Lisbon.", ("lives_in", "Lisbon"), datetime(2012, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
+        # a dated move or job, and when it was over: a closed version, never the current value
+        ("I moved to Berlin in 2015 and stayed until 2018.", ("lives_in", "Berlin"), datetime(2015, 1, 1, tzinfo=UTC), datetime(2019, 1, 1, tzinfo=UTC)),
+        ("We moved to Berlin in 2015, then left in 2019.", ("lives_in", "Berlin"), datetime(2015, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)),
+        ("I started working at IBM in 2015 and stayed there until 2020.", ("employer", "IBM"), datetime(2015, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC)),
+        ("I got a job as a nurse in 2010 and quit in 2014.", ("occupation", "nurse"), datetime(2010, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
         # the present is open
+        ("I moved to Berlin in 2015 and my sister left in 2018.", ("lives_in", "Berlin"), datetime(2015, 1, 1, tzinfo=UTC), None),
         ("I've lived in Lisbon since 2019.", ("lives_in", "Lisbon"), datetime(2019, 1, 1, tzinfo=UTC), None),
         ("I moved three weeks ago. Greetings from Denver!", ("lives_in", "Denver"), datetime(2023, 4, 17, tzinfo=UTC), None),
     ],
@@ -597,11 +603,13 @@ def test_demo_conversation_states_the_changes() -> None:
         ("I'm retired now.", [("employer", "", ENDS), ("occupation", "", ENDS)]),
         ("I've officially retired!", [("employer", "", ENDS), ("occupation", "", ENDS)]),
         ("I retired from teaching in 2020.", [("employer", "", ENDS), ("occupation", "", ENDS)]),
+        ("I've been retired since 2019.", [("employer", "", ENDS), ("occupation", "", ENDS)]),
         # a pet named in an end statement: the pet of that name
         ("Rex passed away last week, I'm heartbroken.", [("pet", "pet named Rex", ENDS)]),
         ("Rex passed away.", [("pet", "pet named Rex", ENDS)]),  # ends a pet named Rex, if memory holds one
         ("Mochi died last month, she was eighteen.", [("pet", "pet named Mochi", ENDS)]),
         ("Sadly, Biscuit passed away.", [("pet", "pet named Biscuit", ENDS)]),
+        ("Then Max passed away peacefully.", [("pet", "pet named Max", ENDS)]),
         ("We had to put Max down yesterday.", [("pet", "pet named Max", ENDS)]),
         ("We gave Peanut to my cousin because of my allergies.", [("pet", "pet named Peanut", ENDS)]),
         ("I had to rehome Luna.", [("pet", "pet named Luna", ENDS)]),
@@ -673,12 +681,19 @@ def test_state_changes_named_or_implied(text: str, expected: list[tuple[str, str
         "I retired my old laptop.",
         "I'm semi-retired.",
         "I gave Peanut a bath.",
+        "Rex died in the movie.",
+        "Sadly, Grandpa died.",
+        "I broke up with him.",
+        "We split up the work.",
         "I gave Peanut to my mom for the weekend.",
         "We moved into a new office in Boston.",
         "I changed my name on Twitter.",
         "I got promoted to the next level in the game.",
         "We broke up the fight.",
         "It's matcha for me.",
+        # over, but since when? unsure: nothing
+        "I moved to Berlin and stayed until 2018.",
+        "I lived in Berlin until 2018.",
     ],
 )
 def test_state_change_near_misses(text: str) -> None:

@@ -245,8 +245,8 @@ def test_rechain_keeps_an_end_that_a_statement_made():
 # -- an end that names its value by a name alone (issue 10: "Rex passed away") -----------------
 
 
-def held(attribute: str, value: str, when: datetime = day(1)) -> Candidate:
-    return cand(value, when, attribute=attribute, multi=True)
+def held(attribute: str, value: str) -> Candidate:
+    return cand(value, day(1), attribute=attribute, multi=True)
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def absorb_facts(
     if not candidates:
         return []
     if any(c.ends and c.multi for c in candidates):  # "Rex passed away": the pet memory holds of that name
-        held = [*store.list_facts(scope), *candidates]
+        held: list[FactVersion | Candidate] = [*store.list_facts(scope), *candidates]
         candidates = [each for c in candidates for each in addressed(c, held)]
     slots = store.slot_versions(scope, sorted({c.slot for c in candidates}))
     changed: dict[str, FactVersion] = {}

@@ -29,6 +29,7 @@ _UNTIL_CLAUSE_END = r"(?P<v>[^,;:.!?]+?)"
 _SPECIES = "(?P<sp>" + "|".join(sorted(p.PET_SPECIES, key=len, reverse=True)) + r")(?:\s+(?:puppy|pup|dog|kitten|cat|mix))?"
 _POSSESSION = "(?P<obj>" + "|".join(sorted(p.POSSESSIONS, key=len, reverse=True)) + ")"
 _DRINK = "|".join(sorted((re.escape(d) for d in p.DRINKS), key=len, reverse=True))
+_DRINK_WORDS = frozenset(w for d in p.DRINKS for w in d.split())
 _A_DRINK = rf"{p.DRINK_MODIFIERS}(?:(?:cup|mug|glass|pot)\s+of\s+)?"
 _HABIT = re.compile(
     r"^\s*(?:every|each|daily|in\s+the\s+mornings?|mornings|most\s+(?:days|mornings)|now|these\s+days|nowadays)\b",
@@ -282,7 +283,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         "drink",
         rf"\bI\s+{A}(?:also\s+)?(?P<verb>drink|have|make|am\s+{A}drinking|have\s+{A}been\s+drinking|start\s+(?:my|each|every)\s+"
         rf"(?:day|morning)\s+with)\s+(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b",
-        drink(habit=True), 0.75, triggers=frozenset(w for d in p.DRINKS for w in d.split()),
+        drink(habit=True), 0.75, triggers=_DRINK_WORDS,
     ),
     make_rule(
         "drink",
@@ -306,7 +307,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     make_rule(
         "drink", rf"\bI\s+am\s+{A}all\s+about\s+(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b", lately(drink()), 0.7,
-        triggers="about",
+        triggers=_DRINK_WORDS,
     ),
     make_rule(
         "drink", rf"\b(?:it|(?P<new>{_DRINK}))\s+(?:has\s+)?replaced\s+{p.DRINK_MODIFIERS}(?P<v>{_DRINK})\s+for\s+me\b",

@@ -40,6 +40,7 @@ _NO_OBJECT = re.compile(
     r"|months?|weeks?|ago|back|yesterday|earlier|for\s+good)\b)",
     re.I,
 )
+_FICTION = re.compile(r"\bin\s+(?:the|that|this|a)\s+(?:movie|film|book|show|series|game|episode|story|novel|dream)\b", re.I)
 #: A pet left with someone for a while is not given away.
 _FOR_A_WHILE = re.compile(
     r"\b(?:for\s+the\s+(?:weekend|week|day|night|holidays?|summer|month)|while|until|back"
@@ -60,8 +61,8 @@ def _pet(match: re.Match[str]) -> list[Found]:
 
 
 def pet_gone(match: re.Match[str], ctx: Context) -> list[Found]:
-    """ "Rex passed away", "we had to put Max down": the pet of that name ends."""
-    return _pet(match)
+    """ "Rex passed away", "we had to put Max down": the pet of that name ends; not "Rex died in the movie"."""
+    return [] if _FICTION.search(ctx.sentence, match.end()) else _pet(match)
 
 
 def pet_given(match: re.Match[str], ctx: Context) -> list[Found]:
@@ -122,13 +123,13 @@ LIFE_RULES: tuple[Rule, ...] = (
         b.job(creative=True, predicate="works as"), 0.75, dated=True, triggers="promoted",
     ),
     make_rule(
-        "occupation", rf"\bI\s+{A}(?:have\s+{A})?(?:am\s+{A})?retired\b(?P<rest>.*)",
+        "occupation", rf"\bI\s+{A}(?:have\s+{A}(?:been\s+{A})?)?(?:am\s+{A})?retired\b(?P<rest>.*)",
         retired, 0.8, ends=True, triggers="retired",
     ),
     # a pet gone, named alone
     make_rule(
         "pet",
-        rf"(?:^\W*|\b(?:sadly|unfortunately|so|and|but|that)\s*,?\s+){_NAME}\s+(?:has\s+|had\s+)?(?:passed\s+away|died"
+        rf"(?:^\W*|\b(?:sadly|unfortunately|so|and|but|that|then)\s*,?\s+){_NAME}\s+(?:has\s+|had\s+)?(?:passed\s+away|died"
         r"|was\s+put\s+(?:down|to\s+sleep)|crossed\s+the\s+rainbow\s+bridge)\b",
         pet_gone, 0.75, ends=True, triggers="passed died put rainbow", first_person=False,
     ),
