@@ -28,22 +28,7 @@ USER = "scenario-user"
 CONSOLIDATE_AFTER = timedelta(days=400)
 
 #: Cases failing on this branch's code; each is xfail(strict=True). Shrink it as fixes land.
-KNOWN_FAILING: frozenset[str] = frozenset(
-    {
-        "move_settled_into_new_city",
-        "job_nurse_to_teacher",
-        "job_promoted",
-        "job_retired",
-        "pet_passed_away",
-        "pet_two_cats",
-        "pet_gave_away",
-        "pet_adopted_then_died_as_of",
-        "pref_espresso_green_tea_matcha",
-        "rel_boyfriend_breakup",
-        "name_changed",
-        "demo_sam",
-    }
-)
+KNOWN_FAILING: frozenset[str] = frozenset()
 
 _NEGATIVE = re.compile(
     r"\b(?:dislikes?|hates?|detests?|not|no\s+longer|stopped|gone\s+off|lost\s+interest|cannot|can't|"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engram.write.reconcile import Candidate, reconcile
+from engram.write.reconcile import Candidate, addressed, reconcile
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -240,3 +240,53 @@ def test_rechain_keeps_an_end_that_a_statement_made():
     portland, _denver = build(("Portland", day(1), "t1"), ("Denver", day(4), "t2"))
     (reopened,) = rechain([portland], now=NOW)  # a successor's end is undone with it
     assert reopened.current
+
+
+# -- an end that names its value by a name alone (issue 10: "Rex passed away") -----------------
+
+
+def held(attribute: str, value: str) -> Candidate:
+    return cand(value, day(1), attribute=attribute, multi=True)
+
+
+@pytest.mark.parametrize(
+    ("held_facts", "said", "ended"),
+    [
+        # a pet of any species, by its name; only that pet
+        (
+            [held("pet", "dog named Rex"), held("pet", "cat named Mo"), held("pet", "dog")],
+            ("pet", "pet named Rex"),
+            [("pet", "dog named Rex")],
+        ),
+        ([held("pet", "hamster named Peanut")], ("pet", "pet named peanut"), [("pet", "hamster named Peanut")]),
+        ([held("pet", "dog named Rex")], ("pet", "pet named Max"), []),
+        ([held("family:sister", "Rex")], ("pet", "pet named Rex"), []),  # a sister is no pet
+        # a partner under whichever relation memory holds, by name, or every one of a relation
+        (
+            [held("family:boyfriend", "Jake"), held("family:brother", "Jake"), held("family:girlfriend", "Mia")],
+            ("family:partner", "Jake"),
+            [("family:boyfriend", "Jake")],
+        ),
+        ([held("family:boyfriend", "Jake")], ("family:boyfriend", ""), [("family:boyfriend", "Jake")]),
+        (
+            [held("family:boyfriend", "Jake"), held("family:sister", "Ana")],
+            ("family:partner", ""),
+            [("family:boyfriend", "Jake")],
+        ),
+        # an end that names the whole value is its own slot, as before
+        ([held("pet", "dog named Rex")], ("pet", "dog named Rex"), [("pet", "dog named Rex")]),
+        ([held("owns", "red car")], ("owns", "car"), [("owns", "car")]),
+    ],
+)
+def test_an_end_named_by_a_name_finds_the_value_memory_holds(held_facts, said, ended) -> None:
+    candidate = ends(said[1], day(6), attribute=said[0], multi=True)
+    found = addressed(candidate, held_facts)
+    assert [(c.attribute, c.value) for c in found] == ended
+    assert all(c.ends and c.valid_from == day(6) for c in found)
+
+
+def test_an_end_named_by_a_name_ignores_another_subject_and_single_valued_slots() -> None:
+    other = replace(held("pet", "dog named Rex"), subject="Ana")
+    assert addressed(ends("pet named Rex", day(6), attribute="pet", multi=True), [other]) == []
+    single = ends("", day(6), attribute="occupation")
+    assert addressed(single, [held("pet", "dog named Rex")]) == [single]

@@ -35,7 +35,7 @@ from engram.model.fact import FactVersion
 from engram.store.base import Store, UserScope
 from engram.write.episodes import build_episode
 from engram.write.extract import FactCandidate, turn_facts
-from engram.write.reconcile import Candidate, reconcile
+from engram.write.reconcile import Candidate, addressed, reconcile
 from engram.write.segment import SegmentConfig, segment
 
 #: Most turns left behind by a crash that one absorb derives (consolidate finishes the rest).
@@ -79,6 +79,9 @@ def absorb_facts(
     """Reconcile candidates (in valid-time order) into their slots and save what changed."""
     if not candidates:
         return []
+    if any(c.ends and c.multi for c in candidates):  # "Rex passed away": the pet memory holds of that name
+        held: list[FactVersion | Candidate] = [*store.list_facts(scope), *candidates]
+        candidates = [each for c in candidates for each in addressed(c, held)]
     slots = store.slot_versions(scope, sorted({c.slot for c in candidates}))
     changed: dict[str, FactVersion] = {}
     for candidate in sorted(candidates, key=lambda c: c.valid_from):

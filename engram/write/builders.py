@@ -131,7 +131,7 @@ def job(*, creative: bool, predicate: str) -> Builder:
     """A known job title; ``creative`` also accepts titles that are often hobbies ("painter")."""
 
     def build(match: re.Match[str], ctx: Context) -> list[Found]:
-        title = p.job_title(match.group("v"), creative=creative)
+        title = p.job_title(_cut_at_mention(match, ctx.mentions), creative=creative)  # "a teacher [last week]"
         return [Found("occupation", title, f"{predicate} {p.article(title)}")] if title else []
 
     return build
@@ -187,31 +187,37 @@ def pet_named(match: re.Match[str], ctx: Context) -> list[Found]:
 
 
 def pet_acquired(match: re.Match[str], ctx: Context) -> list[Found]:
-    """Pets had or got: "I adopted a cat called Mo", "we got a puppy", "I have two cats"."""
+    """Pets had or got: "I adopted a cat called Mo", "we got a puppy", "I have two cats, Milo and Otis"."""
     word, rest = match.group("sp").lower(), match.group("rest")
     determiner, verb = match.group("det").lower(), " ".join(match.group("verb").lower().split())
     verb = {"have": "has", "own": "owns", "brought home": "brought home"}.get(verb, verb)
-    if _GIFT.match(rest):
-        return []
+    species, count = p.PET_SPECIES[word], _COUNT.get(determiner, 1)
     named = _NAMED.match(rest)
-    if named:
-        names = _names(rest[named.end() :], many=False)
-        if not names:
-            return []
-        value = f"{p.PET_SPECIES[word]} named {names[0]}"
+    names = _names(rest[named.end() :], many=count > 1) if named else _listed(rest, count)
+    if _GIFT.match(rest) or (named and not names):
+        return []
+    if names:
+        found = [Found("pet", f"{species} named {n}", f"{verb} {p.article(species)} named {n}") for n in names]
     elif not p.ends_phrase(rest):
         return []
-    elif determiner in _COUNT and word != p.PET_SPECIES[word]:
+    elif determiner in _COUNT and word != species:
         return [Found("pet", f"{determiner} {word}", f"{verb} {determiner} {word}")]
     else:
-        value = p.PET_SPECIES[word]
-    found = [Found("pet", value, f"{verb} {p.article(value)}")]
+        found = [Found("pet", species, f"{verb} {p.article(species)}")]
     for more in _MORE_PETS.finditer(rest):  # "... a dog named Max and a cat named Luna"
         names = _names(more.group("name"), many=False)
         if names:
             other = f"{p.PET_SPECIES[more.group('sp').lower()]} named {names[0]}"
             found.append(Found("pet", other, f"{verb} {p.article(other)}"))
     return found
+
+
+def _listed(rest: str, count: int) -> list[str]:
+    """The names in apposition ("two cats, Milo and Otis."): as many as counted, then the clause ends."""
+    comma = re.match(r"\s*,\s*", rest)
+    names = _names(rest[comma.end() :], many=count > 1) if comma else []
+    tail = rest[rest.rfind(names[-1]) + len(names[-1]) :] if names else ""
+    return names if len(names) == count and re.match(r"\s*(?:$|[,.!?;:()]|\s-\s|(?:who|which)\b)", tail) else []
 
 
 def owns(match: re.Match[str], ctx: Context) -> list[Found]:

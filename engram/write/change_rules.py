@@ -29,6 +29,7 @@ _UNTIL_CLAUSE_END = r"(?P<v>[^,;:.!?]+?)"
 _SPECIES = "(?P<sp>" + "|".join(sorted(p.PET_SPECIES, key=len, reverse=True)) + r")(?:\s+(?:puppy|pup|dog|kitten|cat|mix))?"
 _POSSESSION = "(?P<obj>" + "|".join(sorted(p.POSSESSIONS, key=len, reverse=True)) + ")"
 _DRINK = "|".join(sorted((re.escape(d) for d in p.DRINKS), key=len, reverse=True))
+_DRINK_WORDS = frozenset(w for d in p.DRINKS for w in d.split())
 _A_DRINK = rf"{p.DRINK_MODIFIERS}(?:(?:cup|mug|glass|pot)\s+of\s+)?"
 _HABIT = re.compile(
     r"^\s*(?:every|each|daily|in\s+the\s+mornings?|mornings|most\s+(?:days|mornings)|now|these\s+days|nowadays)\b",
@@ -40,6 +41,7 @@ _HERE = re.compile(
     r"|\b(?:settled\s+in|settling\s+in|here\s+in)\s+(?P<w>[^!.?,;]+)",
     re.I,
 )
+_THESE_DAYS = re.compile(r"\b(?:these\s+days|nowadays|lately|now|at\s+the\s+moment)\b", re.I)
 _RESIDENCE = re.compile(r"\b(?:live|lived|living|moved|relocated|home)\b", re.I)
 _ACCEPTED = re.compile(
     r"\bI\s+(?:\w+\s+)?(?:got|accepted|took|landed)\s+(?:the\s+(?:job|offer|position|role)|it)\b|\bI\s+said\s+yes\b", re.I
@@ -90,16 +92,32 @@ def drink(*, habit: bool = False) -> Builder:
         found = [Found("drink", value, f"drinks {value}")]
         old = match.groupdict().get("old") or ((instead := _INSTEAD.match(rest)) and instead.group("old"))
         if old and old.lower() != value:
-            found.append(Found("drink", old.lower(), f"drinks {old.lower()}", ends=True))
+            found.extend(_drink_ends(old))
         return found
 
     return build
 
 
+def _drink_ends(drink: str) -> list[Found]:
+    """A drink given up: as the everyday drink, and liking it ("I love espresso"), whatever the feeling."""
+    value = " ".join(drink.lower().split())
+    return [Found("drink", value, f"drinks {value}", ends=True), Found(f"preference:{value}", "", f"likes {value}", ends=True)]
+
+
 def ended_drink(match: re.Match[str], ctx: Context) -> list[Found]:
-    """ "I quit espresso", "I gave up coffee": that drink ends."""
-    value = match.group("v").lower()
-    return [Found("drink", value, f"drinks {value}")]
+    """ "I quit espresso", "I gave up coffee", "it replaced green tea for me": that drink ends;
+    the drink that replaced it, when the match names one, holds."""
+    new = (match.groupdict().get("new") or "").lower()
+    return [*([Found("drink", new, f"drinks {new}")] if new else []), *_drink_ends(match.group("v"))]
+
+
+def lately(build: Builder) -> Builder:
+    """``build``, only when the sentence says it is so these days ("these days I'm all about matcha")."""
+
+    def checked(match: re.Match[str], ctx: Context) -> list[Found]:
+        return build(match, ctx) if _THESE_DAYS.search(ctx.sentence) else []
+
+    return checked
 
 
 _CLAUSE_ENDS = re.compile(r"\s*(?:$|[.!,;]|(?:and|but|so)\b)", re.I)
@@ -265,7 +283,7 @@ CHANGE_RULES: tuple[Rule, ...] = (
         "drink",
         rf"\bI\s+{A}(?:also\s+)?(?P<verb>drink|have|make|am\s+{A}drinking|have\s+{A}been\s+drinking|start\s+(?:my|each|every)\s+"
         rf"(?:day|morning)\s+with)\s+(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b",
-        drink(habit=True), 0.75, triggers=frozenset(w for d in p.DRINKS for w in d.split()),
+        drink(habit=True), 0.75, triggers=_DRINK_WORDS,
     ),
     make_rule(
         "drink",
@@ -279,13 +297,21 @@ CHANGE_RULES: tuple[Rule, ...] = (
     ),
     make_rule(
         "drink",
-        rf"(?:^\W*|\b(?:so|and|but)\s+)(?:these\s+days|nowadays|now)\s*,?\s*it(?:'s|\s+is)\s+(?:all\s+)?(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b",
-        drink(), 0.7, triggers="days nowadays now", first_person=False,
+        rf"(?:^\W*|\b(?:so|and|but)\s+)(?:these\s+days|nowadays|lately|now)\s*,?\s*it(?:'s|\s+is)\s+(?:all\s+)?(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b",
+        drink(), 0.7, triggers="days nowadays now lately", first_person=False,
     ),
     make_rule(
         "drink",
-        rf"\bI\s+{A}(?:have\s+{A})?(?:quit|gave\s+up|stopped\s+drinking|cut\s+out|ditched)\s+{p.DRINK_MODIFIERS}(?P<v>{_DRINK})\b",
-        ended_drink, 0.8, ends=True, triggers="quit gave stopped cut ditched",
+        rf"\bI\s+{A}(?:have\s+{A})?(?:quit|gave\s+up|given\s+up|stopped\s+drinking|cut\s+out|ditched)\s+{p.DRINK_MODIFIERS}(?P<v>{_DRINK})\b",
+        ended_drink, 0.8, ends=True, triggers="quit gave given stopped cut ditched",
+    ),
+    make_rule(
+        "drink", rf"\bI\s+am\s+{A}all\s+about\s+(?P<mod>{_A_DRINK})(?P<v>{_DRINK})\b", lately(drink()), 0.7,
+        triggers=_DRINK_WORDS,
+    ),
+    make_rule(
+        "drink", rf"\b(?:it|(?P<new>{_DRINK}))\s+(?:has\s+)?replaced\s+{p.DRINK_MODIFIERS}(?P<v>{_DRINK})\s+for\s+me\b",
+        ended_drink, 0.75, dated=True, triggers="replaced",
     ),
 )  # fmt: skip
 

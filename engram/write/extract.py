@@ -17,8 +17,9 @@ from datetime import datetime
 from engram.model import NewTurn, Turn
 from engram.text.timeexpr import TimeMention, find_time_mentions
 from engram.write import patterns as p
-from engram.write.builders import Context
+from engram.write.builders import Context, Found
 from engram.write.change_rules import CHANGE_RULES
+from engram.write.life_rules import LIFE_RULES
 from engram.write.rules import RULES, Rule
 
 __all__ = ["FactCandidate", "extract_facts", "turn_facts"]
@@ -30,7 +31,7 @@ _KINDS = {
     "relationship_status": "identity", "family": "family", "preference": "preference",
     "favorite": "preference", "nickname": "identity", "drink": "preference",
 }  # fmt: skip
-_ALL_RULES = (*RULES, *CHANGE_RULES)
+_ALL_RULES = (*RULES, *CHANGE_RULES, *LIFE_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,26 @@ def _past_span(
     return dating.begin, dating.until
 
 
+_LEFT = re.compile(
+    r"(?:,|\band)\s+(?:then\s+)?(?:I\s+|we\s+)?(?:(?:stayed|lived\s+there|was\s+there|were\s+there|remained|worked"
+    r"\s+there)(?:\s+there)?\s+(?:until|till|through)|(?:left|moved\s+(?:away|out|on)|quit)(?:\s+in)?)\s+$",
+    re.I,
+)
+
+
+def _left_at(
+    rule: Rule, found: Found, match: re.Match[str], sentence: str, mentions: list[TimeMention]
+) -> datetime | None:
+    """When a move or a new job the sentence dates was over: "I moved to Berlin in 2015 and stayed
+    until 2018" (2019-01-01, the end of the period named), "... and left in 2018"; None if not said."""
+    if not rule.dated or rule.ends or found.ends or found.attribute not in ("lives_in", "employer", "occupation"):
+        return None
+    for mention in mentions:
+        if mention.start > match.start() and mention.direction == "past" and _LEFT.search(sentence[: mention.start]):
+            return mention.until
+    return None
+
+
 def _dating_mention(
     rule: Rule, match: re.Match[str], sentence: str, mentions: list[TimeMention]
 ) -> TimeMention | None:
@@ -253,6 +274,11 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
                     else:
                         dating = _dating_mention(rule, match, sentence, mentions)
                         span = (dating.begin if dating else None, None)
+                        left = _left_at(rule, found, match, sentence, mentions)
+                        if left is not None:
+                            if dating is None:
+                                continue  # "I moved to Berlin and stayed until 2018": from when? Nothing.
+                            span = (dating.begin, left)
                     ends = rule.ends or found.ends
                     we = match.groupdict().get("s") or "I"
                     candidate = FactCandidate(

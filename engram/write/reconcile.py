@@ -160,6 +160,44 @@ def reconcile(candidate: Candidate, versions: Sequence[FactVersion], *, now: dat
     return operations
 
 
+#: The relations a partner named alone may be held under ("Jake and I broke up").
+_PARTNERS = frozenset({"family:partner", "family:boyfriend", "family:girlfriend", "family:wife", "family:husband"})
+
+
+def addressed(candidate: Candidate, held: Sequence[FactVersion | Candidate]) -> list[Candidate]:
+    """The ``ends`` candidates that an end naming its value by a name alone stands for.
+
+    Extraction cannot always tell the whole value of a multi-valued slot: "Rex passed away" says
+    ``pet named Rex`` (of whatever species), "Jake and I broke up" ``family:partner = Jake``
+    (whatever the relation), "My boyfriend and I broke up" ``family:boyfriend`` with no value
+    (whichever one). Each becomes an end of every ``held`` value it names: same subject, same
+    attribute (any partner relation for ``family:partner``), same name (any, for no value);
+    none when nothing held matches. Any other candidate is returned as it is.
+    """
+    value = " ".join(candidate.value.casefold().split())
+    by_name = not value or value.startswith("pet named ") or candidate.attribute == "family:partner"
+    if not (candidate.ends and candidate.multi and by_name):
+        return [candidate]
+    attributes = _PARTNERS if candidate.attribute == "family:partner" else {candidate.attribute}
+    name = _name(value)
+    found: dict[tuple[str, str], Candidate] = {}
+    for fact in held:
+        if (
+            fact.subject.casefold() == candidate.subject.casefold()
+            and fact.attribute in attributes
+            and (not name or _name(fact.value) == name)
+            and not (isinstance(fact, Candidate) and fact.ends)
+        ):
+            found[(fact.attribute, _name(fact.value))] = replace(candidate, attribute=fact.attribute, value=fact.value)
+    return list(found.values())
+
+
+def _name(value: str) -> str:
+    """The name a value holds: "dog named Rex" -> "rex", "Jake" -> "jake"."""
+    value = " ".join(value.casefold().split())
+    return value.split(" named ", 1)[1] if " named " in value else value
+
+
 def _end(candidate: Candidate, holding: FactVersion | None) -> list[Operation]:
     """Close the version true at the candidate's time, if it is the one the candidate names."""
     at = candidate.valid_from
