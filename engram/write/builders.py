@@ -73,6 +73,12 @@ _ORGANISATION_CALLED = re.compile(
     r"|nonprofit|non-profit|lab|bank|hospital|clinic|bakery|cafe|restaurant|school)\s+(?:called|named)\s+",
     re.I,
 )
+#: Verbs after which "engaged" means attentive, not about to marry (up to the end of their clause).
+_ATTENTIVE = re.compile(
+    r"\b(?:show|shows|showing|showed|stay|stays|staying|keep|keeps|keeping|remain|remains|remaining|feel"
+    r"|feels|feeling|seem|seems|look|looks|prove|make\s+sure)\b[^,;:.!?]*$",
+    re.I,
+)
 _APPOSITION_END = re.compile(r"\s*[,()]|\s+(?:-|–)\s")
 
 
@@ -239,8 +245,11 @@ def favorite(match: re.Match[str], ctx: Context) -> list[Found]:
 
 
 def status(match: re.Match[str], ctx: Context) -> list[Found]:
-    """Relationship status: married, engaged, divorced, separated, widowed, single."""
+    """Relationship status: married, engaged, divorced, separated, widowed, single; not "engaged" as
+    attentive ("show that I'm engaged", "I stay engaged in class")."""
     status = match.group("st").lower()
+    if status == "engaged" and _ATTENTIVE.search(ctx.sentence[: match.start()]):
+        return []
     status = "widowed" if status.startswith("widow") else status
     got = re.search(r"\bgot(?:ten)?\s", match.group(0), re.I) is not None
     return [Found("relationship_status", status, f"got {status}" if got else f"is {status}")]

@@ -24,13 +24,13 @@ def _words(text: str) -> frozenset[str]:
 
 
 _PLAN_BREAK = re.compile(
-    r"\s*(?:[,;:()!?.]|\s-\s|\s+(?:and|because|but|so|which|with|since|as|if|while|when|after|before"
-    r"|until|though|although|or|together)\b)",
+    rf"\s*(?:{p.PUNCTUATION_BREAK}|\s-\s|\s+(?:and|because|but|so|which|with|since|as|if|while|when|after"
+    r"|before|until|though|although|or|together)\b)",
     re.I,
 )
 _PREFERENCE_BREAK = re.compile(
-    r"\s*(?:[,;:()!?.\"]|\s-\s|\s+(?:and|because|but|so|which|who|when|since|as|if|while|than|like"
-    r"|anymore|any\s+more|too|very|so\s+much|a\s+lot|as\s+well|more|with|for|especially|even|right"
+    rf"\s*(?:{p.PUNCTUATION_BREAK}|\"|\s-\s|\s+(?:and|because|but|so|which|who|when|since|as|if|while|than"
+    r"|like|anymore|any\s+more|too|very|so\s+much|a\s+lot|as\s+well|more|with|for|especially|even|right"
     r"|now|these\s+days|nowadays|though|or|that)\b)",
     re.I,
 )
@@ -40,6 +40,16 @@ _REVERSAL = re.compile(r"no\s+longer|gone\s+off|stopped|lost\s+interest", re.I)
 _PLAN_TAIL = _words("on in at by for during until from to this next last the around about")
 _PLACE_STARTS = _words("the a an my our")
 _GERUND = re.compile(r"^\w+ing\b")
+#: Prepositions a value may not end on: its object was cut ("listening to [\"The Daily Boost\"]").
+_PREPOSITIONS = _words("to of with about for at from into onto by")
+#: Words that restrict a noun: the preference may be in what follows ("recipes that balance ...").
+_RESTRICTIVE = _words("that which who with where")
+#: Words that pair with a later "and"/"or": cut there, the value is half of it ("both work [and play]").
+_PAIRED = _words("both either between neither")
+#: Words that may open a clause before "I plan": the plan is the sentence's, not a relative clause's.
+_PLAN_OPENERS = p.CLAUSE_OPENERS | p.TIME_WORDS | _words(
+    "next tomorrow tonight later week month year summer winter spring fall autumn soon first eventually"
+)
 
 
 def plan(*, going: bool = False, noun: bool = False) -> Builder:
@@ -49,6 +59,8 @@ def plan(*, going: bool = False, noun: bool = False) -> Builder:
     def build(match: re.Match[str], ctx: Context) -> list[Found]:
         if going and not any(m.direction == "future" and m.start > match.start() for m in ctx.mentions):
             return []
+        if _plan_in_relative_clause(ctx.sentence, match.start()):
+            return []  # "The town I'm planning to visit is Oakdale", "a print that I plan to frame"
         if noun:
             return _planned_thing(match, ctx.mentions)
         value = cut_at_mention(match, ctx.mentions)
@@ -61,7 +73,7 @@ def plan(*, going: bool = False, noun: bool = False) -> Builder:
         words = p.third_person(_strip_stopwords(raw_words))
         if not words or len(words) > 7 or _PRONOUNS.intersection(w.lower() for w in raw_words):
             return []
-        if all(word.lower() in p.GENERIC_PLAN_WORDS for word in words):
+        if all(word.lower() in p.GENERIC_PLAN_WORDS for word in words) or _incomplete_plan(words, cut):
             return []
         value = " ".join(words)
         linker = "on" if _GERUND.match(value) else "to"
@@ -78,6 +90,8 @@ def _planned_thing(match: re.Match[str], mentions: list[TimeMention]) -> list[Fo
         words.pop()
     head = next((index for index, word in enumerate(words) if word.lower() in p.PLANNED_THINGS), None)
     if head is None or head > 2 or len(words) > 7 or _PRONOUNS.intersection(w.lower() for w in words):
+        return []
+    if _half_of_pair(words, cut):
         return []
     thing = " ".join(p.third_person(words) or [])
     return [Found("plan", thing, f"plans {p.article(thing)}")] if thing else []
@@ -102,6 +116,8 @@ def preference(match: re.Match[str], ctx: Context) -> list[Found]:
     words = (value[: cut.start()] if cut else value).split()
     if _PRONOUNS.intersection(word.lower() for word in words):
         return []
+    if words and words[-1].lower() in _PREPOSITIONS:
+        return []  # "listening to [\"The Daily Boost\"]": what is listened to was cut
     words = _strip_stopwords(words)
     generic_the = len(words) == 2 and words[0].lower() == "the" and words[1].lower() in p.GENERIC_THE_OBJECTS
     words = words[1:] if generic_the else words
@@ -114,8 +130,10 @@ def preference(match: re.Match[str], ctx: Context) -> list[Found]:
         or lowered[-1] in p.VAGUE_OBJECTS
         or lowered in ([gerund] for gerund in p.VAGUE_GERUNDS)
         or all(word in p.GENERIC_PLAN_WORDS or word.isdigit() for word in lowered)
+        or all(word in p.TIME_WORDS for word in lowered)  # "I prefer Saturday mornings [for running]"
+        or lowered[0] == "like"  # "I like like most people": a filler
         or (all(word[0].isupper() for word in words) and feeling in ("loves", "likes") and "fan" not in verb)
-        or (cut is not None and _truncated(value, cut, lowered))
+        or (cut is not None and _truncated(value, cut, lowered, prefer=verb == "prefer"))
     ):
         return []
     converted = p.third_person(lowered)
@@ -148,13 +166,20 @@ def _strip_stopwords(words: list[str]) -> list[str]:
     return words
 
 
-def _truncated(value: str, cut: re.Match[str], lowered: list[str]) -> bool:
+def _truncated(value: str, cut: re.Match[str], lowered: list[str], *, prefer: bool) -> bool:
     """Whether cutting at ``cut`` left half a phrase.
 
     "a safe, inviting place" cut at the comma ends on an adjective; "action and sci-fi movies"
     cut at "and" loses the noun both words qualify; "sharing that with others" cut at "that"
-    loses the object.
+    loses the object. What one prefers is often the restriction: "I prefer recipes [that
+    balance nutrition and flavor]", "combining journaling [with art therapy]"; and a phrasal
+    verb alone needs its "with": "curling up [with a good book]" (but "camping trips [with my
+    family]" is whole).
     """
+    word = cut.group(0).strip().lower()
+    phrasal = len(lowered) == 2 and lowered[0].endswith("ing") and lowered[1] in _PARTICLES
+    if word in _RESTRICTIVE and (prefer or phrasal):
+        return True
     if cut.group(0).strip() == "," and len(lowered) >= 2 and lowered[-2] in ("a", "an", "the"):
         return True
     if cut.group(0).strip().lower() == "that":  # "stories that ..." qualifies; "sharing that" is an object
@@ -164,4 +189,52 @@ def _truncated(value: str, cut: re.Match[str], lowered: list[str]) -> bool:
         following = value[cut.end() :]
         next_cut = _PREFERENCE_BREAK.search(following)
         return len((following[: next_cut.start()] if next_cut else following).split()) >= 2
+    return False
+
+
+def _plan_in_relative_clause(sentence: str, start: int) -> bool:
+    """Whether "I plan" at ``start`` is inside a relative clause: "the stream I'm planning to fish at",
+    "a print that I plan to frame", "which I plan to solve"; not after "and", "now", "next week"."""
+    before = re.search(r"([A-Za-z']+)\s+$", sentence[:start])
+    if before is None:
+        return False
+    word = before.group(1).lower()
+    return word not in _PLAN_OPENERS and not (word.endswith("ly") and word not in ("only", "early"))
+
+
+def _half_of_pair(words: list[str], cut: re.Match[str] | None) -> bool:
+    """Whether the value stops at the "and"/"or" of a pair it opened: "use their laptop for both work"."""
+    return (
+        cut is not None
+        and cut.group(0).strip().lower() in ("and", "or")
+        and not _PAIRED.isdisjoint(word.lower() for word in words)
+    )
+
+
+def _incomplete_plan(words: list[str], cut: re.Match[str] | None) -> bool:
+    """Whether the plan lacks what it acts on or names nothing without the conversation.
+
+    A lone verb must be a whole activity ("travel", "ski"), not "dedicate [this Friday to ...]"
+    or "start [with a meditation session]"; "one" as the object ("invest in one soon") and a
+    bare definite description ("make the sauce", "focus on the paint job": which sauce?) name
+    nothing alone, unless it is a general place or part of one's home ("explore the city",
+    "tackle the bathroom") or more words say which ("the app on AWS", "the object counting
+    feature").
+    """
+    lowered = [word.lower() for word in words]
+    if len(lowered) == 1:
+        return lowered[0] not in p.COMPLETE_VERBS
+    if _half_of_pair(words, cut):
+        return True
+    if "one" in lowered[1:] or "ones" in lowered[1:]:
+        at = lowered.index("one") if "one" in lowered else lowered.index("ones")
+        if at + 1 == len(lowered) or lowered[at + 1] != "of":
+            return True
+    if "the" in lowered[1:3]:
+        described = [w for w in words[lowered.index("the", 1) + 1 :] if w.lower() not in ("soon", "again")]
+        return (
+            0 < len(described) <= 2
+            and all(w.isalpha() and w.islower() for w in described)
+            and described[-1] not in p.GENERIC_THE_OBJECTS | p.HOME_OBJECTS
+        )
     return False
