@@ -799,6 +799,7 @@ _TRANSCRIPT = (
             [],
         ),
         ("I don't have a road bike yet, but I'm planning to invest in one soon.", []),
+        ("I'm planning to spend quality time with close friends like Ryan.", []),
         # a condition anywhere in the clause
         (
             "I'm planning to give a 60-day notice to my landlord by November 1 if my condo purchase proceeds, "

@@ -224,6 +224,8 @@ def _incomplete_plan(words: list[str], cut: re.Match[str] | None) -> bool:
     lowered = [word.lower() for word in words]
     if len(lowered) == 1:
         return lowered[0] not in p.COMPLETE_VERBS
+    if lowered[-1] == "time":
+        return True  # "spend quality time [with close friends]": with whom, on what?
     if _half_of_pair(words, cut):
         return True
     if "one" in lowered[1:] or "ones" in lowered[1:]:
