@@ -777,6 +777,8 @@ _TRANSCRIPT = (
         ("I prefer recipes that balance nutrition and flavor to satisfy all family members.", []),
         ("I prefer cooking meals that accommodate all restrictions at once, like gluten-free.", []),
         ("I prefer properties with low HOA fees, and I think good natural light is important.", []),
+        ("I prefer proofs that clearly state all assumptions in the inductive hypothesis.", []),
+        ("I prefer structured counseling sessions combined with informal weekly check-ins.", []),
         ("For running, I prefer Saturday mornings and Wednesday evenings.", []),
         # a relative clause is not the plan
         (
@@ -889,6 +891,12 @@ def test_user_chat_precision(text: str, expected: list[tuple[str, str]]) -> None
             [("preference:using lightweight alpine-based containers", "likes")],
         ),
         ("I love going on road trips with friends and family.", [("preference:going on road trips", "loves")]),
+        ("I love camping trips with my fam, 'cause nature brings peace.", [("preference:camping trips", "loves")]),
+        ("I prefer planning ahead with detailed schedules to reduce stress.", [("preference:planning ahead", "likes")]),
+        (
+            "I prefer tackling challenging problems that combine algebra, geometry, and calculus.",
+            [("preference:tackling challenging problems", "likes")],
+        ),
         ("I'm a big fan of Bill Simmons, so I think I'll check out his podcast.", [("preference:bill simmons", "likes")]),
         ('She said "hi". I love hiking.', [("preference:hiking", "loves")]),
         ("I'm engaged to Tom and we're planning a wedding.", [("plan", "wedding"), ("relationship_status", "engaged")]),

@@ -76,7 +76,6 @@ _SENTENCE_BREAK = re.compile(
     r"(?<!\bSr\.)(?<!\bvs\.)(?<!\bProf\.)\s+|\n+"
 )
 _WORD = re.compile(r"[^\W\d_]+")
-_DOUBLE_QUOTE = re.compile(r"[\"“”]")
 _FIRST_PERSON = frozenset({"i", "im", "my", "me", "we", "our"})
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 _CONTRACTIONS = (
@@ -252,10 +251,13 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
     facts: dict[tuple[str, str], FactCandidate] = {}
     message: str | None = None
     quotes = 0  # straight and curly double quotes seen so far: odd means inside a quotation
+    has_quotes = '"' in text or "“" in text or "”" in text
     pasted: bool | None = None
     for raw in _SENTENCE_BREAK.split(text):
         evidence = raw.strip()
-        quoted, quotes = quotes % 2 == 1, quotes + len(_DOUBLE_QUOTE.findall(raw))
+        quoted = quotes % 2 == 1
+        if has_quotes:
+            quotes += raw.count('"') + raw.count("“") + raw.count("”")
         words = set(_WORD.findall(evidence.lower()))
         first_person = not _FIRST_PERSON.isdisjoint(words)
         rules = [r for r in _ALL_RULES if not r.triggers.isdisjoint(words) and (first_person or not r.first_person)]

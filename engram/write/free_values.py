@@ -45,6 +45,7 @@ _PREPOSITIONS = _words("to of with about for at from into onto by")
 #: Words that restrict a noun: the preference may be in what follows ("recipes that balance ...").
 _RESTRICTIVE = _words("that which who with where")
 #: Words that pair with a later "and"/"or": cut there, the value is half of it ("both work [and play]").
+_COMBINING = _words("combining combined combine mixing mixed pairing paired balancing")
 _PAIRED = _words("both either between neither")
 #: Words that may open a clause before "I plan": the plan is the sentence's, not a relative clause's.
 _PLAN_OPENERS = p.CLAUSE_OPENERS | p.TIME_WORDS | _words(
@@ -171,14 +172,19 @@ def _truncated(value: str, cut: re.Match[str], lowered: list[str], *, prefer: bo
 
     "a safe, inviting place" cut at the comma ends on an adjective; "action and sci-fi movies"
     cut at "and" loses the noun both words qualify; "sharing that with others" cut at "that"
-    loses the object. What one prefers is often the restriction: "I prefer recipes [that
-    balance nutrition and flavor]", "combining journaling [with art therapy]"; and a phrasal
-    verb alone needs its "with": "curling up [with a good book]" (but "camping trips [with my
-    family]" is whole).
+    loses the object. What one prefers of a bare kind of thing is the restriction: "I prefer
+    recipes [that balance nutrition and flavor]", "cooking meals [that accommodate all
+    restrictions]", "properties [with low HOA fees]" (not "tackling challenging problems [that
+    ...]"); combining needs what with: "combining journaling [with art therapy]"; and a
+    phrasal verb alone its "with": "curling up [with a good book]" (but "camping trips [with
+    my family]" is whole).
     """
     word = cut.group(0).strip().lower()
-    phrasal = len(lowered) == 2 and lowered[0].endswith("ing") and lowered[1] in _PARTICLES
-    if word in _RESTRICTIVE and (prefer or phrasal):
+    if word in _RESTRICTIVE and (
+        (prefer and (len(lowered) == 1 or (word != "with" and len(lowered) == 2 and lowered[0].endswith("ing"))))
+        or not _COMBINING.isdisjoint(lowered)
+        or (len(lowered) == 2 and lowered[0].endswith("ing") and lowered[1] in _PARTICLES)
+    ):
         return True
     if cut.group(0).strip() == "," and len(lowered) >= 2 and lowered[-2] in ("a", "an", "the"):
         return True

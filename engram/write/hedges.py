@@ -99,4 +99,6 @@ def is_pasted(text: str) -> bool:
     """
     if _ROLE_PLAY.match(text) or _LEAD_IN.match(text) or _INSTRUCTION.match(text):
         return True
+    if text.count("\n") < 2 or ":" not in text:
+        return False
     return len(_SPEAKER_LINE.findall(text)) >= 2 or len(_TIMESTAMP_LINE.findall(text)) >= 2
