@@ -19,6 +19,7 @@ from engram.text.timeexpr import TimeMention, find_time_mentions
 from engram.write import patterns as p
 from engram.write.builders import Context, Found
 from engram.write.change_rules import CHANGE_RULES
+from engram.write.hedges import conditional, is_pasted
 from engram.write.life_rules import LIFE_RULES
 from engram.write.rules import RULES, Rule
 
@@ -93,10 +94,10 @@ _QUESTION_START = re.compile(
 _HEDGE = (
     r"if|would|could|might|maybe|perhaps|wish|wishes|dream|dreams|dreaming|imagine|imagining|pretend"
     r"|unless|whether|should|say|says|said|saying|tell|tells|told|think|thinks|thought|guess|suppose"
-    r"|believe|believes|someday|probably|(?-i:may)|almost|nearly"
+    r"|believe|believes|someday|probably|(?-i:may)|almost|nearly|assuming|provided|providing"
 )
 _HEDGED = re.compile(rf"\b(?:{_HEDGE}|hope|hopes|hoping|hopefully|want|wants|wanted|wanna)\b", re.I)
-_HEDGED_PLAN = re.compile(rf"\b(?:{_HEDGE})\b", re.I)
+_HEDGED_PLAN = re.compile(rf"\b(?:{_HEDGE}|once(?=\s+(?:I|we|my|our|the|it|they|you|this|that)\b))\b", re.I)
 #: Negations govern their own clause only: "I don't have a dog, but I have a cat".
 _NEGATED = re.compile(r"\b(?:not|never|no|nor|cannot|used)\b", re.I)
 _NEGATION_SCOPE = re.compile(r"[,;:]|\s(?:but|and|then|so|because|although|though|while)\s", re.I)
@@ -126,12 +127,16 @@ def _is_question(sentence: str) -> bool:
 
 
 def _blocked(sentence: str, match: re.Match[str], rule: Rule) -> bool:
-    """Whether a hedge, negation, reported speech or a quotation governs the match."""
+    """Whether a hedge, negation, condition, reported speech or a quotation governs the match."""
     prefix = sentence[: match.start()]
     if prefix.count('"') % 2 == 1:
         return True
     hedged = _HEDGED_PLAN if rule.attribute == "plan" else _HEDGED
     if hedged.search(prefix) is not None:
+        return True
+    groups = match.groupdict()
+    value = next((match.start(name) for name in ("v", "rest") if groups.get(name) is not None), match.end())
+    if conditional(sentence, value):  # "... to my landlord by November 1 if my condo purchase proceeds"
         return True
     scope = max((found.end() for found in _NEGATION_SCOPE.finditer(prefix)), default=0)
     return _NEGATED.search(prefix, scope) is not None
@@ -245,13 +250,22 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
     subject, display = (name, name) if name else ("user", "The user")
     facts: dict[tuple[str, str], FactCandidate] = {}
     message: str | None = None
+    quotes = 0  # straight and curly double quotes seen so far: odd means inside a quotation
+    has_quotes = '"' in text or "“" in text or "”" in text
+    pasted: bool | None = None
     for raw in _SENTENCE_BREAK.split(text):
         evidence = raw.strip()
+        quoted = quotes % 2 == 1
+        if has_quotes:
+            quotes += raw.count('"') + raw.count("“") + raw.count("”")
         words = set(_WORD.findall(evidence.lower()))
         first_person = not _FIRST_PERSON.isdisjoint(words)
         rules = [r for r in _ALL_RULES if not r.triggers.isdisjoint(words) and (first_person or not r.first_person)]
-        if not rules or _is_question(evidence):
+        if not rules or quoted or _is_question(evidence):
             continue
+        pasted = is_pasted(text) if pasted is None else pasted
+        if pasted:
+            return []
         sentence = _normalise(evidence)
         mentions: list[TimeMention] | None = None
         for rule in rules:

@@ -213,6 +213,33 @@ VAGUE_OBJECTS = _words(
 GENERIC_THE_OBJECTS = _words(
     "outdoors beach mountains ocean sea rain snow countryside sun forest woods city lake"
 )
+#: Parts of one's own home: "tackle the bathroom" names the speaker's bathroom, "the museum" nothing.
+HOME_OBJECTS = _words(
+    "house home apartment flat garden yard backyard garage basement attic kitchen bathroom bedroom closet"
+    " lawn roof porch patio"
+)
+#: Verbs that are a whole plan alone ("planning to travel"); any other verb needs what it acts on
+#: ("planning to dedicate [this Friday to admin tasks]", "to start [with a meditation session]").
+COMPLETE_VERBS = _words(
+    """
+    travel ski snowboard hike camp swim surf sail fish hunt retire graduate volunteer exercise meditate
+    relocate emigrate elope marry relax rest garden cycle bike jog run skate dance paint bake cook downsize
+    """
+)
+#: Times of the week or day: "I prefer Saturday mornings" says when, not what.
+TIME_WORDS = _words(
+    """
+    monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays
+    saturdays sundays morning mornings afternoon afternoons evening evenings night nights weekend weekends
+    weekday weekdays day days
+    """
+)
+#: Punctuation that ends a value, not inside a name or a number: "St. George's", "Node.js", "9:30",
+#: "4.7.0", "1,500" stay whole.
+PUNCTUATION_BREAK = (
+    r"(?<!\d),|,(?!\d)|(?<!\d):|:(?!\d)|[;()!?]"
+    r"|(?<!\bSt)(?<!\bMt)(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bJr)(?<!\bvs)\.(?!\w)"
+)
 #: What one plans as a noun: "I'm planning a trip to Lisbon", "a big family reunion".
 PLANNED_THINGS = _words(
     """

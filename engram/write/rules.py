@@ -2,7 +2,8 @@
 
 Sentences reach these rules normalised (contractions expanded: "I'm" is "I am", "don't" is
 "do not"; a lone "i" is "I"). Each rule's regex finds the statement and names the value
-``v``; its builder (:mod:`engram.write.builders`) checks and normalises the value.
+``v``; its builder (:mod:`engram.write.builders`, :mod:`engram.write.free_values` for plans and
+preferences) checks and normalises the value.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from engram.write import builders as b
+from engram.write import free_values as fv
 from engram.write import patterns as p
 from engram.write.builders import Builder
 
@@ -253,28 +255,28 @@ RULES: tuple[Rule, ...] = (
     make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}planning\s+(?:to|on)\s+(?P<v>.+)",
-        b.plan(),
+        fv.plan(),
         0.75,
         triggers="planning",
     ),
     make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}planning\s+(?P<v>an?\s+.+)",
-        b.plan(noun=True),
+        fv.plan(noun=True),
         0.7,
         triggers="planning",
     ),
     make_rule(
         "plan",
         _I_OR_WE + rf"{A}(?:plan|intend)\s+to\s+(?P<v>.+)",
-        b.plan(),
+        fv.plan(),
         0.75,
         triggers="plan intend",
     ),
     make_rule(
         "plan",
         _I_OR_WE + rf"(?:am|are)\s+{A}(?:going\s+to|gonna)\s+(?P<v>.+)",
-        b.plan(going=True),
+        fv.plan(going=True),
         0.65,
         triggers="going gonna",
     ),
@@ -286,7 +288,7 @@ RULES: tuple[Rule, ...] = (
         rf"|(?:do\s+not|no\s+longer)\s+{A}(?:like|enjoy|love)|am\s+{A}not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan\s+of"
         rf"|am\s+{A}no\s+longer\s+into|have\s+{A}(?:lost\s+interest\s+in|stopped\s+(?:liking|enjoying)))"
         r"\s+(?P<v>.+)",
-        b.preference,
+        fv.preference,
         0.75,
         triggers=_PREFERENCE_WORDS,
     ),
