@@ -906,3 +906,18 @@ def test_user_chat_precision(text: str, expected: list[tuple[str, str]]) -> None
 )
 def test_user_chat_precision_keeps_correct_facts(text: str, expected: list[tuple[str, str]]) -> None:
     assert _pairs(text, speaker=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an inch mark after a digit opens no quotation: the facts after it stay
+        ('I\'m 5\'10" tall. I live in Denver now.', [("lives_in", "Denver")]),
+        ('My TV is 55" wide. I work as a nurse.', [("occupation", "nurse")]),
+        ('She said "I am 30" and left. I work as a nurse.', [("occupation", "nurse")]),
+        # a real quotation still gives nothing, even across sentences
+        ('He wrote "I live in Paris. I work as a nurse." on the card.', []),
+    ],
+)
+def test_quotation_marks_and_inch_marks(text: str, expected: list[tuple[str, str]]) -> None:
+    assert _pairs(text, speaker=None) == expected

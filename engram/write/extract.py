@@ -122,6 +122,20 @@ def _normalise(sentence: str) -> str:
     return text
 
 
+def _count_quotes(sentence: str, seen: int) -> int:
+    """``seen`` plus the quotation marks in ``sentence`` (odd: a quotation is open).
+
+    A straight double quote right after a digit outside a quotation is an inch mark
+    (``5'10"``, ``a 55" TV``), not the start of one.
+    """
+    for mark in re.finditer(r'["“”]', sentence):
+        start = mark.start()
+        if seen % 2 == 0 and mark.group() == '"' and start and sentence[start - 1].isdigit():
+            continue
+        seen += 1
+    return seen
+
+
 def _is_question(sentence: str) -> bool:
     return sentence.rstrip().endswith("?") or _QUESTION_START.match(sentence) is not None
 
@@ -257,7 +271,7 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
         evidence = raw.strip()
         quoted = quotes % 2 == 1
         if has_quotes:
-            quotes += raw.count('"') + raw.count("“") + raw.count("”")
+            quotes = _count_quotes(raw, quotes)
         words = set(_WORD.findall(evidence.lower()))
         first_person = not _FIRST_PERSON.isdisjoint(words)
         rules = [r for r in _ALL_RULES if not r.triggers.isdisjoint(words) and (first_person or not r.first_person)]
