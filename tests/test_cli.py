@@ -235,6 +235,11 @@ def test_import_jsonl_rejects_bad_files(engram: Engram, tmp_path: Path) -> None:
     bad.write_text('{"format": "something-else"}\n')
     one_line_error(engram("import", "jsonl", str(bad)), 2, "not an engram-jsonl file")
     one_line_error(engram("import", "jsonl", str(bad), "--user", "x"), 2, "do not apply")
+    assert not engram.db.exists()  # a refused file does not even create a store
+    header = json.dumps({"format": "engram-jsonl", "version": 1, "tenant": "default"})
+    bad.write_text(f"{header}\n{{\"id\": 3}}\n")
+    one_line_error(engram("import", "jsonl", str(bad)), 2, "line 2")
+    assert not engram.db.exists()
 
 
 def locomo_sample(sample_id: str, speakers: tuple[str, str]) -> dict[str, object]:

@@ -13,6 +13,7 @@ import click
 from engram.cli import render
 from engram.cli.base import Settings, json_option, pass_settings, progress
 from engram.errors import EngramError, ValidationError
+from engram.formats import jsonl
 from engram.formats.dataset import Conversation
 from engram.formats.validate import check_conversations
 from engram.model.limits import MAX_BATCH_MESSAGES
@@ -140,7 +141,8 @@ def _select(
 def _import_jsonl(settings: Settings, path: str) -> ImportSummary:
     with click.open_file(path, "r", encoding="utf-8") as source:
         lines = source.readlines()
-    total = sum(1 for line in lines[1:] if line.strip())
+    # checked before the store is opened, so that a refused file does not even create it
+    total = jsonl.check_lines(lines, tenant=settings.tenant)
     summary = ImportSummary("jsonl", path)
     written = 0
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -145,3 +145,22 @@ def parse_turn_line(
         if vector.shape != (dim,):
             raise ValidationError(f"{where}.embedding has {vector.size} values, expected {dim}")
     return turn, vector
+
+
+def check_lines(lines: Sequence[str], *, tenant: str) -> int:
+    """Validate a whole export (header and every turn line) without a store; the turn count.
+
+    Used before a store is opened, so that a refused file does not even create one.
+
+    Raises:
+        ValidationError: the file is empty, or a line is not valid (naming it).
+    """
+    if not lines:
+        raise ValidationError("the file is empty")
+    parse_header(lines[0])
+    count = 0
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip():
+            parse_turn_line(line, number, tenant=tenant, dim=None)
+            count += 1
+    return count
