@@ -12,12 +12,14 @@ from typing import Any
 
 from engram.model import Scope, SearchFilters, Turn
 from engram.model.timeutil import from_micros, to_micros
-from engram.store.base import UserScope
+from engram.store.base import Match, UserScope
 
 TURN_COLUMNS = (
     "seq, id, tenant, user_id, agent_id, session_id, role, name, content, content_hash, "
     "ts, recorded_at, metadata"
 )
+#: What a :class:`~engram.store.base.Match` reads of a turn (seq first, like TURN_COLUMNS).
+MATCH_COLUMNS = "seq, id, role, name, ts"
 SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 #: FTS5's bm25 constant k1: one query term adds less than ``(k1 + 1) × IDF`` to a row's score.
 BM25_K1 = 1.2
@@ -83,6 +85,12 @@ def turn_from_row(row: Sequence[Any]) -> Turn:
         metadata=json.loads(meta),
         seq=seq,
     )
+
+
+def match_from_row(row: Sequence[Any], score: float) -> Match:
+    """A match from a row of :data:`MATCH_COLUMNS`."""
+    _seq, tid, role, name, ts = row
+    return Match(tid, score, role, name, from_micros(ts))
 
 
 def chunks(items: list[Any], size: int = SQLITE_MAX_VARS) -> Iterator[list[Any]]:
