@@ -212,10 +212,16 @@ def compare(before: Path, after: Path) -> int:
     differ = [qid for qid in old if old[qid] != new.get(qid)]
     missing = set(old) ^ set(new)
     print(f"{len(old)} questions: {len(differ)} differ, {len(missing)} in one run only")
-    for qid in differ[:5]:
-        for key in old[qid]:
-            if old[qid][key] != new[qid].get(key):
-                print(f"  {qid} {key}:\n    before {old[qid][key]}\n    after  {new[qid].get(key)}")
+    for qid in differ[:10]:
+        for recipe, was in old[qid].items():
+            now = new[qid].get(recipe)
+            parts = was.items() if isinstance(was, dict) else [("", was)]
+            for part, value in parts:
+                other = now.get(part) if isinstance(now, dict) else now
+                if value != other:
+                    at = next((i for i, (a, b) in enumerate(zip(value, other or [], strict=False)) if a != b), None)
+                    shown = (value[at], other[at]) if at is not None else (len(value), len(other or []))
+                    print(f"  {qid} {recipe} {part} differs at {at}: {shown[0]} / {shown[1]}")
     return 1 if differ or missing else 0
 
 

@@ -136,10 +136,10 @@ class _Turns:
 
 def test_hits_are_read_whole_in_one_call_and_a_turn_forgotten_meanwhile_is_left_out():
     turns = _turns(4)
-    ranked = [Ranked(Match.of(t, 0.0), 1.0 - i / 10, {"rrf": 0.1}) for i, t in enumerate(turns)]
+    ranked = [Ranked(Match.of(t, 0.0), 1.0 - i / 10, priors={"speaker": 0.6}) for i, t in enumerate(turns)]
     store = _Turns(turns[:2] + turns[3:])  # turns[2] was forgotten after the search found it
     hits = with_turns(store, UserScope("t", "u"), ranked)
-    assert [(h.turn, h.score, h.signals) for h in hits] == [(t, 1.0 - i / 10, {"rrf": 0.1}) for i, t in
+    assert [(h.turn, h.score, h.signals) for h in hits] == [(t, 1.0 - i / 10, {"speaker": 0.6}) for i, t in
                                                              enumerate(turns) if i != 2]
     assert store.read == [[t.id for t in turns]] and with_turns(store, UserScope("t", "u"), []) == []
 

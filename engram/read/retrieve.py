@@ -27,7 +27,7 @@ turns are read only for the hits returned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -38,7 +38,7 @@ from engram.model import Hit, SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
-from engram.read.fuse import reciprocal_rank_fusion
+from engram.read.fuse import Fused, reciprocal_rank_fusion
 from engram.store.base import Match, Store, UserScope
 
 
@@ -139,11 +139,20 @@ def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    """A fused candidate before its turn is read: what the priors and the cut need of it."""
+    """A fused candidate before its turn is read: what the priors and the cut need of it.
+
+    Its signals (:attr:`signals`) are assembled only when asked for: most candidates are cut.
+    """
 
     turn: Match
     score: float
-    signals: Mapping[str, float] = field(default_factory=dict)
+    fused: Fused | None = None
+    priors: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def signals(self) -> dict[str, float]:
+        """The fusion's signals (:meth:`Fused.signals`) and the priors that raised the score."""
+        return {**(self.fused.signals() if self.fused is not None else {}), **self.priors}
 
 
 #: What the priors re-rank: whole hits or light ones.
@@ -205,7 +214,7 @@ def fuse_matches(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfi
         k=config.rrf_k,
         weights=dict(config.weights),
     )
-    return [Ranked(said[str(item.key)], item.score, item.signals()) for item in fused]
+    return [Ranked(said[str(item.key)], item.score, item) for item in fused]
 
 
 def with_turns(store: Store, scope: UserScope, ranked: Sequence[Ranked]) -> list[Hit]:
@@ -216,31 +225,44 @@ def with_turns(store: Store, scope: UserScope, ranked: Sequence[Ranked]) -> list
     return [Hit(turns[item.turn.id], item.score, item.signals) for item in ranked if item.turn.id in turns]
 
 
-def speaker_boost(turn: Turn | Match, analysis: QueryAnalysis, *, by_role: float, by_name: float) -> float:
-    """How much the question's speaker prior raises ``turn`` (0 when it was said by someone else)."""
-    if turn.name and turn.name.split()[0].casefold() in analysis.names:
+def speaker_boost(
+    turn: Turn | Match, names: Collection[str], role: str | None, *, by_role: float, by_name: float
+) -> float:
+    """How much the speaker prior raises ``turn`` for a question that names ``names`` (first
+    names, case-folded) or speaks of ``role``'s turns ("my"): 0 when someone else said it."""
+    if turn.name and turn.name.split()[0].casefold() in names:
         return by_name
-    return by_role if analysis.speaker_role is not None and turn.role == analysis.speaker_role else 0.0
+    return by_role if role is not None and turn.role == role else 0.0
 
 
 def apply_priors(hits: list[H], analysis: QueryAnalysis, config: RetrievalConfig) -> list[H]:
     """``hits`` (whole or light) re-ranked with the fused scores of the question's speaker's
     turns, and of the turns inside its time window, raised (see the module docstring)."""
     window = analysis.time_range if config.window_boost else None
-    if window is None and not ((config.role_boost or config.name_boost) and (analysis.names or analysis.speaker_role)):
+    names, role = analysis.names, analysis.speaker_role
+    by_speaker = bool((config.role_boost or config.name_boost) and (names or role))
+    if window is None and not by_speaker:
         return hits
     raised = []
     for hit in hits:
-        signals = dict(hit.signals)
+        priors: dict[str, float] = {}
         factor = 1.0
-        if by_speaker := speaker_boost(hit.turn, analysis, by_role=config.role_boost, by_name=config.name_boost):
-            signals["speaker"] = by_speaker
-            factor *= 1 + by_speaker
+        if by_speaker and (
+            boost := speaker_boost(hit.turn, names, role, by_role=config.role_boost, by_name=config.name_boost)
+        ):
+            priors["speaker"] = boost
+            factor *= 1 + boost
         if window is not None and window[0] <= hit.turn.timestamp < window[1]:
-            signals["in_window"] = config.window_boost
+            priors["in_window"] = config.window_boost
             factor *= 1 + config.window_boost
-        raised.append(replace(hit, score=hit.score * factor, signals=signals) if factor != 1.0 else hit)
+        raised.append(_raised(hit, factor, priors) if factor != 1.0 else hit)
     return sorted(raised, key=lambda hit: -hit.score)  # stable: ties keep the fused order
+
+
+def _raised(hit: H, factor: float, priors: dict[str, float]) -> H:
+    if isinstance(hit, Ranked):
+        return Ranked(hit.turn, hit.score * factor, hit.fused, {**hit.priors, **priors})
+    return Hit(hit.turn, hit.score * factor, {**hit.signals, **priors})
 
 
 def _episode_route(
@@ -261,7 +283,9 @@ def _episode_route(
     )[: config.episodes]
     chosen = [(episodes[str(item.key)], item.score) for item in fused]
     wanted = [turn_id for episode, _ in chosen for turn_id in episode.turn_ids]
-    turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
+    found = store.get_turns(scope, wanted, filters=filters, until=until) if wanted else []
+    turns = {t.id: t for t in sorted(found, key=lambda t: (t.timestamp, t.seq))}
+    # In time order: the float32 scores of a batch depend (in their last bits) on its order.
     scores = store.vector_scores(scope, list(turns.values()), query_vector)
     ranking: list[Match] = []
     for episode, _ in chosen:

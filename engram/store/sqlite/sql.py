@@ -31,16 +31,28 @@ def scope_key(tenant: str, user_id: str) -> str:
     return "u" + str(int(digest[:15], 16))
 
 
-def scope_where(scope: UserScope) -> tuple[str, list[Any]]:
-    """The SQL condition and parameters that limit a table to one user (and agent, if named)."""
+def scope_where(scope: UserScope, *, by_key: bool = False) -> tuple[str, list[Any]]:
+    """The SQL condition and parameters that limit a table to one user (and agent, if named).
+
+    ``by_key``: the query names its rows by id or seq; the scope columns are kept off the
+    indexes (see :func:`filter_sql`).
+    """
+    plus = "+" if by_key else ""
+    where = f"{plus}tenant=? AND {plus}user_id=?"
     if scope.agent_id is None:
-        return "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
-    return "tenant=? AND user_id=? AND agent_id=?", [scope.tenant, scope.user_id, scope.agent_id]
+        return where, [scope.tenant, scope.user_id]
+    return f"{where} AND agent_id=?", [scope.tenant, scope.user_id, scope.agent_id]
 
 
-def filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:
-    """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
-    clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
+def filter_sql(
+    scope: UserScope, filters: SearchFilters, until: datetime, *, by_key: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL conditions on alias ``t`` for a scope, filters and the reference time.
+
+    ``by_key``: the query names its rows by id or seq, so the scope and time columns are kept
+    off the indexes (``+``); otherwise SQLite walks every turn of the user to check a few ids.
+    """
+    clauses = ["+t.tenant = ?", "+t.user_id = ?", "+t.ts <= ?"] if by_key else ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
     params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
     if not filters.include_archived:
         clauses.append("t.archived_at IS NULL")

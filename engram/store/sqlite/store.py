@@ -228,10 +228,11 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
     ) -> list[Turn]:
         """The turns with these ids in this scope; with ``filters``, only those a search could return."""
         if filters is not None or until is not None:
-            where, params = filter_sql(scope, filters or SearchFilters(), until or datetime.max.replace(tzinfo=UTC))
+            where, params = filter_sql(
+                scope, filters or SearchFilters(), until or datetime.max.replace(tzinfo=UTC), by_key=True
+            )
         else:
-            where, params = scope_where(scope)
-            where = " AND ".join(f"t.{clause}" for clause in where.split(" AND "))
+            where, params = scope_where(scope, by_key=True)
         out: list[Turn] = []
         with self._lock:
             for chunk in chunks(list(dict.fromkeys(ids)), max(SQLITE_MAX_VARS - len(params), 100)):
@@ -382,7 +383,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
             out.extend(
                 turn_from_row(row)
                 for row in self._conn.execute(
-                    f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})",
+                    f"SELECT {TURN_COLUMNS} FROM turns WHERE +tenant=? AND +user_id=? AND id IN ({marks})",
                     (tenant, user_id, *chunk),
                 )
             )
