@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from perf import latency  # benchmarks/ is on the path when this file is run
 
 import engram
 import engram.read.retrieve as retrieve_module
@@ -115,16 +116,6 @@ class Stages:
             setattr(module, name, fn)
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
-        "mean_ms": round(statistics.fmean(ordered), 3),
-    }
-
-
 def run(work: Path, bench: str, only: set[str] | None, repeat: int, recipes: tuple[str, ...]) -> dict[str, Any]:
     """Time every question of the chosen conversations and dump their rankings."""
     from engram.read.analyze import analyze, embedding_text
@@ -181,9 +172,9 @@ def run(work: Path, bench: str, only: set[str] | None, repeat: int, recipes: tup
         "conversations": sorted(only) if only else "all",
         "questions": len(rankings),
         "repeat": repeat,
-        "search_total": percentiles(totals),
-        "question_embedding": percentiles(embeds),
-        "stages": {label: percentiles(values) for label, values in sorted(stages.items())},
+        "search_total": latency(totals),
+        "question_embedding": latency(embeds),
+        "stages": {label: latency(values) for label, values in sorted(stages.items())},
         "rankings": rankings,
     }
 
