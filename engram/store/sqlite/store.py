@@ -390,9 +390,6 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         return out
 
 
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
     """The id a turn is stored under when its own id belongs to someone else."""
     digest = hashlib.sha256(f"{tenant}\x00{user_id}\x00{turn_id}".encode()).hexdigest()
