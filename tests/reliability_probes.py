@@ -233,6 +233,10 @@ STORE_PROBES: dict[str, Callable[[StoreWorld], object]] = {
     "vector_search": lambda w: [
         w.store.vector_search(w.a, v, filters=EVERYTHING, until=FUTURE, limit=50) for v in w.b_vectors
     ],
+    "text_matches": lambda w: w.store.text_matches(w.a, _b_terms(), filters=EVERYTHING, until=FUTURE, limit=50),
+    "vector_matches": lambda w: [
+        w.store.vector_matches(w.a, v, filters=EVERYTHING, until=FUTURE, limit=50) for v in w.b_vectors
+    ],
     "vector_scores": lambda w: w.store.vector_scores(w.a, w.b_turns, w.b_vectors[0]),
     "adjacent_turns": lambda w: [w.store.adjacent_turns(w.a, t, before=5, after=5) for t in w.b_turns],
     "speaker_names": lambda w: w.store.speaker_names(w.a),

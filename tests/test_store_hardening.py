@@ -114,6 +114,8 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
         "recent_turns": store.recent_turns(a, "s1", until=until, limit=10),
         "text_search": store.text_search(a, words, filters=wide, until=until, limit=10),
         "vector_search": store.vector_search(a, vector, filters=wide, until=until, limit=10),
+        "text_matches": store.text_matches(a, words, filters=wide, until=until, limit=10),
+        "vector_matches": store.vector_matches(a, vector, filters=wide, until=until, limit=10),
         "vector_scores": store.vector_scores(a, b_turns, vector),
         "adjacent_turns": store.adjacent_turns(a, b_turns[1]),
         "speaker_names": list(store.speaker_names(a)),

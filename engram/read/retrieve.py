@@ -20,14 +20,17 @@ says about them:
 * when: turns inside the time window it names ("a week ago", ``window_boost``), so that a
   window narrows as well as adds candidates.
 
-Every hit keeps every signal for ``explain``.
+Every hit keeps every signal for ``explain``. The rankings are fused, and the priors applied,
+on light matches (id, score, role, speaker, time: :class:`~engram.store.base.Match`); whole
+turns are read only for the hits returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,8 +38,8 @@ from engram.model import Hit, SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
-from engram.read.fuse import reciprocal_rank_fusion
-from engram.store.base import Store, UserScope
+from engram.read.fuse import Fused, reciprocal_rank_fusion
+from engram.store.base import Match, Store, UserScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,28 @@ def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
     return about_past or fact.true_at(at)
 
 
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A fused candidate before its turn is read: what the priors and the cut need of it.
+
+    Its signals (:attr:`signals`) are assembled only when asked for: most candidates are cut.
+    """
+
+    turn: Match
+    score: float
+    fused: Fused | None = None
+    priors: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def signals(self) -> dict[str, float]:
+        """The fusion's signals (:meth:`Fused.signals`) and the priors that raised the score."""
+        return {**(self.fused.signals() if self.fused is not None else {}), **self.priors}
+
+
+#: What the priors re-rank: whole hits or light ones.
+H = TypeVar("H", Hit, Ranked)
+
+
 def retrieve(
     store: Store,
     scope: UserScope,
@@ -144,74 +169,100 @@ def retrieve(
     filters: SearchFilters,
     until: datetime,
     config: RetrievalConfig,
+    explain: bool = False,
 ) -> Retrieved:
     """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes.
 
     ``embedded`` waits for the question's vector (``None`` without one): it is called after
-    the full-text search, so the question can be embedded meanwhile.
+    the full-text search, so the question can be embedded meanwhile. The rankings are fused
+    on ids and scores (:class:`~engram.store.base.Match`); whole turns are read only for the
+    top ``k``, and for the candidates below the cut (``rest``) only with ``explain``.
     """
     pool = max(config.candidates, k)
     use = set(config.retrievers)
-    rankings: dict[str, list[tuple[Turn, float]]] = {}
+    rankings: dict[str, list[Match]] = {}
     result = Retrieved(hits=[], rest=[])
     if "bm25" in use:
-        found = store.text_search(scope, analysis.terms, filters=filters, until=until, limit=pool)
-        rankings["bm25"] = [(c.turn, c.score) for c in found]
+        rankings["bm25"] = store.text_matches(scope, analysis.terms, filters=filters, until=until, limit=pool)
     query_vector = embedded() if embedded is not None else None
     if query_vector is not None and "vector" in use:
-        found = store.vector_search(scope, query_vector, filters=filters, until=until, limit=pool)
-        rankings["vector"] = [(c.turn, c.score) for c in found]
+        rankings["vector"] = store.vector_matches(scope, query_vector, filters=filters, until=until, limit=pool)
     window = analysis.time_range
     if query_vector is not None and "time" in use and window is not None:
         since = max(window[0], filters.since) if filters.since else window[0]
         end = min(window[1], filters.until) if filters.until else window[1]
         if since < end:
             narrowed = replace(filters, since=since, until=end)
-            found = store.vector_search(scope, query_vector, filters=narrowed, until=until, limit=pool)
-            rankings["time"] = [(c.turn, c.score) for c in found]
+            rankings["time"] = store.vector_matches(scope, query_vector, filters=narrowed, until=until, limit=pool)
     if query_vector is not None and "episode" in use:
         result.episodes, rankings["episode"] = _episode_route(
             store, scope, analysis, query_vector, filters=filters, until=until, config=config
         )
     if "fact" in use:
         result.facts, rankings["fact"] = _fact_route(store, scope, analysis, filters=filters, until=until, config=config)
-    turns = {turn.id: turn for ranking in rankings.values() for turn, _ in ranking}
-    fused = reciprocal_rank_fusion(
-        {name: [(turn.id, score) for turn, score in ranking] for name, ranking in rankings.items() if ranking},
-        k=config.rrf_k,
-        weights=dict(config.weights),
-    )
-    hits = [Hit(turns[str(item.key)], item.score, item.signals()) for item in fused]
-    hits = apply_priors(hits, analysis, config)
-    result.hits, result.rest = hits[:k], hits[k:]
+    ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
+    result.hits = with_turns(store, scope, ranked[:k])
+    result.rest = with_turns(store, scope, ranked[k:]) if explain else []
     return result
 
 
-def speaker_boost(turn: Turn, analysis: QueryAnalysis, *, by_role: float, by_name: float) -> float:
-    """How much the question's speaker prior raises ``turn`` (0 when it was said by someone else)."""
-    if turn.name and turn.name.split()[0].casefold() in analysis.names:
+def fuse_matches(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfig) -> list[Ranked]:
+    """The rankings fused by weighted reciprocal rank (:func:`reciprocal_rank_fusion`), best first."""
+    said = {match.id: match for ranking in rankings.values() for match in ranking}
+    fused = reciprocal_rank_fusion(
+        {name: [(match.id, match.score) for match in ranking] for name, ranking in rankings.items() if ranking},
+        k=config.rrf_k,
+        weights=dict(config.weights),
+    )
+    return [Ranked(said[str(item.key)], item.score, item) for item in fused]
+
+
+def with_turns(store: Store, scope: UserScope, ranked: Sequence[Ranked]) -> list[Hit]:
+    """``ranked`` as hits, their whole turns read in one call (a turn forgotten meanwhile is left out)."""
+    if not ranked:
+        return []
+    turns = {turn.id: turn for turn in store.get_turns(scope, [item.turn.id for item in ranked])}
+    return [Hit(turns[item.turn.id], item.score, item.signals) for item in ranked if item.turn.id in turns]
+
+
+def speaker_boost(
+    turn: Turn | Match, names: Collection[str], role: str | None, *, by_role: float, by_name: float
+) -> float:
+    """How much the speaker prior raises ``turn`` for a question that names ``names`` (first
+    names, case-folded) or speaks of ``role``'s turns ("my"): 0 when someone else said it."""
+    if turn.name and turn.name.split()[0].casefold() in names:
         return by_name
-    return by_role if analysis.speaker_role is not None and turn.role == analysis.speaker_role else 0.0
+    return by_role if role is not None and turn.role == role else 0.0
 
 
-def apply_priors(hits: list[Hit], analysis: QueryAnalysis, config: RetrievalConfig) -> list[Hit]:
-    """``hits`` re-ranked with the fused scores of the question's speaker's turns, and of the
-    turns inside its time window, raised (see the module docstring)."""
+def apply_priors(hits: list[H], analysis: QueryAnalysis, config: RetrievalConfig) -> list[H]:
+    """``hits`` (whole or light) re-ranked with the fused scores of the question's speaker's
+    turns, and of the turns inside its time window, raised (see the module docstring)."""
     window = analysis.time_range if config.window_boost else None
-    if window is None and not ((config.role_boost or config.name_boost) and (analysis.names or analysis.speaker_role)):
+    names, role = analysis.names, analysis.speaker_role
+    by_speaker = bool((config.role_boost or config.name_boost) and (names or role))
+    if window is None and not by_speaker:
         return hits
     raised = []
     for hit in hits:
-        signals = dict(hit.signals)
+        priors: dict[str, float] = {}
         factor = 1.0
-        if by_speaker := speaker_boost(hit.turn, analysis, by_role=config.role_boost, by_name=config.name_boost):
-            signals["speaker"] = by_speaker
-            factor *= 1 + by_speaker
+        if by_speaker and (
+            boost := speaker_boost(hit.turn, names, role, by_role=config.role_boost, by_name=config.name_boost)
+        ):
+            priors["speaker"] = boost
+            factor *= 1 + boost
         if window is not None and window[0] <= hit.turn.timestamp < window[1]:
-            signals["in_window"] = config.window_boost
+            priors["in_window"] = config.window_boost
             factor *= 1 + config.window_boost
-        raised.append(Hit(hit.turn, hit.score * factor, signals) if factor != 1.0 else hit)
+        raised.append(_raised(hit, factor, priors) if factor != 1.0 else hit)
     return sorted(raised, key=lambda hit: -hit.score)  # stable: ties keep the fused order
+
+
+def _raised(hit: H, factor: float, priors: dict[str, float]) -> H:
+    if isinstance(hit, Ranked):
+        return Ranked(hit.turn, hit.score * factor, hit.fused, {**hit.priors, **priors})
+    return Hit(hit.turn, hit.score * factor, {**hit.signals, **priors})
 
 
 def _episode_route(
@@ -223,7 +274,7 @@ def _episode_route(
     filters: SearchFilters,
     until: datetime,
     config: RetrievalConfig,
-) -> tuple[list[tuple[Episode, float]], list[tuple[Turn, float]]]:
+) -> tuple[list[tuple[Episode, float]], list[Match]]:
     by_text = store.episode_text_search(scope, analysis.terms, until=until, limit=config.episodes * 2)
     by_vector = store.episode_vector_search(scope, query_vector, until=until, limit=config.episodes * 2)
     episodes = {e.id: e for e, _ in [*by_text, *by_vector]}
@@ -232,12 +283,14 @@ def _episode_route(
     )[: config.episodes]
     chosen = [(episodes[str(item.key)], item.score) for item in fused]
     wanted = [turn_id for episode, _ in chosen for turn_id in episode.turn_ids]
-    turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
+    found = store.get_turns(scope, wanted, filters=filters, until=until) if wanted else []
+    turns = {t.id: t for t in sorted(found, key=lambda t: (t.timestamp, t.seq))}
+    # In time order: the float32 scores of a batch depend (in their last bits) on its order.
     scores = store.vector_scores(scope, list(turns.values()), query_vector)
-    ranking: list[tuple[Turn, float]] = []
+    ranking: list[Match] = []
     for episode, _ in chosen:
-        inside = [(turns[tid], scores[tid]) for tid in episode.turn_ids if tid in scores]
-        inside.sort(key=lambda pair: -pair[1])
+        inside = [Match.of(turns[tid], scores[tid]) for tid in episode.turn_ids if tid in scores]
+        inside.sort(key=lambda match: -match.score)
         ranking += inside[: config.turns_per_episode]
     return chosen, ranking
 
@@ -250,7 +303,7 @@ def _fact_route(
     filters: SearchFilters,
     until: datetime,
     config: RetrievalConfig,
-) -> tuple[list[tuple[FactVersion, float]], list[tuple[Turn, float]]]:
+) -> tuple[list[tuple[FactVersion, float]], list[Match]]:
     # Facts are about people: a match on a person's name alone says nothing about the question.
     terms = [term for term in analysis.terms if term not in analysis.names]
     found = store.fact_text_search(scope, terms, limit=config.facts * 3)
@@ -259,7 +312,7 @@ def _fact_route(
     wanted = [fact.source_turn_ids[0] for fact, _ in facts if fact.source_turn_ids]
     turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
     ranking = [
-        (turns[fact.source_turn_ids[0]], score)
+        Match.of(turns[fact.source_turn_ids[0]], score)
         for fact, score in facts
         if fact.source_turn_ids and fact.source_turn_ids[0] in turns
     ]

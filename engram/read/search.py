@@ -32,17 +32,19 @@ def find(
     filters: SearchFilters,
     at: datetime,
     config: RetrievalConfig,
+    explain: bool = False,
 ) -> Retrieved:
     """The top ``k`` turns for ``query`` asked at ``at``, and the routes retrieval took.
 
     ``embedder`` gives the embedder on first need (a recipe of full text alone loads none).
+    With ``explain``, the fused candidates below the cut too (their turns read).
     """
     analysis = analyze(query, at)
     vector = None
     if VECTOR_RETRIEVERS & set(config.retrievers):
         speakers = store.speaker_names(scope) if analysis.names else frozenset()
         vector = embed_later(embedder(), embedding_text(analysis, speakers))
-    return retrieve(store, scope, analysis, vector, k=k, filters=filters, until=at, config=config)
+    return retrieve(store, scope, analysis, vector, k=k, filters=filters, until=at, config=config, explain=explain)
 
 
 def search(
@@ -59,7 +61,7 @@ def search(
     started: float,
 ) -> SearchResult:
     """:func:`find`, as the search result the API returns (signals and routes with ``explain``)."""
-    found = find(store, embedder, scope, query, k=k, filters=filters, at=at, config=config)
+    found = find(store, embedder, scope, query, k=k, filters=filters, at=at, config=config, explain=explain)
     hits = found.hits if explain else [Hit(hit.turn, hit.score) for hit in found.hits]
     return SearchResult(
         query=query,

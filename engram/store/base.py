@@ -56,6 +56,32 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class Match:
+    """A turn found by one retriever, without its content: what fusion and the priors read.
+
+    The read path fuses rankings of these and builds whole turns only for what it returns.
+
+    Attributes:
+        id: the turn's id.
+        score: the retriever's raw score (higher is better).
+        role: the turn's role.
+        name: the speaker's name, if given.
+        timestamp: when the turn was said (UTC).
+    """
+
+    id: str
+    score: float
+    role: str
+    name: str | None
+    timestamp: datetime
+
+    @classmethod
+    def of(cls, turn: Turn, score: float) -> Match:
+        """The match of a whole turn."""
+        return cls(turn.id, score, turn.role, turn.name, turn.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnNotes:
     """What the write path learned about a turn before storing it.
 
@@ -200,6 +226,28 @@ class Store(Protocol):
         limit: int,
     ) -> list[Candidate]:
         """Cosine similarity to ``vector``. Best first."""
+
+    def text_matches(
+        self,
+        scope: UserScope,
+        terms: Sequence[str],
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Match]:
+        """:meth:`text_search`'s ranking (the same turns, order and scores), as light matches."""
+
+    def vector_matches(
+        self,
+        scope: UserScope,
+        vector: np.ndarray,
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Match]:
+        """:meth:`vector_search`'s ranking (the same turns, order and scores), as light matches."""
 
     def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
         """Cosine of ``vector`` to each (non-archived) turn's vector."""

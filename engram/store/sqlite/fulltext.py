@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from engram.model import SearchFilters
-from engram.store.base import Candidate, UserScope
+from engram.store.base import Candidate, Match, UserScope
 from engram.store.sqlite.sql import (
+    MATCH_COLUMNS,
     SQLITE_MAX_VARS,
     TURN_COLUMNS,
     any_term,
@@ -25,6 +26,7 @@ from engram.store.sqlite.sql import (
     chunks,
     filter_sql,
     match_expression,
+    match_from_row,
     turn_from_row,
 )
 
@@ -53,7 +55,33 @@ class FullTextMixin:
         until: datetime,
         limit: int,
     ) -> list[Candidate]:
-        """The ``limit`` turns FTS5's bm25 ranks best for any of ``terms``.
+        """The ``limit`` turns FTS5's bm25 ranks best for any of ``terms`` (see :meth:`_ranked_rows`)."""
+        rows = self._ranked_rows(scope, terms, filters, until, limit, TURN_COLUMNS)
+        return [Candidate(turn_from_row(row[:-1]), -float(row[-1])) for row in rows]
+
+    def text_matches(
+        self,
+        scope: UserScope,
+        terms: Sequence[str],
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Match]:
+        """:meth:`text_search`'s ranking as light matches: no turn is built."""
+        rows = self._ranked_rows(scope, terms, filters, until, limit, MATCH_COLUMNS)
+        return [match_from_row(row[:-1], -float(row[-1])) for row in rows]
+
+    def _ranked_rows(
+        self,
+        scope: UserScope,
+        terms: Sequence[str],
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+        columns: str,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``columns`` (seq first) and bm25 ranks of the ``limit`` best turns, best first.
 
         In a large store only turns that can rank are scored. A term in many turns (a
         speaker's name, "like") adds at most a known bound to a score, so turns holding only
@@ -68,18 +96,17 @@ class FullTextMixin:
         with self._lock:
             self._sync_caches()
             if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
-                rows = self._every_match(scope, terms, where, params, limit)
-            else:
-                total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
-                bounds = self._common_terms(terms, total, limit)
-                rows = self._rank_text(scope, terms, bounds, where, params, limit)
-                floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
-                if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
-                    kept = {term: bound for term, bound in bounds.items() if bound < floor}
-                    rows = self._rank_text(
-                        scope, terms, kept if _prunable(terms, kept) else {}, where, params, limit
-                    )
-        return [Candidate(turn_from_row(row[:-1]), -float(row[-1])) for row in rows]
+                return self._every_match(scope, terms, where, params, limit, columns)
+            total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
+            bounds = self._common_terms(terms, total, limit)
+            rows = self._rank_text(scope, terms, bounds, where, params, limit, columns)
+            floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
+            if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
+                kept = {term: bound for term, bound in bounds.items() if bound < floor}
+                rows = self._rank_text(
+                    scope, terms, kept if _prunable(terms, kept) else {}, where, params, limit, columns
+                )
+        return rows
 
     def _user_turns(self, tenant: str, user_id: str) -> int:
         """How many turns a user has: counted once, then kept by this process's inserts.
@@ -94,11 +121,11 @@ class FullTextMixin:
         return self._turn_counts[key]
 
     def _every_match(
-        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int
+        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
-        """Turn rows and bm25 ranks, best first, scoring every turn of the user with a term."""
+        """Rows of ``columns`` and bm25 ranks, best first, scoring every turn of the user with a term."""
         sql = (
-            f"SELECT {', '.join('t.' + c.strip() for c in TURN_COLUMNS.split(','))}, {_BM25} AS rank "
+            f"SELECT {', '.join('t.' + c.strip() for c in columns.split(','))}, {_BM25} AS rank "
             f"FROM turns_fts CROSS JOIN turns t ON t.seq = turns_fts.rowid "
             f"WHERE turns_fts MATCH ? AND {where} ORDER BY rank, t.seq LIMIT ?"
         )
@@ -132,8 +159,9 @@ class FullTextMixin:
         where: str,
         params: list[Any],
         limit: int,
+        columns: str,
     ) -> list[tuple[Any, ...]]:
-        """Turn rows and bm25 ranks, best first, of the user's turns :func:`any_term` finds.
+        """Rows of ``columns`` and bm25 ranks, best first, of the user's turns :func:`any_term` finds.
 
         Scored by every term, without the scope token: its IDF alone would read all the
         user's rows, and the candidates are the user's already. The filters are checked on
@@ -148,20 +176,21 @@ class FullTextMixin:
         candidates = match_expression(scope, _TEXT_COLUMNS, terms, common)
         for best in (4 * limit, -1):  # LIMIT -1: all
             ranked = self._conn.execute(sql, [scored, candidates, best]).fetchall()
-            rows = self._filtered(dict(ranked), where, params, limit)
+            rows = self._filtered(dict(ranked), where, params, limit, columns)
             if len(rows) == limit or len(ranked) < best:
                 break
         return rows
 
     def _filtered(
-        self, ranks: dict[int, float], where: str, params: list[Any], limit: int
+        self, ranks: dict[int, float], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
-        """The rows of the turns ranked in ``ranks`` that pass ``where``, best ``limit`` first."""
+        """Rows of ``columns`` (seq first) of the turns ranked in ``ranks`` that pass ``where``,
+        best ``limit`` first."""
         rows: list[tuple[Any, ...]] = []
         for chunk in chunks(list(ranks), max(SQLITE_MAX_VARS - len(params), 100)):
             marks = ",".join("?" * len(chunk))
             rows += self._conn.execute(
-                f"SELECT {TURN_COLUMNS} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})",
+                f"SELECT {columns} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})",
                 [*params, *chunk],
             ).fetchall()
         rows.sort(key=lambda row: (ranks[row[0]], row[0]))

@@ -12,12 +12,14 @@ from typing import Any
 
 from engram.model import Scope, SearchFilters, Turn
 from engram.model.timeutil import from_micros, to_micros
-from engram.store.base import UserScope
+from engram.store.base import Match, UserScope
 
 TURN_COLUMNS = (
     "seq, id, tenant, user_id, agent_id, session_id, role, name, content, content_hash, "
     "ts, recorded_at, metadata"
 )
+#: What a :class:`~engram.store.base.Match` reads of a turn (seq first, like TURN_COLUMNS).
+MATCH_COLUMNS = "seq, id, role, name, ts"
 SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 #: FTS5's bm25 constant k1: one query term adds less than ``(k1 + 1) × IDF`` to a row's score.
 BM25_K1 = 1.2
@@ -29,16 +31,28 @@ def scope_key(tenant: str, user_id: str) -> str:
     return "u" + str(int(digest[:15], 16))
 
 
-def scope_where(scope: UserScope) -> tuple[str, list[Any]]:
-    """The SQL condition and parameters that limit a table to one user (and agent, if named)."""
+def scope_where(scope: UserScope, *, by_key: bool = False) -> tuple[str, list[Any]]:
+    """The SQL condition and parameters that limit a table to one user (and agent, if named).
+
+    ``by_key``: the query names its rows by id or seq; the scope columns are kept off the
+    indexes (see :func:`filter_sql`).
+    """
+    plus = "+" if by_key else ""
+    where = f"{plus}tenant=? AND {plus}user_id=?"
     if scope.agent_id is None:
-        return "tenant=? AND user_id=?", [scope.tenant, scope.user_id]
-    return "tenant=? AND user_id=? AND agent_id=?", [scope.tenant, scope.user_id, scope.agent_id]
+        return where, [scope.tenant, scope.user_id]
+    return f"{where} AND agent_id=?", [scope.tenant, scope.user_id, scope.agent_id]
 
 
-def filter_sql(scope: UserScope, filters: SearchFilters, until: datetime) -> tuple[str, list[Any]]:
-    """SQL conditions on alias ``t`` for a scope, filters and the reference time."""
-    clauses = ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
+def filter_sql(
+    scope: UserScope, filters: SearchFilters, until: datetime, *, by_key: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL conditions on alias ``t`` for a scope, filters and the reference time.
+
+    ``by_key``: the query names its rows by id or seq, so the scope and time columns are kept
+    off the indexes (``+``); otherwise SQLite walks every turn of the user to check a few ids.
+    """
+    clauses = ["+t.tenant = ?", "+t.user_id = ?", "+t.ts <= ?"] if by_key else ["t.tenant = ?", "t.user_id = ?", "t.ts <= ?"]
     params: list[Any] = [scope.tenant, scope.user_id, to_micros(until)]
     if not filters.include_archived:
         clauses.append("t.archived_at IS NULL")
@@ -83,6 +97,12 @@ def turn_from_row(row: Sequence[Any]) -> Turn:
         metadata=json.loads(meta),
         seq=seq,
     )
+
+
+def match_from_row(row: Sequence[Any], score: float) -> Match:
+    """A match from a row of :data:`MATCH_COLUMNS`."""
+    _seq, tid, role, name, ts = row
+    return Match(tid, score, role, name, from_micros(ts))
 
 
 def chunks(items: list[Any], size: int = SQLITE_MAX_VARS) -> Iterator[list[Any]]:

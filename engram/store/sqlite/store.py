@@ -10,7 +10,8 @@ read and written by tenant and user, never by id or seq alone. Opening (create o
 read-only files, concurrent first opens) is in :mod:`engram.store.sqlite.opening`; the
 transaction helper and the mapping of SQLite errors onto :mod:`engram.errors` in
 :mod:`engram.store.sqlite.transactions`; forgetting and scrubbing in
-:mod:`engram.store.sqlite.forgetting` and :mod:`engram.store.sqlite.scrubbing`.
+:mod:`engram.store.sqlite.forgetting` and :mod:`engram.store.sqlite.scrubbing`; full-text and
+vector search in :mod:`engram.store.sqlite.fulltext` and :mod:`engram.store.sqlite.vectorsearch`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from engram.errors import EmbedderMismatchError, StoreError
 from engram.model import NewTurn, SearchFilters, Turn
 from engram.model.timeutil import to_micros
-from engram.store.base import Candidate, TurnNotes, UserScope
+from engram.store.base import TurnNotes, UserScope
 from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
 from engram.store.sqlite.fulltext import FullTextMixin
@@ -48,11 +49,12 @@ from engram.store.sqlite.sql import (
     turn_from_row,
 )
 from engram.store.sqlite.transactions import maps_errors, read_only_error, transaction
+from engram.store.sqlite.vectorsearch import VectorSearchMixin
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 
 @maps_errors
-class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, BrowsingMixin, ApiKeysMixin):
+class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, BrowsingMixin, ApiKeysMixin):
     """The embedded store. Thread-safe; several processes may share one file.
 
     Args:
@@ -226,10 +228,11 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
     ) -> list[Turn]:
         """The turns with these ids in this scope; with ``filters``, only those a search could return."""
         if filters is not None or until is not None:
-            where, params = filter_sql(scope, filters or SearchFilters(), until or datetime.max.replace(tzinfo=UTC))
+            where, params = filter_sql(
+                scope, filters or SearchFilters(), until or datetime.max.replace(tzinfo=UTC), by_key=True
+            )
         else:
-            where, params = scope_where(scope)
-            where = " AND ".join(f"t.{clause}" for clause in where.split(" AND "))
+            where, params = scope_where(scope, by_key=True)
         out: list[Turn] = []
         with self._lock:
             for chunk in chunks(list(dict.fromkeys(ids)), max(SQLITE_MAX_VARS - len(params), 100)):
@@ -294,72 +297,6 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
         params.append(limit)
         with self._lock:
             return [turn_from_row(row) for row in self._conn.execute(sql, params)]
-
-    def vector_search(
-        self,
-        scope: UserScope,
-        vector: np.ndarray,
-        *,
-        filters: SearchFilters,
-        until: datetime,
-        limit: int,
-    ) -> list[Candidate]:
-        with self._lock:
-            self._sync_caches()
-            index = self._scope_vectors(scope.tenant, scope.user_id)
-            allowed = None
-            if scope.agent_id is not None or filters.session_ids or filters.roles or filters.metadata:
-                where, params = filter_sql(scope, filters, until)
-                allowed = np.array(
-                    [
-                        row[0]
-                        for row in self._conn.execute(
-                            f"SELECT t.seq FROM turns t WHERE {where} ORDER BY t.seq", params
-                        )
-                    ],
-                    dtype=np.int64,
-                )
-            found = index.search(
-                vector,
-                limit,
-                until=to_micros(until if filters.until is None else min(until, filters.until)),
-                since=to_micros(filters.since) if filters.since else None,
-                allowed=allowed,
-                include_archived=filters.include_archived,
-            )
-            turns = self._fetch_by_seqs(scope, [seq for seq, _ in found])
-        return [Candidate(turns[seq], score) for seq, score in found if seq in turns]
-
-    def build_vector_index(self, tenant: str, user_id: str, *, wait: bool = True) -> bool:
-        """Load a user's vectors now, and start building their HNSW graph if they have enough.
-
-        Searches build both on first need (the graph in the background, exact search
-        answering meanwhile); this does it ahead, e.g. when a server starts. With ``wait``
-        it returns once the graph is built, holding the store meanwhile. Returns whether
-        the graph is in use.
-        """
-        with self._lock:
-            self._sync_caches()
-            return self._scope_vectors(tenant, user_id).build_index(wait=wait)
-
-    def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
-        """Cosine of ``vector`` to each turn's vector; archived turns are left out."""
-        with self._lock:
-            self._sync_caches()
-            index = self._scope_vectors(scope.tenant, scope.user_id)
-            seqs = np.array([t.seq for t in turns], dtype=np.int64)
-            rows = np.searchsorted(index.seqs, seqs)
-            rows = np.minimum(rows, max(len(index) - 1, 0))
-            out: dict[str, float] = {}
-            if len(index) == 0:
-                return out
-            found = (index.seqs[rows] == seqs) & index.active[rows]
-            scores = index.matrix[rows[found]] @ vector.astype(np.float32)
-            for turn, score in zip(
-                [t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True
-            ):
-                out[turn.id] = float(score)
-        return out
 
     def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
         """The turns said just before and after ``turn`` in its session, in time order."""
@@ -435,54 +372,6 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
             self._episode_vectors.clear()
             self._data_version = version
 
-    def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
-        key = (tenant, user_id)
-        index = self._vectors.get(key)
-        if index is None:
-            dim = self._model[1] if self._model else 0
-            index = ScopeVectors(dim, self.hnsw_threshold)
-            # By seq, in chunks into a buffer of the final size: a copy of every vector at once,
-            # or SQLite sorting the rows with their vectors, would triple the memory it takes.
-            seqs = [
-                row[0]
-                for row in self._conn.execute(
-                    "SELECT seq FROM turns WHERE tenant=? AND user_id=? ORDER BY seq", key
-                )
-            ]
-            index.reserve(len(seqs))
-            for chunk in chunks(seqs):
-                rows = self._conn.execute(
-                    "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
-                    f"AND seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
-                    (*key, *chunk),
-                ).fetchall()
-                if rows:
-                    index.append(
-                        np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-                        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-                        np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
-                        np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
-                    )
-            self._vectors[key] = index
-        return index
-
-    def _append_vectors(
-        self, stored: dict[str, Turn], inserted: list[str], vectors: dict[str, np.ndarray]
-    ) -> None:
-        by_scope: dict[tuple[str, str], list[Turn]] = {}
-        for turn_id in inserted:
-            turn = stored[turn_id]
-            by_scope.setdefault((turn.scope.tenant, turn.scope.user_id), []).append(turn)
-        for key, turns in by_scope.items():
-            index = self._vectors.get(key)
-            if index is None:
-                continue  # built from the file on first search
-            index.append(
-                np.array([t.seq for t in turns], dtype=np.int64),
-                np.array([to_micros(t.timestamp) for t in turns], dtype=np.int64),
-                np.stack([vectors[t.id] for t in turns]),
-            )
-
     def _owner(self, turn_id: str) -> tuple[str, str] | None:
         row = self._conn.execute("SELECT tenant, user_id FROM turns WHERE id=?", (turn_id,)).fetchone()
         return (row[0], row[1]) if row else None
@@ -494,25 +383,11 @@ class SQLiteStore(FullTextMixin, LifecycleMixin, MemoryStateMixin, ScrubMixin, B
             out.extend(
                 turn_from_row(row)
                 for row in self._conn.execute(
-                    f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND id IN ({marks})",
+                    f"SELECT {TURN_COLUMNS} FROM turns WHERE +tenant=? AND +user_id=? AND id IN ({marks})",
                     (tenant, user_id, *chunk),
                 )
             )
         return out
-
-    def _fetch_by_seqs(self, scope: UserScope, seqs: Sequence[int]) -> dict[int, Turn]:
-        out: dict[int, Turn] = {}
-        for chunk in chunks(list(seqs)):
-            marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(
-                f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq IN ({marks})",
-                (scope.tenant, scope.user_id, *chunk),
-            ):
-                out[row[0]] = turn_from_row(row)
-        return out
-
-
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:

@@ -1,0 +1,195 @@
+"""The SQLite store's vector search: an in-memory index per user, rebuilt from the file on demand.
+
+A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
+lock and caches. Each user's vectors are loaded once into a :class:`~engram.store.vectors.ScopeVectors`
+(exact search, then HNSW above a size), kept up to date by the store's own inserts and dropped
+when another connection writes (``_sync_caches``). A search finds seqs in the index and reads
+only the columns its caller needs of those turns, always within the user's scope.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from engram.model import SearchFilters, Turn
+from engram.model.timeutil import to_micros
+from engram.store.base import Candidate, Match, UserScope
+from engram.store.sqlite.sql import (
+    MATCH_COLUMNS,
+    TURN_COLUMNS,
+    chunks,
+    filter_sql,
+    match_from_row,
+    turn_from_row,
+)
+from engram.store.vectors import ScopeVectors
+
+
+class VectorSearchMixin:
+    """Vector search over turns for :class:`SQLiteStore`."""
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+    _vectors: dict[tuple[str, str], ScopeVectors]
+    _model: tuple[str, int] | None
+    hnsw_threshold: int
+    _sync_caches: Callable[[], None]
+
+    def vector_search(
+        self,
+        scope: UserScope,
+        vector: np.ndarray,
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Candidate]:
+        """The ``limit`` turns nearest ``vector`` (cosine) that pass ``filters``, best first."""
+        rows = self._nearest(scope, vector, filters, until, limit, TURN_COLUMNS)
+        return [Candidate(turn_from_row(row), score) for row, score in rows]
+
+    def vector_matches(
+        self,
+        scope: UserScope,
+        vector: np.ndarray,
+        *,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+    ) -> list[Match]:
+        """:meth:`vector_search`'s ranking as light matches: no turn is built."""
+        return [match_from_row(row, score) for row, score in self._nearest(scope, vector, filters, until, limit)]
+
+    def _nearest(
+        self,
+        scope: UserScope,
+        vector: np.ndarray,
+        filters: SearchFilters,
+        until: datetime,
+        limit: int,
+        columns: str = MATCH_COLUMNS,
+    ) -> list[tuple[tuple[Any, ...], float]]:
+        """Rows of ``columns`` (seq first) of the nearest turns with their cosines, best first."""
+        with self._lock:
+            self._sync_caches()
+            index = self._scope_vectors(scope.tenant, scope.user_id)
+            allowed = None
+            if scope.agent_id is not None or filters.session_ids or filters.roles or filters.metadata:
+                where, params = filter_sql(scope, filters, until)
+                allowed = np.array(
+                    [
+                        row[0]
+                        for row in self._conn.execute(
+                            f"SELECT t.seq FROM turns t WHERE {where} ORDER BY t.seq", params
+                        )
+                    ],
+                    dtype=np.int64,
+                )
+            found = index.search(
+                vector,
+                limit,
+                until=to_micros(until if filters.until is None else min(until, filters.until)),
+                since=to_micros(filters.since) if filters.since else None,
+                allowed=allowed,
+                include_archived=filters.include_archived,
+            )
+            rows = self._rows_by_seq(scope, [seq for seq, _ in found], columns)
+        return [(rows[seq], score) for seq, score in found if seq in rows]
+
+    def build_vector_index(self, tenant: str, user_id: str, *, wait: bool = True) -> bool:
+        """Load a user's vectors now, and start building their HNSW graph if they have enough.
+
+        Searches build both on first need (the graph in the background, exact search
+        answering meanwhile); this does it ahead, e.g. when a server starts. With ``wait``
+        it returns once the graph is built, holding the store meanwhile. Returns whether
+        the graph is in use.
+        """
+        with self._lock:
+            self._sync_caches()
+            return self._scope_vectors(tenant, user_id).build_index(wait=wait)
+
+    def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` to each turn's vector; archived turns are left out."""
+        with self._lock:
+            self._sync_caches()
+            index = self._scope_vectors(scope.tenant, scope.user_id)
+            seqs = np.array([t.seq for t in turns], dtype=np.int64)
+            rows = np.searchsorted(index.seqs, seqs)
+            rows = np.minimum(rows, max(len(index) - 1, 0))
+            out: dict[str, float] = {}
+            if len(index) == 0:
+                return out
+            found = (index.seqs[rows] == seqs) & index.active[rows]
+            scores = index.matrix[rows[found]] @ vector.astype(np.float32)
+            for turn, score in zip(
+                [t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True
+            ):
+                out[turn.id] = float(score)
+        return out
+
+    def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
+        key = (tenant, user_id)
+        index = self._vectors.get(key)
+        if index is None:
+            dim = self._model[1] if self._model else 0
+            index = ScopeVectors(dim, self.hnsw_threshold)
+            # By seq, in chunks into a buffer of the final size: a copy of every vector at once,
+            # or SQLite sorting the rows with their vectors, would triple the memory it takes.
+            seqs = [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT seq FROM turns WHERE tenant=? AND user_id=? ORDER BY seq", key
+                )
+            ]
+            index.reserve(len(seqs))
+            for chunk in chunks(seqs):
+                rows = self._conn.execute(
+                    "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
+                    f"AND seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
+                    (*key, *chunk),
+                ).fetchall()
+                if rows:
+                    index.append(
+                        np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+                        np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
+                        np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
+                    )
+            self._vectors[key] = index
+        return index
+
+    def _append_vectors(
+        self, stored: dict[str, Turn], inserted: list[str], vectors: dict[str, np.ndarray]
+    ) -> None:
+        by_scope: dict[tuple[str, str], list[Turn]] = {}
+        for turn_id in inserted:
+            turn = stored[turn_id]
+            by_scope.setdefault((turn.scope.tenant, turn.scope.user_id), []).append(turn)
+        for key, turns in by_scope.items():
+            index = self._vectors.get(key)
+            if index is None:
+                continue  # built from the file on first search
+            index.append(
+                np.array([t.seq for t in turns], dtype=np.int64),
+                np.array([to_micros(t.timestamp) for t in turns], dtype=np.int64),
+                np.stack([vectors[t.id] for t in turns]),
+            )
+
+
+    def _rows_by_seq(self, scope: UserScope, seqs: Sequence[int], columns: str) -> dict[int, tuple[Any, ...]]:
+        """Rows of ``columns`` (seq first) of the user's turns with these seqs, by seq."""
+        out: dict[int, tuple[Any, ...]] = {}
+        for chunk in chunks(list(seqs)):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {columns} FROM turns WHERE tenant=? AND user_id=? AND seq IN ({marks})",
+                (scope.tenant, scope.user_id, *chunk),
+            ):
+                out[row[0]] = row
+        return out
