@@ -22,15 +22,11 @@ from datetime import datetime
 import numpy as np
 
 from engram.model import AddResult, NewTurn, Turn
-from engram.providers.background import WorkerThreads
 from engram.providers.embedder import Embedder, text_key
 from engram.store.base import Store, UserScope
 from engram.write.absorb import AbsorbReport, absorb
 from engram.write.annotate import annotate
 from engram.write.extract import turn_facts
-
-#: Embeds the new turns of a write while the writing thread extracts their facts and notes.
-_WRITE_EMBEDDING = WorkerThreads("engram-write-embedding", workers=4)
 
 
 def write_turns(
@@ -58,12 +54,10 @@ def write_turns(
     known = {t.id: t for t in _existing(store, turns)}
     fresh = list({t.id: t for t in turns if t.id not in known}.values())  # one id twice in a call: keep one
     keys = [text_key(t.embedding_text()) for t in fresh]
-    embedding = _embed(store, embedder, fresh, keys, vectors or {})
-    # The model runs in a worker thread (it releases the GIL) while this one extracts.
+    matrix, embedded = _embed(store, embedder, fresh, keys, vectors or {})
     facts = {t.id: turn_facts(t) for t in fresh}
     previous = _previous_texts(store, fresh)
     notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
-    matrix, embedded = embedding()
     now = clock()
     stored = store.insert_turns(fresh, matrix, keys, now, notes) if fresh else []
     by_id: dict[str, Turn] = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
@@ -91,9 +85,9 @@ def _embed(
     turns: Sequence[NewTurn],
     keys: Sequence[bytes],
     given: Mapping[str, np.ndarray],
-) -> Callable[[], tuple[np.ndarray, int]]:
-    """Start computing the turns' vectors (given, else the user's cached ones, else embedded in
-    a worker thread); the function returned waits for them and says how many were embedded."""
+) -> tuple[np.ndarray, int]:
+    """The turns' vectors (given, else the user's cached ones, else embedded now) and how many
+    were embedded now."""
     matrix = np.empty((len(turns), embedder.dim), dtype=np.float32)
     wanted: dict[UserScope, list[bytes]] = {}
     for turn, key in zip(turns, keys, strict=True):
@@ -113,15 +107,9 @@ def _embed(
             missing.append(row)
         else:
             matrix[row] = vector
-    if not missing:
-        return lambda: (matrix, 0)
-    pending = _WRITE_EMBEDDING.submit(embedder.embed, [turns[row].embedding_text() for row in missing])
-
-    def done() -> tuple[np.ndarray, int]:
-        matrix[missing] = pending.result()
-        return matrix, len(missing)
-
-    return done
+    if missing:
+        matrix[missing] = embedder.embed([turns[row].embedding_text() for row in missing])
+    return matrix, len(missing)
 
 
 def _previous_texts(store: Store, turns: Sequence[NewTurn]) -> dict[str, str]:
