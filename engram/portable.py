@@ -23,8 +23,9 @@ from engram.providers.embedder import Embedder
 from engram.store.base import Store
 from engram.write.ingest import write_turns
 
-#: Turns per write of a bulk import: embedding a thousand texts in one length-sorted call runs
-#: at the model's bulk rate (a session's 20-odd turns at a time ran at two thirds of it).
+#: Turns per write of a bulk import: a thousand texts in one length-sorted call embed at the
+#: model's bulk rate; a session's 20-odd turns at a time ran at about four fifths of it
+#: (``benchmarks/ingest_rate.py``) and 500 at a time at 80-92% of it.
 IMPORT_BATCH = 1000
 
 
