@@ -167,7 +167,7 @@ class AsyncMemory:
         return await asyncio.to_thread(self.sync.export, dest, user_id=user_id, with_vectors=with_vectors)
 
     async def import_(
-        self, source: Iterable[str], *, batch: int = 500, progress: Callable[[int], None] | None = None
+        self, source: Iterable[str], *, batch: int = 1000, progress: Callable[[int], None] | None = None
     ) -> AddResult:
         """See :meth:`Memory.import_` (``progress`` is called from the worker thread)."""
         return await asyncio.to_thread(self.sync.import_, source, batch=batch, progress=progress)

@@ -7,19 +7,36 @@ vectors; import validates the whole file before writing and reuses vectors of th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from engram.errors import ValidationError
 from engram.formats import jsonl
-from engram.model import AddResult, NewTurn
+from engram.model import AddResult, NewTurn, Scope
+from engram.model.messages import parse_messages
 from engram.model.scope import check_id
 from engram.providers.embedder import Embedder
 from engram.store.base import Store
 from engram.write.ingest import write_turns
+
+#: Turns per write of a bulk import: a thousand texts in one length-sorted call embed at the
+#: model's bulk rate; a session's 20-odd turns at a time ran at about four fifths of it
+#: (``benchmarks/ingest_rate.py``) and 500 at a time at 80-92% of it.
+IMPORT_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AddCall:
+    """The arguments of one :meth:`engram.Memory.add` call, for ``Memory._add_many`` (bulk imports)."""
+
+    messages: Sequence[Mapping[str, Any]]
+    user_id: str
+    session_id: str
+    timestamp: datetime | None = None
 
 
 class PortableMethods:
@@ -57,13 +74,15 @@ class PortableMethods:
         self,
         source: Iterable[str],
         *,
-        batch: int = 500,
+        batch: int = IMPORT_BATCH,
         progress: Callable[[int], None] | None = None,
     ) -> AddResult:
         """Read Engram JSONL (see :mod:`engram.formats.jsonl`) into this tenant.
 
         Vectors in the file are reused when its embedding model is this store's; otherwise
         the text is embedded again. The whole file is validated before anything is written.
+        Turns are written ``batch`` at a time (each batch one embedding call and one
+        transaction; ``progress`` is called after each with its size).
         """
         started = time.perf_counter()
         lines = iter(source)
@@ -92,10 +111,38 @@ class PortableMethods:
             )
             if progress:
                 progress(len(chunk))
-        return AddResult(
-            turns=[turn for result in results for turn in result.turns],
-            added=sum(r.added for r in results),
-            duplicates=sum(r.duplicates for r in results),
-            embedded=sum(r.embedded for r in results),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-        )
+        return _merged(results, started)
+
+    def _add_many(self, calls: Sequence[AddCall]) -> AddResult:
+        """What ``add`` gives for each of ``calls`` in turn, written as one batch (a bulk import's
+        step): one embedding call for all their new texts, one transaction for their turns,
+        then one unit of work per user for what derives from them. Turn ids are the ones each
+        ``add`` would give, so re-importing stores nothing twice.
+
+        Raises:
+            ValidationError: a message is bad; nothing was written.
+        """
+        started = time.perf_counter()
+        now = self._clock()
+        turns = [
+            turn
+            for call in calls
+            for turn in parse_messages(
+                call.messages,
+                Scope(self.tenant, call.user_id, None, call.session_id),
+                timestamp=call.timestamp,
+                now=now,
+            )
+        ]
+        return write_turns(self.store, self.embedder, turns, clock=self._clock, started=started)
+
+
+def _merged(results: Sequence[AddResult], started: float) -> AddResult:
+    """One result for the batches of an import."""
+    return AddResult(
+        turns=[turn for result in results for turn in result.turns],
+        added=sum(r.added for r in results),
+        duplicates=sum(r.duplicates for r in results),
+        embedded=sum(r.embedded for r in results),
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )

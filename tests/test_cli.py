@@ -670,18 +670,19 @@ def test_an_import_that_fails_while_writing_says_what_was_stored(
 
     path = tmp_path / "locomo.json"
     path.write_text(json.dumps([locomo_sample("conv-a", ("Ann", "Bo")), locomo_sample("conv-b", ("Cy", "Di"))]))
-    original, calls = Memory.add, []
+    original, calls = Memory._add_many, []
 
     def add_then_fill_the_disk(self: Memory, *args: object, **kwargs: object) -> object:
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 2:
             raise StoreFullError("database or disk is full")
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Memory, "add", add_then_fill_the_disk)
+    monkeypatch.setattr("engram.cli.importers.IMPORT_BATCH", 3)  # one batch a conversation
+    monkeypatch.setattr(Memory, "_add_many", add_then_fill_the_disk)
     line = one_line_error(engram("import", "locomo", str(path)), 4, "disk is full", "free disk space")
     assert "conversation 'conv-b', session 'session_1'" in line and "3 turn(s) were stored" in line
     assert "run the same import again to resume" in line
-    monkeypatch.setattr(Memory, "add", original)
+    monkeypatch.setattr(Memory, "_add_many", original)
     again = engram.json("import", "locomo", str(path))
     assert again["added"] == 3 and again["duplicates"] == 3  # type: ignore[index]

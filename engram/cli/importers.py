@@ -17,6 +17,7 @@ from engram.formats import jsonl
 from engram.formats.dataset import Conversation
 from engram.formats.validate import check_conversations
 from engram.model.limits import MAX_BATCH_MESSAGES
+from engram.portable import IMPORT_BATCH, AddCall
 
 FORMATS = ("jsonl", "locomo", "longmemeval")
 
@@ -75,19 +76,22 @@ def ingest(
     update: Callable[[int], None] = lambda _n: None,
     checked: bool = False,
 ) -> ImportSummary:
-    """Add every session of ``conversations`` with ``Memory.add``; one user per conversation.
+    """Add every session of ``conversations``, as ``Memory.add`` would; one user per conversation.
 
-    Every message is validated first (:func:`~engram.formats.validate.check_conversations`),
-    so a bad record stops the import before anything is written. A failure while writing
-    (a full disk, a busy store) is reported with what was stored; running the same import
-    again resumes, since turns already stored are skipped.
+    Sessions are written in batches of about :data:`~engram.portable.IMPORT_BATCH` turns
+    (one embedding call, one transaction for the turns, one unit of work per user for the
+    facts and episodes), which embeds at the model's bulk rate instead of a session's. Every
+    message is validated first (:func:`~engram.formats.validate.check_conversations`), so a
+    bad record stops the import before anything is written. A failure while writing (a full
+    disk, a busy store) is reported with what was stored; running the same import again
+    resumes, since turns already stored are skipped.
 
     Args:
         memory: the :class:`engram.Memory` to write to.
         conversations: from a benchmark loader or the bundled sample.
         summary: filled in and returned.
         user_id: store every conversation under this user instead of its own id.
-        update: called with the number of messages after each ``add``.
+        update: called with the number of messages after each batch is written.
         checked: the caller already ran :func:`~engram.formats.validate.check_conversations`.
 
     Raises:
@@ -97,23 +101,38 @@ def ingest(
     if not checked:
         check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
     started = time.perf_counter()
+    batch: list[tuple[str, str, AddCall]] = []  # (conversation id, session id, call)
+
+    def write() -> None:
+        try:
+            result = memory._add_many([call for _, _, call in batch])
+        except EngramError as exc:
+            first, last = batch[0], batch[-1]
+            where = f"in conversation {first[0]!r}, session {first[1]!r}" + (
+                f" to conversation {last[0]!r}, session {last[1]!r}" if last[:2] != first[:2] else ""
+            )
+            raise _partial(exc, summary.turns, where) from None
+        written = sum(len(call.messages) for _, _, call in batch)
+        summary.turns += written
+        summary.added += result.added
+        summary.duplicates += result.duplicates
+        batch.clear()
+        update(written)
+
     for conversation in conversations:
         user = user_id or conversation.id
         summary.conversations += 1
         summary.users.append(user)
         for session in conversation.sessions:
             summary.sessions += 1
+            # the chunks ``Memory.add`` would get, so the turn ids are the same as theirs
             for start in range(0, len(session.messages), MAX_BATCH_MESSAGES):
                 chunk = session.messages[start : start + MAX_BATCH_MESSAGES]
-                try:
-                    result = memory.add(chunk, user_id=user, session_id=session.id, timestamp=session.timestamp)
-                except EngramError as exc:
-                    where = f"in conversation {conversation.id!r}, session {session.id!r}"
-                    raise _partial(exc, summary.turns, where) from None
-                summary.turns += len(chunk)
-                summary.added += result.added
-                summary.duplicates += result.duplicates
-                update(len(chunk))
+                batch.append((conversation.id, session.id, AddCall(chunk, user, session.id, session.timestamp)))
+                if sum(len(call.messages) for _, _, call in batch) >= IMPORT_BATCH:
+                    write()
+    if batch:
+        write()
     summary.elapsed_s = time.perf_counter() - started
     return summary
 

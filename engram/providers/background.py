@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from engram.providers.embedder import Embedder
+from engram.providers.embedder import QUERY_VECTORS, Embedder
 
 _T = TypeVar("_T")
 
@@ -42,6 +42,10 @@ _QUERY_EMBEDDING = WorkerThreads("engram-query-embedding", workers=4)
 
 def embed_later(embedder: Embedder, text: str) -> Callable[[], np.ndarray]:
     """Start embedding ``text`` in a worker thread; the function returned waits for its vector
-    (and raises what embedding raised)."""
-    pending = _QUERY_EMBEDDING.submit(embedder.embed, [text])
-    return lambda: pending.result()[0]
+    (and raises what embedding raised). A question embedded recently by the same embedder is
+    answered from :data:`~engram.providers.embedder.QUERY_VECTORS` without the model."""
+    remembered = QUERY_VECTORS.get(embedder, text)
+    if remembered is not None:
+        return lambda: remembered
+    pending = _QUERY_EMBEDDING.submit(QUERY_VECTORS.embed, embedder, text)
+    return pending.result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
@@ -89,3 +90,70 @@ class CachedEmbedder:
 
     def _remember(self, key: bytes, vector: np.ndarray) -> None:
         """Called, under the lock, for each newly computed vector; subclasses persist it."""
+
+
+class QueryVectors:
+    """The vectors of recent questions, so that a question asked again is not embedded again.
+
+    One small LRU per embedder instance (held weakly: it goes with its embedder), keyed by the
+    model id and the exact text, so two embedders never answer for each other. The vectors
+    handed out are read-only: they are shared by every caller that asks the same question.
+    An embedder that cannot be weakly referenced is simply not cached.
+    """
+
+    def __init__(self, max_items: int = 512) -> None:
+        self.max_items = max_items
+        self._caches: dict[int, tuple[weakref.ref[Embedder], OrderedDict[tuple[str, str], np.ndarray]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embedder, text: str) -> np.ndarray | None:
+        """The remembered vector of ``text`` by ``embedder``, or None."""
+        cache = self._cache(embedder)
+        if cache is None:
+            return None
+        key = (embedder.model_id, text)
+        with self._lock:
+            vector = cache.get(key)
+            if vector is not None:
+                cache.move_to_end(key)
+            return vector
+
+    def embed(self, embedder: Embedder, text: str) -> np.ndarray:
+        """The vector of ``text``: remembered, else embedded now (and remembered)."""
+        remembered = self.get(embedder, text)
+        if remembered is not None:
+            return remembered
+        key = (embedder.model_id, text)
+        cache = self._cache(embedder)
+        vector = np.array(embedder.embed([text])[0], dtype=np.float32)
+        vector.setflags(write=False)
+        if cache is not None:
+            with self._lock:
+                cache[key] = vector
+                while len(cache) > self.max_items:
+                    cache.popitem(last=False)
+        return vector
+
+    def _cache(self, embedder: Embedder) -> OrderedDict[tuple[str, str], np.ndarray] | None:
+        number = id(embedder)
+        with self._lock:
+            held = self._caches.get(number)
+            if held is not None and held[0]() is embedder:
+                return held[1]
+            try:
+                ref = weakref.ref(embedder, lambda _ref: self._forget(number, _ref))
+            except TypeError:  # no __weakref__ slot
+                return None
+            cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+            self._caches[number] = (ref, cache)
+            return cache
+
+    def _forget(self, number: int, ref: weakref.ref[Embedder]) -> None:
+        with self._lock:
+            held = self._caches.get(number)
+            if held is not None and held[0] is ref:
+                del self._caches[number]
+
+
+#: The read path's question vectors (:func:`engram.providers.background.embed_later`).
+QUERY_VECTORS = QueryVectors()

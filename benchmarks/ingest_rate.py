@@ -1,0 +1,218 @@
+"""The write path's rate against the embedder's, on the same LoCoMo texts (issue 16, item 2).
+
+    .venv/bin/python benchmarks/ingest_rate.py                     # all of LoCoMo, 1 round
+    .venv/bin/python benchmarks/ingest_rate.py --limit 3 --rounds 2
+    PYTHONPATH=/tmp/before .venv/bin/python benchmarks/ingest_rate.py   # older code, same script
+
+Each round, in one process with the real ONNX embedder loaded once, times in turn:
+
+- ``embed/session``: the embedder alone on every session's texts, one call a session (how
+  ``Memory.add`` batches them when called once a session);
+- ``add``: ``Memory.add`` once a session into a fresh store (cold cache, lifecycle included);
+- ``embed/all``: the embedder alone on all the texts in one length-sorted call (how a bulk
+  import can batch them);
+- ``import``: ``engram import locomo``'s code path (``engram.cli.importers.ingest``) into a
+  fresh store;
+- ``import_``: ``Memory.import_`` of the same turns as an Engram JSONL export without vectors
+  (so every text is embedded again) into a fresh store.
+
+Each write is reported in turns/s, as a ratio to the embedder on the same texts batched the
+way that write batches them (``add`` to ``embed/session``, imports to ``embed/all``), and with
+its time split: embed (inside the model), store (``insert_turns``), extract (rule-based facts
+and notes), lifecycle (facts reconciled and episodes segmented), and the rest (wall time less
+the stages: negative when extraction runs while the model embeds, in another thread). The machine is
+shared and noisy: with several rounds the median is reported, and the stages alternate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engram import Memory, OnnxEmbedder
+from engram.formats import load_locomo
+from engram.model import Scope
+from engram.model.messages import parse_messages
+from engram.model.timeutil import now
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
+
+#: Module attributes timed for the split: (module, attribute, stage).
+PROBES = (
+    ("engram.write.ingest", "turn_facts", "extract"),
+    ("engram.write.ingest", "annotate", "extract"),
+    ("engram.write.ingest", "absorb", "lifecycle"),
+)
+
+
+class Timers:
+    """Seconds spent per stage while installed."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._local = threading.local()  # the embedder may run in a thread of its own
+
+    def wrap(self, fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            depth = getattr(self._local, "depth", 0)
+            if depth:  # nested probe: the outer one counts it
+                return fn(*args, **kwargs)
+            self._local.depth = 1
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - started
+                self._local.depth = 0
+
+        return timed
+
+    @contextmanager
+    def installed(self, memory: Memory, embedder: OnnxEmbedder) -> Iterator[None]:
+        import importlib
+
+        saved: list[tuple[Any, str, Any]] = []
+        for module_name, attr, stage in PROBES:
+            module = importlib.import_module(module_name)
+            if hasattr(module, attr):
+                saved.append((module, attr, getattr(module, attr)))
+                setattr(module, attr, self.wrap(getattr(module, attr), stage))
+        for owner, attr, stage in ((memory.store, "insert_turns", "store"), (embedder, "embed", "embed")):
+            saved.append((owner, attr, None))
+            setattr(owner, attr, self.wrap(getattr(owner, attr), stage))
+        try:
+            yield
+        finally:
+            for owner, attr, original in reversed(saved):
+                if original is None:
+                    delattr(owner, attr)  # the instance attribute hid the class's method
+                else:
+                    setattr(owner, attr, original)
+
+
+def session_texts(dataset: Any) -> list[list[str]]:
+    """Each session's embedding texts, as the write path builds them."""
+    out = []
+    for conversation in dataset.conversations:
+        for session in conversation.sessions:
+            scope = Scope("default", conversation.id, None, session.id)
+            turns = parse_messages(session.messages, scope, timestamp=session.timestamp, now=now())
+            out.append([turn.embedding_text() for turn in turns])
+    return out
+
+
+def fresh_memory(workdir: Path, name: str, embedder: OnnxEmbedder) -> Memory:
+    memory = Memory(workdir / f"{name}.db", embedder=embedder)
+    _ = memory.embedder  # binds the store to the model before timing
+    return memory
+
+
+def timed_write(
+    memory: Memory, embedder: OnnxEmbedder, turns: int, write: Callable[[], object]
+) -> dict[str, Any]:
+    timers = Timers()
+    with timers.installed(memory, embedder):
+        started = time.perf_counter()
+        write()
+        took = time.perf_counter() - started
+    split = {stage: round(seconds, 2) for stage, seconds in sorted(timers.seconds.items())}
+    split["rest"] = round(took - sum(timers.seconds.values()), 2)
+    return {"seconds": took, "turns_per_s": turns / took, "split_s": split}
+
+
+def one_round(embedder: OnnxEmbedder, dataset: Any, texts: list[list[str]], workdir: Path, n: int) -> dict:
+    from engram.cli.importers import ImportSummary, ingest
+
+    count = sum(len(t) for t in texts)
+    result: dict[str, Any] = {}
+
+    started = time.perf_counter()
+    for session in texts:
+        embedder.embed(session)
+    result["embed/session"] = count / (time.perf_counter() - started)
+
+    memory = fresh_memory(workdir, f"add-{n}", embedder)
+
+    def add_all() -> None:
+        for conversation in dataset.conversations:
+            for session in conversation.sessions:
+                memory.add(
+                    session.messages, user_id=conversation.id, session_id=session.id, timestamp=session.timestamp
+                )
+
+    result["add"] = timed_write(memory, embedder, count, add_all)
+    export = io.StringIO()
+    memory.export(export, with_vectors=False)
+    memory.close()
+
+    started = time.perf_counter()
+    embedder.embed([text for session in texts for text in session])
+    result["embed/all"] = count / (time.perf_counter() - started)
+
+    memory = fresh_memory(workdir, f"import-{n}", embedder)
+    summary = ImportSummary("locomo", "-")
+    result["import"] = timed_write(
+        memory, embedder, count, lambda: ingest(memory, dataset.conversations, summary=summary)
+    )
+    memory.close()
+
+    memory = fresh_memory(workdir, f"import_-{n}", embedder)
+    lines = export.getvalue().splitlines(keepends=True)
+    result["import_"] = timed_write(memory, embedder, count, lambda: memory.import_(lines))
+    memory.close()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--limit", type=int, help="only the first N LoCoMo conversations")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not args.data.exists():
+        print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
+        return 2
+    embedder = OnnxEmbedder()
+    dataset = load_locomo(args.data)
+    if args.limit:
+        dataset = dataclasses.replace(dataset, conversations=dataset.conversations[: args.limit])
+    texts = session_texts(dataset)
+    embedder.embed(texts[0])  # warm the session
+    rounds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.rounds):
+            rounds.append(one_round(embedder, dataset, texts, Path(tmp), n))
+            print(f"round {n + 1}: " + json.dumps(rounds[-1], default=lambda x: round(x, 1)), file=sys.stderr)
+    report: dict[str, Any] = {"turns": sum(len(t) for t in texts), "sessions": len(texts), "rounds": args.rounds}
+    for stage in ("embed/session", "embed/all"):
+        report[stage] = round(statistics.median(r[stage] for r in rounds), 1)
+    for stage, against in (("add", "embed/session"), ("import", "embed/all"), ("import_", "embed/all")):
+        rates = [r[stage]["turns_per_s"] for r in rounds]
+        ratios = [r[stage]["turns_per_s"] / r[against] for r in rounds]
+        middle = sorted(range(len(rounds)), key=lambda i: ratios[i])[len(rounds) // 2]
+        report[stage] = {
+            "turns_per_s": round(statistics.median(rates), 1),
+            f"ratio_to_{against}": round(statistics.median(ratios), 3),
+            "split_s": rounds[middle][stage]["split_s"],
+        }
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
