@@ -19,9 +19,7 @@ CATEGORY_NOUN = "ability"
 
 def retrieval_section(document: Mapping[str, Any]) -> list[str]:
     """The paragraph that heads the overall retrieval table."""
-    abstention = next(
-        (s.get("abstention", {}).get("questions") for s in document["systems"].values()), 0
-    )
+    abstention = next((s.get("abstention", {}).get("questions") for s in document["systems"].values()), 0)
     return [
         "## Evidence retrieval, every ability but abstention",
         "",

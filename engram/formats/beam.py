@@ -89,7 +89,10 @@ def load_beam(path: str | Path) -> Dataset:
     for folder in folders:
         chat, chat_digest = read_json(folder / CHAT_FILE)
         probes, probe_digest = read_json(folder / QUESTIONS_FILE)
-        digests += [f"{folder.name}/{CHAT_FILE} {chat_digest}", f"{folder.name}/{QUESTIONS_FILE} {probe_digest}"]
+        digests += [
+            f"{folder.name}/{CHAT_FILE} {chat_digest}",
+            f"{folder.name}/{QUESTIONS_FILE} {probe_digest}",
+        ]
         conversation, more = parse_beam_conversation(folder.name, chat, probes)
         conversations.append(conversation)
         questions += more
@@ -176,7 +179,9 @@ def parse_anchor(text: object) -> datetime | None:
 
 def _conversation_folders(root: Path) -> list[Path]:
     folders = [p for p in root.iterdir() if p.is_dir() and (p / CHAT_FILE).is_file()]
-    return sorted(folders, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
+    return sorted(
+        folders, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)
+    )
 
 
 def _flatten(value: object) -> Iterator[object]:
