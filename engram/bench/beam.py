@@ -31,13 +31,12 @@ def retrieval_section(document: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def notes(run: Mapping[str, Any]) -> list[str]:
-    """How BEAM was measured, for the report's last section."""
-    return [
-        "- Gold: `source_chat_ids` (flat, nested or per statement/event), else the `chat_id: N` / "
-        "`chat_id N-M` references; ids naming no message are dropped, wrong ids are not repaired. "
-        "Abilities as BEAM names them; abstention apart.",
-        "- Each batch of `chat.json` is a session dated by its `time_anchor` (one second per message); "
-        "BEAM has no question date: questions are asked one minute after the chat's last message. "
-        "The generator's marker (`->-> batch,bullet` and anything after it) is removed from messages.",
-    ]
+#: How BEAM was measured, for the report's last section.
+NOTES = (
+    "- Gold: `source_chat_ids` (flat, nested or per statement/event), else the `chat_id: N` / "
+    "`chat_id N-M` references; ids naming no message are dropped, wrong ids are not repaired. "
+    "Abilities as BEAM names them; abstention apart.",
+    "- Each batch of `chat.json` is a session dated by its `time_anchor` (one second per message); "
+    "BEAM has no question date: questions are asked one minute after the chat's last message. "
+    "The generator's marker (`->-> batch,bullet` and anything after it) is removed from messages.",
+)

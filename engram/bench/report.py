@@ -343,7 +343,7 @@ def _notes(document: Mapping[str, Any]) -> list[str]:
             "strict view leaves them out.",
         ]
     elif run["benchmark"] == "beam":
-        notes += beam.notes(run)
+        notes += beam.NOTES
     else:
         notes += [
             "- Gold: the `evidence` turns (malformed ids repaired or dropped by the loader); categories by "
