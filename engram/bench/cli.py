@@ -1,9 +1,10 @@
-"""``engram bench``: run LoCoMo or LongMemEval with their official scoring rules.
+"""``engram bench``: run LoCoMo, LongMemEval or BEAM with their official scoring rules.
 
 Examples::
 
     engram bench locomo --data ../shared/data/locomo10.json --out bench/locomo
     engram bench longmemeval --data ../shared/data/longmemeval_s_dev.json.gz --systems engram,bm25,dense
+    engram bench beam --data ../shared/data/beam/500K --limit 40
 
 Question answering runs when a reader is configured: ``--reader-url`` and ``--reader-model``
 (or ``ENGRAM_BENCH_READER_URL`` / ``ENGRAM_BENCH_READER_MODEL``), the key from
@@ -54,14 +55,14 @@ def parse_ints(value: str, option: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
-def _options(command: Callable[..., Any]) -> Callable[..., Any]:
+def _options(command: Callable[..., Any], *, folder: bool = False) -> Callable[..., Any]:
     options = [
         click.option(
             "--data",
             "data",
             required=True,
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="The benchmark file (.json or .json.gz).",
+            type=click.Path(exists=True, dir_okay=folder, file_okay=not folder, path_type=Path),
+            help="The benchmark folder (a split, e.g. beam/500K)." if folder else "The benchmark file (.json or .json.gz).",
         ),
         click.option(
             "--out",
@@ -173,10 +174,23 @@ def longmemeval(**options: Any) -> None:
     _run("longmemeval", options)
 
 
+def _folder_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    return _options(command, folder=True)
+
+
+@bench.command("beam")
+@_folder_options
+def beam(**options: Any) -> None:
+    """BEAM: evidence recall per ability (abstention apart), budgets, cost (a split folder, e.g. beam/500K)."""
+    _run("beam", options)
+
+
 def _qa_scorer(benchmark: str, options: dict[str, Any]) -> Any:
     url, model = options["reader_url"], options["reader_model"]
     if not url and not model:
         return None
+    if benchmark == "beam":
+        raise ValidationError("question answering is not available for BEAM yet (its judge uses rubrics)")
     if not (url and model):
         raise ValidationError("question answering needs both --reader-url and --reader-model")
     from engram.bench.qa import ChatClient, Endpoint, QAScorer
@@ -258,6 +272,12 @@ def _print_summary(document: dict[str, Any], out: Path) -> None:
             f"{fmt(o.get(f'recall_any@{k}'))}  ndcg_any@{ks[0]} {fmt(o.get(f'ndcg_any@{ks[0]}'))}  "
             f"budget_recall@{budget} {fmt(o.get(f'budget_recall@{budget}'))}  search p50 "
             f"{fmt(o.get('search_p50_ms'))} ms"
+        )
+    cut = run["data"].get("messages_cut")
+    if cut:
+        click.echo(
+            f"  {cut} messages cut to the limit: evidence in their tail cannot be found until long "
+            "messages are chunked"
         )
     click.echo(f"report: {out / 'report.md'}")
 

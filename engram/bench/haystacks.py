@@ -1,34 +1,56 @@
 """Benchmark inputs: the dataset, the shared embedder, and what a run needs per conversation.
 
-LoCoMo has no question dates, so its questions are asked just after the conversation's last
-turn (:func:`reference_time`); LongMemEval questions at their own ``question_date``.
+LoCoMo and BEAM have no question dates, so their questions are asked just after the
+conversation's last turn (:func:`reference_time`); LongMemEval questions at their own
+``question_date``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from engram.errors import ValidationError
+from engram.formats.beam import CUT_KEY
 from engram.formats.dataset import Conversation, Dataset, Question
 from engram.providers.embedder import CachedEmbedder, Embedder
 from engram.providers.tokens import TokenCounter
 from engram.read.assemble import format_time
 
-#: LoCoMo questions are asked this long after the conversation's last turn.
+#: Questions without a date are asked this long after the conversation's last turn.
 LOCOMO_QUESTION_DELAY = timedelta(minutes=1)
 
 
 def load_dataset(benchmark: str, path: Path) -> Dataset:
-    """Load a benchmark file with the matching loader."""
+    """Load a benchmark file (a folder for BEAM) with the matching loader."""
     if benchmark == "locomo":
         from engram.formats.locomo import load_locomo
 
         return load_locomo(path)
+    if benchmark == "beam":
+        from engram.formats.beam import load_beam
+
+        return load_beam(path)
     from engram.formats.longmemeval import load_longmemeval
 
     return load_longmemeval(path)
+
+
+def cut_messages(dataset: Dataset, conversation_ids: Collection[str]) -> int:
+    """How many messages of these conversations a loader cut to the store's per-message limit.
+
+    A loader marks such a message with ``metadata["cut_from_bytes"]`` (BEAM's does).
+    """
+    return sum(
+        1
+        for conversation in dataset.conversations
+        if conversation.id in conversation_ids
+        for session in conversation.sessions
+        for message in session.messages
+        if CUT_KEY in (message.get("metadata") or {})
+    )
 
 
 def make_embedder(name: str, cache: Path | None = None) -> Embedder:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engram.bench.report import category_label, main_k
+from engram.bench.report import TITLES, category_label, category_noun, main_k
 from engram.errors import require
 
 
@@ -37,7 +37,7 @@ def write_plots(out: Path, document: Mapping[str, Any]) -> list[Path]:
 
 def _title(document: Mapping[str, Any]) -> str:
     run = document["run"]
-    name = "LongMemEval" if run["benchmark"] == "longmemeval" else "LoCoMo"
+    name = TITLES.get(run["benchmark"], run["benchmark"])
     return f"{name} ({run['data']['questions']} questions)"
 
 
@@ -105,8 +105,7 @@ def _by_category(plt: Any, out: Path, document: Mapping[str, Any], metric: str) 
     ax.set_xticklabels(
         [category_label(benchmark, c) for c in categories], rotation=20, ha="right", fontsize=8
     )
-    label = "question type" if benchmark == "longmemeval" else "category"
-    ax.set(ylabel=metric, ylim=(0, 1.02), title=f"{_title(document)}: {metric} by {label}")
+    ax.set(ylabel=metric, ylim=(0, 1.02), title=f"{_title(document)}: {metric} by {category_noun(benchmark)}")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     safe = metric.replace("@", "_at_")

@@ -11,11 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engram.bench import beam
 from engram.bench.results import write_json
 from engram.bench.scoring import LOCOMO_CATEGORIES
+from engram.model.limits import MAX_CONTENT_BYTES
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
+TITLES = {"locomo": "LoCoMo", "longmemeval": "LongMemEval", "beam": beam.TITLE}
+CATEGORY_NOUNS = {"locomo": "category", "longmemeval": "question type", "beam": beam.CATEGORY_NOUN}
 
 
 def write_reports(out: Path, document: Mapping[str, Any]) -> list[Path]:
@@ -58,6 +62,11 @@ def main_k(ks: Sequence[int]) -> int:
     return 10 if 10 in ks else sorted(ks)[len(ks) // 2]
 
 
+def category_noun(benchmark: str) -> str:
+    """What a benchmark's question groups are called: category, question type, ability."""
+    return CATEGORY_NOUNS.get(benchmark, "category")
+
+
 def category_label(benchmark: str, category: str) -> str:
     """``"1 multi-hop"`` for LoCoMo ids; LongMemEval types as they are."""
     if benchmark == "locomo" and category in LOCOMO_CATEGORIES:
@@ -86,8 +95,7 @@ def _category_table(document: Mapping[str, Any], metric: str, key: str = "by_cat
     categories: list[str] = []
     for summary in systems.values():
         categories += [c for c in summary.get(key, {}) if c not in categories]
-    label = "question type" if benchmark == "longmemeval" else "category"
-    header = [label, "questions", "with gold", *systems]
+    header = [category_noun(benchmark), "questions", "with gold", *systems]
     rows = []
     for category in categories:
         first = next(iter(systems.values())).get(key, {}).get(category, {})
@@ -108,8 +116,7 @@ def render_markdown(document: Mapping[str, Any], plots: Sequence[str] = ()) -> s
     ks = config["ks"]
     budgets = config["budgets"]
     k = main_k(ks)
-    title = "LongMemEval" if benchmark == "longmemeval" else "LoCoMo"
-    parts = [f"# {title}: {', '.join(systems)}", ""]
+    parts = [f"# {TITLES.get(benchmark, benchmark)}: {', '.join(systems)}", ""]
     parts += _provenance(run)
 
     families = ["recall_all", "recall_any", "ndcg_any"]
@@ -133,6 +140,8 @@ def render_markdown(document: Mapping[str, Any], plots: Sequence[str] = ()) -> s
             _metric_table(systems, {}, "strict", headline + [f"turn_recall_all@{n}" for n in ks]),
             "",
         ]
+    elif benchmark == "beam":
+        parts += [*beam.retrieval_section(document), _metric_table(systems, ratios, "overall", headline), ""]
     else:
         parts += [
             "## Evidence retrieval, categories 1-4",
@@ -143,8 +152,7 @@ def render_markdown(document: Mapping[str, Any], plots: Sequence[str] = ()) -> s
             _metric_table(systems, ratios, "overall", headline),
             "",
         ]
-    label = "question type" if benchmark == "longmemeval" else "category"
-    parts += [f"## By {label}", ""]
+    parts += [f"## By {category_noun(benchmark)}", ""]
     for metric in dict.fromkeys([*[f"recall_all@{n}" for n in ks], f"ndcg_any@{ks[0]}", f"ndcg_any@{k}"]):
         parts += [f"**{metric}**", "", _category_table(document, metric), ""]
     if benchmark == "longmemeval":
@@ -334,12 +342,20 @@ def _notes(document: Mapping[str, Any]) -> list[str]:
             "mostly have no gold user turn: the official view scores them as the official code does, the "
             "strict view leaves them out.",
         ]
+    elif run["benchmark"] == "beam":
+        notes += beam.NOTES
     else:
         notes += [
             "- Gold: the `evidence` turns (malformed ids repaired or dropped by the loader); categories by "
             "official id (1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop, 5 adversarial).",
             "- LoCoMo has no question date: questions are asked one minute after the conversation's last turn.",
         ]
+    cut = run["data"].get("messages_cut")
+    if cut:
+        notes.append(
+            f"- {cut} message(s) cut to the limit of {MAX_CONTENT_BYTES:,} bytes per message: evidence "
+            "in their tail cannot be found until long messages are chunked."
+        )
     late = max((s["overall"].get("gold_after_reference", 0) for s in document["systems"].values()), default=0)
     if late:
         notes.append(

@@ -1,9 +1,9 @@
 """Run a benchmark: ingest each haystack into every system, ask its questions, record, report.
 
-Each question is answered from stores that hold only its own conversation (LoCoMo) or
+Each question is answered from stores that hold only its own conversation (LoCoMo, BEAM) or
 haystack (LongMemEval), ingested session by session through the public API with the
 haystack's timestamps; the question is asked at its ``reference_time`` (LongMemEval's
-``question_date``; for LoCoMo, which has none, just after the conversation's last turn).
+``question_date``; for LoCoMo and BEAM, which have none, just after the last turn).
 
 Retrieval is scored the official way: for LongMemEval every system searches *user turns
 only* (the official corpus), while contexts are built from the whole history. Texts are
@@ -25,17 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from engram.bench.baselines import conversation_turns
-from engram.bench.haystacks import ConversationInfo, load_dataset, make_embedder, prepare, reference_time
-from engram.bench.progress import Progress
-from engram.bench.results import (
-    ResultFiles,
-    code_version,
-    cpu_seconds,
-    load_average,
-    machine,
-    peak_rss_bytes,
+from engram.bench.haystacks import (
+    ConversationInfo,
+    cut_messages,
+    load_dataset,
+    make_embedder,
+    prepare,
+    reference_time,
 )
-from engram.bench.scoring import budget_record, retrieval_record, summarize
+from engram.bench.progress import Progress
+from engram.bench.results import ResultFiles, code_version, cpu_seconds, load_average, machine, peak_rss_bytes
+from engram.bench.scoring import BENCHMARKS, budget_record, retrieval_record, summarize
 from engram.bench.systems import CONTEXT_CANDIDATES, MemoCounter, Shared, Shown, System, make_system
 from engram.errors import ValidationError
 from engram.formats.dataset import Conversation, Dataset, Question
@@ -44,7 +44,6 @@ from engram.providers.tokens import TokenCounter, default_counter
 from engram.read import retrieve as _retrieve
 from engram.read.retrieve import RECIPES
 
-BENCHMARKS = ("locomo", "longmemeval")
 #: Systems that embed the haystack: their ingest time includes embedding it.
 EMBEDDING_SYSTEMS = frozenset({"engram", "dense", "mem0"})
 #: Ranked turns requested per search: enough for session-level k and equal to Engram's
@@ -343,6 +342,7 @@ class Runner:
                     if c.id in conversations
                     for s in c.sessions
                 ),
+                "messages_cut": cut_messages(dataset, conversations),
             },
             "code": code_version(),
             "machine": machine(),

@@ -11,6 +11,9 @@ scoring of each benchmark:
   ``single-session-assistant`` type); the *strict* view leaves such questions out.
 * LoCoMo: evidence recall over turns; the overall view is categories 1-4; category 5
   (adversarial) is reported on its own; questions without evidence are left out.
+* BEAM: evidence recall over turns (both roles), per ability; the overall view is every
+  ability but abstention (which has no turn evidence: counted apart); questions without
+  evidence are left out.
 
 ``budget_recall@B`` is the fraction of questions (with gold) whose gold turns all appear in
 the context a system returns for a budget of ``B`` tokens.
@@ -31,6 +34,8 @@ from engram.bench.metrics import (
     recall_any_at_k,
 )
 
+#: The benchmarks the harness runs.
+BENCHMARKS = ("locomo", "longmemeval", "beam")
 #: LoCoMo category ids and their official names.
 LOCOMO_CATEGORIES = {
     "1": "multi-hop",
@@ -154,7 +159,7 @@ def _cost(questions: Sequence[Mapping[str, Any]], ingests: Sequence[Mapping[str,
 
 def scored_records(records: Sequence[Mapping[str, Any]], benchmark: str) -> list[Mapping[str, Any]]:
     """The questions that count in the overall view of a benchmark."""
-    if benchmark == "longmemeval":
+    if benchmark != "locomo":
         return [r for r in records if not r.get("abstention")]
     return [r for r in records if str(r.get("category")) in LOCOMO_SCORED]
 
@@ -183,12 +188,13 @@ def summarize_system(
             category: _view([r for r in strict if r.get("category") == category], benchmark, official=False)
             for category in by_category
         }
+    if benchmark == "locomo":
+        result["adversarial"] = by_category.get("5", {"questions": 0})
+    else:
         result["abstention"] = {"questions": sum(1 for r in questions if r.get("abstention"))}
         abstained = [r for r in questions if r.get("abstention") and r.get("qa")]
         if abstained:
             result["abstention"]["qa_accuracy"] = mean_or_none(r["qa"].get("judge") for r in abstained)
-    else:
-        result["adversarial"] = by_category.get("5", {"questions": 0})
     return result
 
 

@@ -91,7 +91,7 @@ class Dataset:
     """A loaded benchmark file.
 
     Attributes:
-        name: ``"locomo"`` or ``"longmemeval"``.
+        name: ``"locomo"``, ``"longmemeval"`` or ``"beam"``.
         conversations: every conversation, in file order.
         questions: every question, in file order.
         sha256: hex SHA-256 of the file's bytes as read from disk (before decompression), so
