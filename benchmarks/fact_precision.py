@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engram.formats.beam import parse_anchor
 from engram.formats.dataset import read_json
 from engram.formats.longmemeval import parse_date
 from engram.model.timeutil import UTC
@@ -134,23 +135,16 @@ def longmemeval_turns(path: Path) -> Iterator[tuple[str, str, str, datetime]]:
                     yield f"lme/{session_id}", str(index), text, began + timedelta(seconds=index)
 
 
-def _anchor(text: str | None) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%B-%d-%Y").replace(tzinfo=UTC) if text else None
-    except ValueError:
-        return None
-
-
 def beam_turns(root: Path) -> Iterator[tuple[str, str, str, datetime]]:
     """User messages of every BEAM chat under ``root`` (``beam/500K``), in chat order."""
     chats = sorted((p for p in root.glob("*/chat.json")), key=lambda p: (len(p.parent.name), p.parent.name))
     for chat in chats:
         when = _BEAM_EPOCH
         for batch in json.loads(chat.read_text(encoding="utf-8")):
-            when = _anchor(batch.get("time_anchor")) or when
+            when = parse_anchor(batch.get("time_anchor")) or when
             for group in batch["turns"]:
                 for message in group:
-                    when = _anchor(message.get("time_anchor")) or when
+                    when = parse_anchor(message.get("time_anchor")) or when
                     text = _BEAM_MARKER.sub("", message.get("content") or "").strip()
                     if message.get("role") == "user" and text.strip():
                         yield f"beam/{chat.parent.name}", str(message["id"]), text, when
