@@ -28,7 +28,8 @@ from engram.model.limits import MAX_CONTENT_BYTES
 
 #: The metadata key under which a turn keeps the parts of its message its columns cannot hold.
 MESSAGE_KEY = "_engram_message"
-#: Keys Engram itself reads from a message (not part of the message given back).
+#: Keys Engram itself reads from a chat message (not part of the message given back); of an
+#: item with a ``type``, only ``timestamp``.
 ENGRAM_KEYS = frozenset({"timestamp", "metadata", "id"})
 #: Keys of a chat-completions message (a message without ``type``); others are refused as typos.
 CHAT_KEYS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"})
@@ -63,7 +64,10 @@ def describe(message: Mapping[str, Any], where: str) -> Described:
         role, text = message.get("role"), _content_text(message.get("content"), f"{where}.content")
     else:
         role, text = _item(message, str(kind), where)
-    fields = {k: v for k, v in message.items() if k not in ENGRAM_KEYS or (kind is not None and k == "id")}
+    if kind is not None and not (isinstance(text, str) and text.strip()):
+        text = f"[{kind}]"  # an item with no words (an empty message): still an item
+    # an item's own "id" and "metadata" are the item's; Engram reads only its "timestamp"
+    fields = {k: v for k, v in message.items() if k not in (ENGRAM_KEYS if kind is None else {"timestamp"})}
     plain = kind is None and set(fields) <= {"role", "content", "name"} and not isinstance(fields.get("content"), list)
     if plain and fields.get("role") not in ROLE_ALIASES:
         return Described(role, message.get("name"), text, None)

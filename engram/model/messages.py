@@ -87,15 +87,16 @@ def parse_messages(
             if message.get("timestamp") is not None
             else call_time
         )
-        own_meta = check_metadata(message.get("metadata"), f"{where}.metadata")
+        typed = "type" in message  # a Responses API item: its "id" and "metadata" are its own
+        own_meta = check_metadata(message.get("metadata"), f"{where}.metadata") if not typed else {}
         if MESSAGE_KEY in own_meta:
             raise ValidationError(f"{where}.metadata: the key {MESSAGE_KEY!r} is reserved")
         meta = {**base_meta, **own_meta}
         if described.kept is not None:
             meta[MESSAGE_KEY] = described.kept
-        # An item's own "id" (Responses API) is part of the item, not an idempotency key: the
-        # Agents SDK gives several items one placeholder id.
-        caller_id = check_id(message.get("id"), f"{where}.id", required=False) if "type" not in message else None
+        # An item's own "id" is not an idempotency key: the Agents SDK gives several items one
+        # placeholder id.
+        caller_id = check_id(message.get("id"), f"{where}.id", required=False) if not typed else None
         if caller_id is not None:
             identity: tuple[Any, ...] = ("id", caller_id)
         else:
