@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 import tomllib
 
 import pytest
@@ -57,3 +59,20 @@ def test_the_missing_dependency_message_is_a_command_that_works(extra, command):
     message = str(MissingDependencyError("a feature", extra, "somemodule"))
     assert message.endswith(install_hint(extra)) and message.endswith(command)
     assert "[None]" not in message
+
+
+@pytest.mark.parametrize(
+    ("module", "needs", "extra"),
+    [
+        ("engram.integrations.langgraph", "langgraph.store.base", "langgraph"),
+        ("engram.integrations.langchain", "langchain_core.chat_history", "langgraph"),
+        ("engram.integrations.openai_agents", "agents", "openai-agents"),
+        ("engram.integrations.llamaindex", "llama_index.core.base.llms.types", "llamaindex"),
+    ],
+)
+def test_an_integration_without_its_framework_names_the_extra(monkeypatch, module, needs, extra):
+    monkeypatch.setitem(sys.modules, needs, None)  # import of it fails, as when not installed
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(MissingDependencyError, match=re.escape(install_hint(extra))):
+        importlib.import_module(module)
+    assert extra in EXTRAS
