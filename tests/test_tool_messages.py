@@ -94,6 +94,9 @@ def test_the_turns_index_what_a_person_would_search_for(mem):
 
 
 def test_plain_messages_keep_their_columns_and_ids(mem):
+    # a tool result without a call id stays a plain message, as before (MCP, REST, CLI send them)
+    tool = mem.add({"role": "tool", "content": "18C"}, user_id="u", session_id="s").turns[0]
+    assert MESSAGE_KEY not in tool.metadata and tool.to_message() == {"role": "tool", "content": "18C"}
     turn = mem.add({"role": "user", "content": "hi"}, user_id="u", session_id="s").turns[0]
     assert MESSAGE_KEY not in turn.metadata and turn.to_message() == {"role": "user", "content": "hi"}
     # a plain message's id hashes only (role, name, content, time, ordinal), as before tool messages
@@ -123,7 +126,7 @@ def test_export_and_import_keep_the_messages(mem, tmp_path, clock):
 @pytest.mark.parametrize(
     ("message", "says"),
     [
-        ({"role": "tool", "content": "18C"}, "tool_call_id is required"),
+        ({"role": "tool", "tool_call_id": 7, "content": "18C"}, "tool_call_id must be a string"),
         ({"role": "user", "content": "x", "tool_calls": []}, "only an assistant"),
         ({"role": "assistant", "content": None, "tool_calls": []}, "non-empty list"),
         ({"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"arguments": "{}"}}]}, "'name'"),

@@ -38,6 +38,7 @@ from engram.errors import MissingDependencyError, NotFoundError
 from engram.integrations.common import next_times, session_turns, sync_memory
 from engram.model import Turn
 from engram.model.limits import MAX_PAGE_SIZE, MAX_SEARCH_K
+from engram.model.results import SessionSummary
 from engram.model.scope import Scope
 from engram.model.turn import turn_id
 
@@ -202,7 +203,8 @@ class EngramStore(BaseStore):
     def _search(self, op: SearchOp) -> list[SearchItem]:
         found: list[SearchItem] = []
         wanted = op.offset + op.limit
-        for user, agent, sessions in self._sessions(op.namespace_prefix):
+        for user, agent, summaries in self._sessions(op.namespace_prefix):
+            sessions = [s.session_id for s in summaries]
             if op.query:
                 result = self.memory.search(
                     op.query,
@@ -226,20 +228,20 @@ class EngramStore(BaseStore):
         spaces: set[tuple[str, ...]] = set()
         for user, _agent, sessions in self._sessions(()):
             for session in sessions:
-                agents = self._session_agents(user, session)
+                agents: list[str | None] = list(session.agent_ids) if self.agent_label is not None else [None]
                 for agent in agents:
-                    namespace = self._namespace(user, agent, session)
+                    namespace = self._namespace(user, agent, session.session_id)
                     if all(_does_match(condition, namespace) for condition in op.match_conditions or ()):
                         spaces.add(namespace[: op.max_depth] if op.max_depth is not None else namespace)
         return sorted(spaces)[op.offset : op.offset + op.limit]
 
-    def _sessions(self, prefix: tuple[str, ...]) -> Iterator[tuple[str, str | None, list[str]]]:
+    def _sessions(self, prefix: tuple[str, ...]) -> Iterator[tuple[str, str | None, list[SessionSummary]]]:
         """For each user the prefix may cover: the user, agent and the sessions under the prefix."""
         user, agent, rest = self._split(prefix)
         users = [user] if user is not None else list(self._all_users())
         for name in users:
             sessions = [
-                s.session_id
+                s
                 for s in self._all_sessions(name)
                 if tuple(s.session_id.split("."))[: len(rest) + 1] == (SESSION_ROOT, *rest)
                 and (agent is None or agent in s.agent_ids)
@@ -256,8 +258,8 @@ class EngramStore(BaseStore):
                 return
             after = page[-1].user_id
 
-    def _all_sessions(self, user: str) -> list[Any]:
-        found: list[Any] = []
+    def _all_sessions(self, user: str) -> list[SessionSummary]:
+        found: list[SessionSummary] = []
         after: str | None = None
         while True:
             page = self.memory.sessions(user_id=user, after=after, limit=MAX_PAGE_SIZE)
@@ -265,12 +267,6 @@ class EngramStore(BaseStore):
             if len(page) < MAX_PAGE_SIZE:
                 return found
             after = page[-1].session_id
-
-    def _session_agents(self, user: str, session: str) -> list[str | None]:
-        if self.agent_label is None:
-            return [None]
-        agents = next((s.agent_ids for s in self._all_sessions(user) if s.session_id == session), ())
-        return list(agents)
 
 
 def _position(pair: tuple[int | None, str | None]) -> int:

@@ -117,8 +117,8 @@ def _chat(message: ChatMessage) -> dict[str, Any] | None:
     if role == "assistant" and calls:
         chat["tool_calls"] = [_plain(call) for call in calls]
         chat["content"] = chat["content"] or None
-    if role == "tool":
-        chat["tool_call_id"] = str(extra.get("tool_call_id") or "unknown")
+    if role == "tool" and extra.get("tool_call_id"):
+        chat["tool_call_id"] = str(extra["tool_call_id"])
     if not chat["content"] and "tool_calls" not in chat:
         return None
     return chat

@@ -82,8 +82,8 @@ def describe(message: Mapping[str, Any], where: str) -> Described:
 
 def _chat(message: Mapping[str, Any], where: str) -> tuple[object, object]:
     role, content = message.get("role"), message.get("content")
-    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
-        raise ValidationError(f"{where}.tool_call_id is required for a tool message (the id of the call)")
+    if "tool_call_id" in message and not isinstance(message["tool_call_id"], str):
+        raise ValidationError(f"{where}.tool_call_id must be a string (the id of the call it answers)")
     if not isinstance(content, list) and not {"tool_calls", "function_call", "refusal"} & set(message):
         return role, content  # a plain message: check_text says what is wrong with it
     parts = [_content_text(content, f"{where}.content")]
