@@ -152,7 +152,9 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods):
         Args:
             messages: chat-format messages (``{"role", "content"}`` plus optional ``name``,
                 ``timestamp``, ``metadata``, ``id``), one such dict, or a plain string (a user
-                message).
+                message). OpenAI's formats are taken in full (an assistant's ``tool_calls``,
+                ``tool`` results, content parts, Responses API items: :mod:`engram.model.chat`);
+                :meth:`Turn.to_message` gives each message back exactly.
             user_id: whose memory this is.
             session_id: the conversation the messages belong to.
             agent_id: the agent, when a user talks to several.

@@ -80,16 +80,27 @@ class ProviderError(EngramError):
     exit_code = 5
 
 
+#: The distribution name on PyPI (``pip install engram-recall``); the import package and the
+#: command are ``engram``. ``engram-memory`` and ``engram`` on PyPI are other projects.
+DISTRIBUTION = "engram-recall"
+
+
+def install_hint(extra: str | None = None) -> str:
+    """The ``pip install`` command that adds ``extra`` (or reinstalls the core when ``None``)."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'" if extra else f"pip install '{DISTRIBUTION}'"
+
+
 class MissingDependencyError(EngramError, ImportError):
-    """An optional extra is needed; the message names the ``pip install`` that adds it."""
+    """An optional extra is needed; the message names the ``pip install`` that adds it.
+
+    ``extra`` is ``None`` for a package of the core install that has gone missing.
+    """
 
     exit_code = 6
 
-    def __init__(self, feature: str, extra: str, module: str) -> None:
+    def __init__(self, feature: str, extra: str | None, module: str) -> None:
         self.feature, self.extra, self.module = feature, extra, module
-        super().__init__(
-            f"{feature} needs the optional package {module!r}: pip install 'engram-memory[{extra}]'"
-        )
+        super().__init__(f"{feature} needs the optional package {module!r}: {install_hint(extra)}")
 
 
 def require(module: str, *, feature: str, extra: str):  # type: ignore[no-untyped-def]

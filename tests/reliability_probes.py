@@ -391,6 +391,20 @@ def _tool_cases(w: Any) -> dict[str, dict[str, Any]]:
         "profile": {"user_id": "alice"},
         "forget": {"user_id": "alice", "ids": w.b_memory_ids, "session_id": "b-secret"},
         "remember": {"user_id": "alice", "session_id": "b-secret", "content": "globex launch code is 7741"},
+        # the reference memory server's knowledge-graph tools (engram.server.mcp_graph)
+        # (A's own graph holds no marker of B's, so that a marker in any reply is a leak)
+        "create_entities": {"user_id": "alice", "entities": [
+            {"name": "alice", "entityType": "person", "observations": ["plays chess"]},
+            {"name": "Lisbon", "entityType": "place", "observations": []},
+        ]},
+        "create_relations": {"user_id": "alice", "relations": [{"from": "alice", "to": "Lisbon", "relationType": "visits"}]},
+        "add_observations": {"user_id": "alice", "observations": [{"entityName": "alice", "contents": ["likes tea"]}]},
+        "search_nodes": {"user_id": "alice", "query": "launch code 7741 Zanzibar rocket b-secret"},
+        "open_nodes": {"user_id": "alice", "names": ["alice", "Zanzibar"]},
+        "read_graph": {"user_id": "alice"},
+        "delete_observations": {"user_id": "alice", "deletions": [{"entityName": "alice", "observations": ["likes tea"]}]},
+        "delete_relations": {"user_id": "alice", "relations": [{"from": "alice", "to": "Lisbon", "relationType": "visits"}]},
+        "delete_entities": {"user_id": "alice", "entityNames": ["alice", "Lisbon"]},
     }
 
 
@@ -444,7 +458,8 @@ def probe_tools(workdir: Path) -> list[dict[str, Any]]:
         listed = _mcp(world, "tools/list").json()["result"]["tools"]
         names = [tool["name"] for tool in listed]
         cases = _tool_cases(world)
-        for name in sorted(names, key=lambda n: (n == "remember", n)):
+        # creating the graph's entities comes first: the other graph tools need them
+        for name in sorted(names, key=lambda n: (n == "remember", not n.startswith("create_"), n)):
             arguments = cases.get(name)
             problem = None if arguments is not None else "no probe for this tool"
             if arguments is not None:

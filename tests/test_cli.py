@@ -438,7 +438,7 @@ def test_bench_is_loaded_lazily_and_never_breaks_the_cli(
     one_line_error(engram("bench"), 2, "No such command 'bench'")
     (tmp_path / "fake_bench_extra.py").write_text("import not_installed_plotting_lib\n")
     monkeypatch.setitem(cli_base.LAZY_COMMANDS, "bench", ("fake_bench_extra", "bench", "bench"))
-    one_line_error(engram("bench"), 6, "pip install 'engram-memory[bench]'")
+    one_line_error(engram("bench"), 6, "pip install 'engram-recall[bench]'")
 
 
 # -- progress bar ---------------------------------------------------------------------------------

@@ -281,7 +281,7 @@ def test_bad_settings_are_rejected() -> None:
 
 def test_missing_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)
-    with pytest.raises(MissingDependencyError, match=r"engram-memory\[openai\]") as caught:
+    with pytest.raises(MissingDependencyError, match=r"engram-recall\[openai\]") as caught:
         OpenAICompatibleLLM("m")
     assert caught.value.module == "httpx"
 

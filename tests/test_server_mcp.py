@@ -24,7 +24,11 @@ from engram import AsyncMemory, HashingEmbedder
 from engram.auth import create_key
 from engram.server import create_app
 
-TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"}
+GRAPH_TOOLS = {  # the reference MCP memory server's names (engram.server.mcp_graph)
+    "create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations",
+    "delete_relations", "read_graph", "search_nodes", "open_nodes",
+}
+TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"} | GRAPH_TOOLS
 
 
 async def exercise(client: Client) -> None:

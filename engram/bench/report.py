@@ -14,6 +14,7 @@ from typing import Any
 from engram.bench import beam
 from engram.bench.results import write_json
 from engram.bench.scoring import LOCOMO_CATEGORIES
+from engram.errors import DISTRIBUTION
 from engram.model.limits import MAX_CONTENT_BYTES
 
 SUMMARY_FILE = "summary.json"
@@ -185,7 +186,7 @@ def _provenance(run: Mapping[str, Any]) -> list[str]:
         f"- data: `{data['path']}` sha256 `{data['sha256']}`; {data['questions']:,} of "
         f"{data['questions_in_file']:,} questions, {data['conversations']:,} conversations, "
         f"{data['turns']:,} turns",
-        f"- code: engram {code['engram']}, commit {commit}",
+        f"- code: {DISTRIBUTION} {code['engram']}, commit {commit}",
         f"- machine: {host.get('processor')}, {host.get('cpus_usable', host.get('cpus'))} cores, "
         f"{host.get('memory_gb', '?')} GB, Python {host.get('python')}, onnxruntime {host.get('onnxruntime', '—')}",
         f"- settings: systems {', '.join(config['systems'])}; k {config['ks']}; budgets {config['budgets']}; "

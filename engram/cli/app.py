@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from engram import __version__
 from engram.cli.base import ENV_DB, ENV_TENANT, EngramGroup, Settings
 from engram.cli.commands import COMMANDS
 from engram.cli.demo import demo_command
@@ -34,7 +35,7 @@ from engram.settings import ENV_CONFIG
     help=f"A TOML settings file. Default: ${ENV_CONFIG}.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output on every command.")
-@click.version_option(package_name="engram-memory", prog_name="engram")
+@click.version_option(version=__version__, prog_name="engram")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, tenant: str | None, config_file: Path | None, as_json: bool) -> None:
     """Engram: long- and short-term memory for LLM agents, in one local SQLite file.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.model.chat import MESSAGE_KEY, describe
 from engram.model.limits import MAX_BATCH_MESSAGES
 from engram.model.scope import Scope, check_id
 from engram.model.timeutil import parse_timestamp
@@ -19,8 +21,6 @@ from engram.model.turn import (
     content_hash,
     turn_id,
 )
-
-_KNOWN_KEYS = frozenset({"role", "content", "name", "timestamp", "metadata", "id"})
 
 
 def parse_messages(
@@ -36,7 +36,10 @@ def parse_messages(
     Args:
         messages: a string (one user message), one message dict, or a list of message dicts
             with ``role`` and ``content`` and optionally ``name`` (the speaker), ``timestamp``,
-            ``metadata`` and ``id`` (an idempotency key of the caller's).
+            ``metadata`` and ``id`` (an idempotency key of the caller's). OpenAI's formats are
+            accepted in full (tool calls, tool results, content parts, Responses API items;
+            see :mod:`engram.model.chat`): the turn indexes their text and keeps the rest, so
+            :meth:`Turn.to_message` gives each back exactly.
         scope: where the turns go; must name a session.
         timestamp: event time of messages that carry none; default ``now``.
         metadata: merged under each message's own metadata.
@@ -66,6 +69,8 @@ def parse_messages(
             "Send them in several calls."
         )
     base_meta = check_metadata(metadata)
+    if MESSAGE_KEY in base_meta:
+        raise ValidationError(f"metadata: the key {MESSAGE_KEY!r} is reserved")
     call_time = parse_timestamp(timestamp) if timestamp is not None else None
     seen: Counter[tuple[Any, ...]] = Counter()
     turns: list[NewTurn] = []
@@ -73,26 +78,31 @@ def parse_messages(
         where = f"messages[{index}]"
         if not isinstance(message, Mapping):
             raise ValidationError(f"{where} must be an object with 'role' and 'content'")
-        unknown = set(message) - _KNOWN_KEYS
-        if unknown:
-            raise ValidationError(
-                f"{where} has unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                f"allowed: {', '.join(sorted(_KNOWN_KEYS))}"
-            )
-        role = check_role(message.get("role"), f"{where}.role")
-        content = check_text(message.get("content"), f"{where}.content")
-        name = check_id(message.get("name"), f"{where}.name", required=False)
+        described = describe(message, where)
+        role = check_role(described.role, f"{where}.role")
+        content = check_text(described.text, f"{where}.content")
+        name = check_id(described.name, f"{where}.name", required=False)
         explicit = (
             parse_timestamp(message["timestamp"], f"{where}.timestamp")
             if message.get("timestamp") is not None
             else call_time
         )
-        meta = {**base_meta, **check_metadata(message.get("metadata"), f"{where}.metadata")}
-        caller_id = check_id(message.get("id"), f"{where}.id", required=False)
+        typed = "type" in message  # a Responses API item: its "id" and "metadata" are its own
+        own_meta = check_metadata(message.get("metadata"), f"{where}.metadata") if not typed else {}
+        if MESSAGE_KEY in own_meta:
+            raise ValidationError(f"{where}.metadata: the key {MESSAGE_KEY!r} is reserved")
+        meta = {**base_meta, **own_meta}
+        if described.kept is not None:
+            meta[MESSAGE_KEY] = described.kept
+        # An item's own "id" is not an idempotency key: the Agents SDK gives several items one
+        # placeholder id.
+        caller_id = check_id(message.get("id"), f"{where}.id", required=False) if not typed else None
         if caller_id is not None:
             identity: tuple[Any, ...] = ("id", caller_id)
         else:
-            key = (role, name, content, explicit.isoformat() if explicit else None)
+            key: tuple[Any, ...] = (role, name, content, explicit.isoformat() if explicit else None)
+            if described.kept is not None:  # tool call ids, parts: two calls with one text differ
+                key = (*key, json.dumps(described.kept, sort_keys=True, ensure_ascii=False))
             identity = (*key, seen[key])
             seen[key] += 1
         turns.append(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.model.chat import MESSAGE_KEY, message_of
 from engram.model.limits import MAX_CONTENT_BYTES, MAX_METADATA_BYTES, ROLES
 from engram.model.scope import Scope
 
@@ -56,6 +57,14 @@ class Turn:
     def embedding_text(self) -> str:
         """The text that is embedded and indexed: the speaker's name with what was said."""
         return f"{self.name}: {self.content}" if self.name else self.content
+
+    def to_message(self) -> dict[str, Any]:
+        """The message exactly as it was added (without Engram's ``timestamp``/``metadata``).
+
+        A plain message is ``{"role", "content"}`` (and ``name``); a tool call, a tool result,
+        content parts or a Responses API item come back verbatim (:mod:`engram.model.chat`).
+        """
+        return message_of(self.role, self.content, self.name, self.metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,11 @@ def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
         size = len(encoded.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise ValidationError(f"{what} is not valid UTF-8") from exc
+    if MESSAGE_KEY in value:  # a message's kept parts: bounded like content, not like metadata
+        kept = json.dumps(value[MESSAGE_KEY], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        size -= len(kept)
+        if len(kept) > MAX_CONTENT_BYTES + 64:
+            raise ValidationError(f"{what}.{MESSAGE_KEY} is {len(kept):,} bytes; the limit is {MAX_CONTENT_BYTES:,}")
     if size > MAX_METADATA_BYTES:
         raise ValidationError(f"{what} is {size:,} bytes; the limit is {MAX_METADATA_BYTES:,}")
     result: dict[str, Any] = json.loads(encoded)

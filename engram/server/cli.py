@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from engram.build import build_memory, close_memory, open_store, store_path
-from engram.errors import require
+from engram.errors import install_hint, require
 from engram.model.keys import ApiKey
 from engram.model.timeutil import iso
 from engram.settings import EngramSettings, load_settings
@@ -115,7 +115,7 @@ def serve_command(
                 "serve other interfaces."
             )
         if with_mcp and importlib.util.find_spec("mcp") is None:
-            _note("MCP over HTTP is off: pip install 'engram-memory[mcp]' to serve /mcp")
+            _note(f"MCP over HTTP is off: {install_hint('mcp')} to serve /mcp")
             with_mcp = False
         app = create_app(
             memory,

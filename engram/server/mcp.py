@@ -1,5 +1,8 @@
 """Memory as MCP tools for agents: remember, recall, context, facts, profile, forget.
 
+Plus the reference MCP memory server's knowledge-graph tools under their own names
+(:mod:`engram.server.mcp_graph`).
+
 Built on the official MCP Python SDK (``MCPServer``). The same tools serve stdio
 (``engram mcp``, one tenant chosen at start) and streamable HTTP (``engram serve`` at
 ``/mcp``, the tenant chosen per request by its API key; see :mod:`engram.server.mcp_http`).
@@ -34,6 +37,7 @@ from engram.build import with_next_step
 from engram.model.limits import MAX_BUDGET_TOKENS, MAX_CONTENT_BYTES, MAX_ID_CHARS, MAX_QUERY_CHARS
 from engram.model.options import CONTEXT, SEARCH
 from engram.server.errors import classify
+from engram.server.mcp_graph import register_graph_tools
 
 #: Finds the memory a tool call works in (its tenant's).
 Resolver = Callable[[Context], Awaitable[AsyncMemory]]
@@ -45,7 +49,9 @@ a compact, cited memory block for the current conversation, or `recall` to searc
 conversations. `facts` and `profile` say what is known about the user now (or at a past date), \
 with when each fact held. Always pass the same `user_id` for the same person and one \
 `session_id` per conversation. Memories are kept verbatim with their dates; `forget` deletes \
-them for good."""
+them for good. The knowledge-graph tools (`create_entities`, `add_observations`, \
+`create_relations`, `search_nodes`, `open_nodes`, `read_graph`, `delete_*`) work as in the \
+reference MCP memory server, over the same memory."""
 
 UserId = Annotated[
     str,
@@ -319,6 +325,7 @@ def build_server(resolve: Resolver) -> MCPServer:
             receipt = await memory.forget(user_id=user_id, session_id=session_id, ids=ids)
         return Forgotten.model_validate(receipt, from_attributes=True)
 
+    register_graph_tools(server, resolve, tool_errors)
     return server
 
 

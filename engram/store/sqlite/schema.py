@@ -292,7 +292,7 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
     if unknown:
         raise SchemaVersionError(
             f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
-            "know: it was written by a newer version. Upgrade engram-memory to open it."
+            "know: it was written by a newer version. Upgrade engram-recall to open it."
         )
     return [name for name in known if name not in applied]
 
