@@ -153,3 +153,23 @@ def test_a_call_reads_as_its_name_and_arguments():
     assert call_text("f", "not json") == "f(not json)"
     assert call_text("f", "") == "f()"
     assert call_text("f", "[1]") == "f([1])"
+
+
+def test_the_rest_api_takes_tool_messages_and_keeps_them_exactly(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from engram import AsyncMemory
+    from engram.server.app import create_app
+
+    memory = AsyncMemory(tmp_path / "rest.db", embedder=HashingEmbedder())
+    with TestClient(create_app(memory, require_keys=False)) as client:
+        body = {"user_id": "ana", "session_id": "s1", "messages": CONVERSATION}
+        response = client.post("/v1/turns", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["added"] == len(CONVERSATION)
+        assert client.post("/v1/turns", json=body).json()["added"] == 0
+        typo = {**body, "messages": [{"role": "tool", "tool_call_id": "c", "contnet": "x"}]}
+        assert client.post("/v1/turns", json=typo).status_code == 422
+    stored = memory.sync.list(user_id="ana", session_id="s1").items
+    assert [turn.to_message() for turn in stored] == CONVERSATION
+    memory.sync.close()

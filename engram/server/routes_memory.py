@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["memory"], responses=ERROR_RESPONSES)
 async def add(body: AddIn, memory: TenantMemory) -> AddOut:
     """Store messages of one session losslessly; sending the same messages again stores nothing new."""
     result = await memory.add(
-        [message.model_dump(exclude_none=True) for message in body.messages],
+        [message.model_dump(exclude_unset=True) for message in body.messages],
         user_id=body.user_id,
         session_id=body.session_id,
         agent_id=body.agent_id,

@@ -17,7 +17,6 @@ from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, SearchRes
 from engram.model.fact import FactVersion
 from engram.model.limits import (
     MAX_BUDGET_TOKENS,
-    MAX_CONTENT_BYTES,
     MAX_ID_CHARS,
     MAX_PAGE_SIZE,
     MAX_QUERY_CHARS,
@@ -41,6 +40,8 @@ MAX_DELETE_IDS = 1_000
 ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
 IdStr = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)]
 Role = Literal["user", "assistant", "system", "tool"]
+#: The roles a message may come with: Engram's, and OpenAI's that map onto them.
+ChatRole = Literal["user", "assistant", "system", "tool", "developer", "function"]
 if TYPE_CHECKING:
     Recipe = str
 else:  # the library's recipe names, so that a recipe cannot exist in one door and not another
@@ -78,10 +79,19 @@ class _Strict(BaseModel):
 
 
 class MessageIn(_Strict):
-    """One chat message to remember."""
+    """One chat message to remember: plain, or OpenAI's chat-completions format in full (an
+    assistant's ``tool_calls``, a ``tool`` result's ``tool_call_id``, ``content`` as a list of
+    parts), kept exactly as sent (see ``engram.model.chat``)."""
 
-    role: Role = Field(description="Who said it.")
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_BYTES, description="What was said, verbatim.")
+    role: ChatRole = Field(description="Who said it (``developer`` is stored as system, ``function`` as tool).")
+    content: str | list[dict[str, Any]] | None = Field(
+        default=None,
+        description="What was said, verbatim: text, or a list of content parts; null only beside tool_calls.",
+    )
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, description="An assistant's tool calls.")
+    tool_call_id: str | None = Field(default=None, description="The call a tool message answers.")
+    function_call: dict[str, Any] | None = Field(default=None, description="The legacy form of a tool call.")
+    refusal: str | None = Field(default=None, description="An assistant's refusal.")
     name: str | None = _id("The speaker's name.", required=False)
     timestamp: TimeIn | None = Field(default=None, description="When it was said; default the call's.")
     metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object, stored as given.")
