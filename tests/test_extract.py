@@ -343,16 +343,6 @@ def test_curly_apostrophes_are_understood() -> None:
     ]
 
 
-def test_speed_is_fine_for_the_write_path() -> None:
-    import time
-
-    text = "Hey! I finally moved to Lisbon last May, and next Friday I start my new job. How was your week?"
-    start = time.perf_counter()
-    for _ in range(200):
-        extract_facts(text, speaker="Sam", role="user", timestamp=T)
-    assert (time.perf_counter() - start) / 200 < 0.003  # generous: ~50 µs on a laptop
-
-
 def test_precision_sample_on_locomo() -> None:
     """Run over every LoCoMo turn and print a sample to read; the report gives the judged precision."""
     path = SHARED_DATA / "locomo10.json"
