@@ -208,3 +208,18 @@ def test_ratios_of_engram_to_each_baseline():
     assert table["engram/bm25"]["budget_recall@500"] is None  # no ratio to zero
     assert "search_p50_ms" not in table["engram/bm25"]
     assert ratios({"bm25": systems["bm25"]}) == {}
+
+
+def test_locomo_two_folds_split_conversations_in_natural_id_order():
+    records = []
+    for number, conversation in enumerate(["conv-9", "conv-10", "conv-26", "conv-30", "conv-41"]):
+        record = _locomo(f"q{number}", "4", float(number % 2))
+        record["conversation_id"] = conversation
+        records.append(record)
+    records.append({**_locomo("adv", "5", 1.0), "conversation_id": "conv-9"})  # adversarial: not in a fold
+    folds = summarize_system(records, [], "locomo")["by_fold"]
+    # conv-9 < conv-10 < conv-26 by number, not by string; the first half takes the odd one.
+    assert list(folds) == ["conversations 1-3", "conversations 4-5"]
+    assert folds["conversations 1-3"]["questions"] == 3
+    assert folds["conversations 1-3"]["recall_all@10"] == pytest.approx(1 / 3)  # conv-10 only
+    assert folds["conversations 4-5"]["recall_all@10"] == pytest.approx(1 / 2)  # conv-30 only

@@ -8,6 +8,7 @@ re-ranks them as before, and reads the top ``k`` turns (all the candidates with 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.read.analyze import analyze
 from engram.read.fuse import reciprocal_rank_fusion
-from engram.read.retrieve import RECIPES, Ranked, apply_priors, fuse_matches, with_turns
+from engram.read.retrieve import RECIPES, Ranked, apply_priors, fuse_matches, query_weights, with_turns
 from engram.store.base import Match, UserScope
 from engram.store.sqlite import fulltext
 from tests.conftest import BACKENDS, make_store
@@ -107,18 +108,15 @@ def test_fusing_matches_equals_fusing_whole_turns_with_the_priors():
             name: [(t, rng.random()) for t in rng.sample(turns, rng.randint(0, 6))]
             for name in ("bm25", "vector", "time", "fact")
         }
+        matches = {name: [Match.of(t, s) for t, s in r] for name, r in rankings.items()}
         fused = reciprocal_rank_fusion(
             {name: [(t.id, s) for t, s in ranking] for name, ranking in rankings.items() if ranking},
             k=config.rrf_k,
-            weights=dict(config.weights),
+            weights=query_weights(matches, config),
         )
         by_id = {t.id: t for t in turns}
         whole = apply_priors([Hit(by_id[str(f.key)], f.score, f.signals()) for f in fused], analysis, config)
-        light = apply_priors(
-            fuse_matches({name: [Match.of(t, s) for t, s in r] for name, r in rankings.items()}, config),
-            analysis,
-            config,
-        )
+        light = apply_priors(fuse_matches(matches, config), analysis, config)
         assert [(h.turn.id, h.score, h.signals) for h in light] == [(h.turn.id, h.score, h.signals) for h in whole]
 
 
@@ -167,3 +165,34 @@ def test_search_reads_whole_turns_only_for_what_it_returns(tmp_path: Path, expla
     else:
         assert found.left_out == [] and read == returned  # the fact route read none here
     mem.close()
+
+
+def _ranking(scores: list[float]) -> list[Match]:
+    return [Match(f"t{i}", s, "user", None, T0) for i, s in enumerate(scores)]
+
+
+@pytest.mark.parametrize(
+    ("top_cosine", "factor"),
+    [(0.5, 1.0), (0.75, 1.5), (0.35, 0.7), (0.1, 0.5), (0.95, 1.9), (1.2, 2.0)],
+)
+def test_the_vector_weight_follows_the_questions_best_cosine(top_cosine: float, factor: float) -> None:
+    config = replace(RECIPES["engram"], weights=(("bm25", 1.5), ("vector", 1.5), ("fact", 0.3)), vector_confidence=0.5)
+    weights = query_weights({"bm25": _ranking([9.0]), "vector": _ranking([top_cosine, 0.1])}, config)
+    assert weights == {"bm25": 1.5, "vector": pytest.approx(1.5 * factor), "fact": 0.3}
+
+
+def test_fixed_weights_without_confidence_or_without_a_vector_ranking() -> None:
+    fixed = replace(RECIPES["engram"], vector_confidence=0.0)
+    assert query_weights({"vector": _ranking([0.9])}, fixed) == dict(fixed.weights)
+    assert query_weights({"bm25": _ranking([3.0]), "vector": []}, RECIPES["engram"]) == dict(RECIPES["engram"].weights)
+
+
+def test_a_confident_vector_ranking_outranks_a_weak_word_match() -> None:
+    # bm25 ranks a then b; vectors rank b then a. With equal weights the order is a tie broken
+    # by first appearance; a close paraphrase (cosine 0.8) tips it to b, a vague one (0.2) to a.
+    config = replace(RECIPES["engram"], weights=(("bm25", 1.5), ("vector", 1.5)), vector_confidence=0.5)
+    text = [Match("a", 5.0, "user", None, T0), Match("b", 4.0, "user", None, T0)]
+    close = [Match("b", 0.8, "user", None, T0), Match("a", 0.3, "user", None, T0)]
+    vague = [Match("b", 0.2, "user", None, T0), Match("a", 0.1, "user", None, T0)]
+    assert [r.turn.id for r in fuse_matches({"bm25": text, "vector": close}, config)] == ["b", "a"]
+    assert [r.turn.id for r in fuse_matches({"bm25": text, "vector": vague}, config)] == ["a", "b"]

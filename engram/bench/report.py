@@ -75,6 +75,22 @@ def category_label(benchmark: str, category: str) -> str:
     return category
 
 
+def _fold_section(document: Mapping[str, Any], k: int, budgets: Sequence[int]) -> list[str]:
+    """LoCoMo as a two-fold split, so that a gain tuned on one half shows whether it holds on the other."""
+    if not any(summary.get("by_fold") for summary in document["systems"].values()):
+        return []
+    parts = [
+        "### Two folds",
+        "",
+        "The conversations in id order (the file's order), first half and second half; categories 1-4. "
+        "Tune on one fold, read the other.",
+        "",
+    ]
+    for metric in (f"recall_all@{k}", *(f"budget_recall@{b}" for b in budgets[:2])):
+        parts += [f"**{metric}**", "", _category_table(document, metric, "by_fold", "fold"), ""]
+    return parts
+
+
 def _metric_table(
     systems: Mapping[str, Any], ratios: Mapping[str, Any], view: str, metrics: Sequence[str]
 ) -> str:
@@ -90,13 +106,15 @@ def _metric_table(
     return table(header, rows)
 
 
-def _category_table(document: Mapping[str, Any], metric: str, key: str = "by_category") -> str:
+def _category_table(
+    document: Mapping[str, Any], metric: str, key: str = "by_category", noun: str | None = None
+) -> str:
     benchmark = document["run"]["benchmark"]
     systems = document["systems"]
     categories: list[str] = []
     for summary in systems.values():
         categories += [c for c in summary.get(key, {}) if c not in categories]
-    header = [category_noun(benchmark), "questions", "with gold", *systems]
+    header = [noun or category_noun(benchmark), "questions", "with gold", *systems]
     rows = []
     for category in categories:
         first = next(iter(systems.values())).get(key, {}).get(category, {})
@@ -152,6 +170,7 @@ def render_markdown(document: Mapping[str, Any], plots: Sequence[str] = ()) -> s
             "",
             _metric_table(systems, ratios, "overall", headline),
             "",
+            *_fold_section(document, k, budgets),
         ]
     parts += [f"## By {category_noun(benchmark)}", ""]
     for metric in dict.fromkeys([*[f"recall_all@{n}" for n in ks], f"ndcg_any@{ks[0]}", f"ndcg_any@{k}"]):

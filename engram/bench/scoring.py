@@ -21,6 +21,7 @@ the context a system returns for a budget of ``B`` tokens.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -190,12 +191,34 @@ def summarize_system(
         }
     if benchmark == "locomo":
         result["adversarial"] = by_category.get("5", {"questions": 0})
+        result["by_fold"] = {
+            name: _view(fold, benchmark, official=official) for name, fold in two_folds(scored).items()
+        }
     else:
         result["abstention"] = {"questions": sum(1 for r in questions if r.get("abstention"))}
         abstained = [r for r in questions if r.get("abstention") and r.get("qa")]
         if abstained:
             result["abstention"]["qa_accuracy"] = mean_or_none(r["qa"].get("judge") for r in abstained)
     return result
+
+
+def two_folds(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The records split by conversation into two halves, in natural id order (``conv-26`` …
+    ``conv-50``: locomo10.json's own order), named by the conversations' numbers (``1-5``)."""
+    ids = sorted({str(r.get("conversation_id")) for r in records}, key=_natural)
+    if len(ids) < 2:
+        return {}
+    half = (len(ids) + 1) // 2
+    folds = {"first": ids[:half], "second": ids[half:]}
+    names = {"first": f"conversations 1-{half}", "second": f"conversations {half + 1}-{len(ids)}"}
+    return {
+        names[fold]: [r for r in records if str(r.get("conversation_id")) in set(members)]
+        for fold, members in folds.items()
+    }
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
 def _category_order(groups: Mapping[str, Any], benchmark: str) -> list[str]:

@@ -57,6 +57,9 @@ class RetrievalConfig:
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
         window_boost: the same for turns inside the question's time window.
+        vector_confidence: the best cosine at which the vector ranking keeps its weight; for
+            each question its weight is scaled by the question's best cosine over this,
+            within :data:`CONFIDENCE_RANGE` (0: fixed weights; see :func:`query_weights`).
     """
 
     retrievers: tuple[str, ...] = ("bm25", "vector")
@@ -75,19 +78,29 @@ class RetrievalConfig:
     role_boost: float = 0.0
     name_boost: float = 0.0
     window_boost: float = 0.0
+    vector_confidence: float = 0.0
 
 
 #: Named recipes for ``search(..., config=...)`` and ``engram bench --config``.
-#: The default: full text weighs 2, vectors 1.5. Measured with benchmarks/retrieval_variants.py
-#: on both LoCoMo and LongMemEval (see benchmarks/RESULTS.md): MiniLM vectors are weaker than
-#: BM25 on long, keyword-rich histories, and equal weights let near-misses crowd a budgeted
-#: context; with the names of speakers left out of the embedded question they earn 1.5.
-ENGRAM_WEIGHTS = (("bm25", 2.0), ("vector", 1.5), ("time", 0.5), ("fact", 0.3))
+#: The default weighs full text and vectors alike, and lets each question's own vector
+#: ranking say how far to trust it (``vector_confidence``). A fixed lean either way was a
+#: bet on one kind of conversation: full text over vectors (2 : 1.5) was best on LoCoMo's
+#: chit-chat, where question and evidence share words, and wrong on long user-assistant
+#: chats (BEAM), where they often do not; measured on all three development sets with
+#: benchmarks/retrieval_lab.py (benchmarks/RESULTS.md).
+ENGRAM_WEIGHTS = (("bm25", 1.5), ("vector", 1.5), ("time", 0.5), ("fact", 0.3))
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
 #: both rank middling; the priors favour whom and when the question is about. Each ranking
 #: offers 80 candidates, so a turn two rankings both place past 50 can still fuse into the top.
 ENGRAM_RRF_K, ENGRAM_SPEAKER_BOOST, ENGRAM_WINDOW_BOOST, ENGRAM_CANDIDATES = 10, 0.6, 0.5, 80
+
+#: The best cosine at which the vector ranking keeps its weight (all-MiniLM-L6-v2: a close
+#: paraphrase scores about 0.5-0.7 against a question; unrelated text 0.1-0.3).
+ENGRAM_VECTOR_CONFIDENCE = 0.5
+
+#: How far a question's vector confidence may scale the vector ranking's weight.
+CONFIDENCE_RANGE = (0.5, 2.0)
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
@@ -98,6 +111,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
         window_boost=ENGRAM_WINDOW_BOOST,
+        vector_confidence=ENGRAM_VECTOR_CONFIDENCE,
     ),
     "engram-episodes": RetrievalConfig(
         retrievers=("bm25", "vector", "time", "episode", "fact"),
@@ -107,6 +121,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         role_boost=ENGRAM_SPEAKER_BOOST,
         name_boost=ENGRAM_SPEAKER_BOOST,
         window_boost=ENGRAM_WINDOW_BOOST,
+        vector_confidence=ENGRAM_VECTOR_CONFIDENCE,
     ),
     "hybrid": RetrievalConfig(),
     "bm25": RetrievalConfig(retrievers=("bm25",)),
@@ -212,9 +227,26 @@ def fuse_matches(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfi
     fused = reciprocal_rank_fusion(
         {name: [(match.id, match.score) for match in ranking] for name, ranking in rankings.items() if ranking},
         k=config.rrf_k,
-        weights=dict(config.weights),
+        weights=query_weights(rankings, config),
     )
     return [Ranked(said[str(item.key)], item.score, item) for item in fused]
+
+
+def query_weights(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfig) -> dict[str, float]:
+    """The fusion weights for one question: the recipe's, with the vector ranking's scaled by
+    how well the question's best match fits it (its top cosine over ``vector_confidence``).
+
+    A question whose words differ from the evidence's (a request governed by a standing
+    instruction, a paraphrase) finds close vectors and weak word matches; one about a name or
+    a rare word finds the reverse. Scaling by the ranking's own top score is a query
+    performance predictor: it needs no labels and no per-dataset constant.
+    """
+    weights = dict(config.weights)
+    vector = rankings.get("vector")
+    if config.vector_confidence > 0 and vector and "vector" in weights:
+        low, high = CONFIDENCE_RANGE
+        weights["vector"] *= min(high, max(low, vector[0].score / config.vector_confidence))
+    return weights
 
 
 def with_turns(store: Store, scope: UserScope, ranked: Sequence[Ranked]) -> list[Hit]:
