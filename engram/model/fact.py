@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 #: Kinds of facts, for the profile's sections.
-KINDS = ("identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other")
+#: ``lesson``: what an agent learned from its runs; ``world``: the state of things it observed.
+KINDS = (
+    "identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other", "lesson", "world"
+)
 
 
 def slot_key(tenant: str, user_id: str, subject: str, attribute: str, value: str | None) -> str:
