@@ -238,3 +238,25 @@ def test_failed_runs_fade_faster_unless_pinned(db_path: Path, clock: FixedClock)
         assert not set(report.archived_ids["turn"]) & {t.id for t in memory.list(user_id="u", session_id="good", limit=10)}
         assert kept.turn_id not in report.archived_ids["turn"]
         assert memory.get_run("bad", user_id="u").outcome == "failure"  # archived, still stored
+
+
+def test_async_memory_records_and_reads_runs_the_same_way(db_path: Path, clock: FixedClock):
+    import asyncio
+
+    from engram import AsyncMemory
+
+    async def scenario() -> tuple[object, object]:
+        memory = AsyncMemory(db_path, embedder=HashingEmbedder(), clock=clock)
+        try:
+            async with await memory.start_run("Fly to Paris", user_id="u", agent_id="a", run_id="x") as run:
+                scope = await run.subgoal("search")
+                async with scope:
+                    await run.record(tool="search", args={"to": "CDG"}, result="AF83")
+            found = await memory.experience("flight to Paris", user_id="u", agent_id="a")
+            return await memory.get_run("x", user_id="u", agent_id="a"), found.runs[0].run.id
+        finally:
+            memory.sync.close()
+
+    stored, best = asyncio.run(scenario())
+    assert best == "x"
+    assert stored.outcome == "success" and stored.subgoals[0].outcome == "success"  # type: ignore[attr-defined]
