@@ -23,8 +23,9 @@ from mcp.client.streamable_http import streamable_http_client
 from engram import AsyncMemory, HashingEmbedder
 from engram.auth import create_key
 from engram.server import create_app
+from engram.server.mcp_agents import AGENT_TOOLS
 
-TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"}
+TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"} | AGENT_TOOLS
 
 
 async def exercise(client: Client) -> None:

@@ -319,6 +319,9 @@ def build_server(resolve: Resolver) -> MCPServer:
             receipt = await memory.forget(user_id=user_id, session_id=session_id, ids=ids)
         return Forgotten.model_validate(receipt, from_attributes=True)
 
+    from engram.server.mcp_agents import register_agent_tools  # here: it imports this module
+
+    register_agent_tools(server, resolve)
     return server
 
 
