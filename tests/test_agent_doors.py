@@ -139,3 +139,26 @@ def test_the_mcp_tools_record_a_run_and_track_the_world(amem: AsyncMemory):
             assert bad.is_error and "not_found" in bad.content[0].text  # type: ignore[union-attr]
 
     anyio.run(main)
+
+
+def test_the_inspector_shows_a_runs_timeline(amem: AsyncMemory):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from engram.server import create_app
+
+    run = amem.sync.start_run("Clean <the> kitchen", user_id="u", agent_id="robot", run_id="k1")
+    with run.subgoal("dishes"):
+        run.record(tool="wash", args={"n": 3}, error="no soap")
+        run.record(tool="wash", args={"n": 3, "soap": "new"}, result="clean")
+    run.finish("partial", score=0.5)
+    with TestClient(create_app(amem, require_keys=False)) as client:
+        assert 'href="/runs?user_id=u"' in client.get("/user", params={"user_id": "u"}).text
+        listing = client.get("/runs", params={"user_id": "u"}).text
+        assert 'href="/run?user_id=u&amp;run_id=k1"' in listing and "partial" in listing
+        page = client.get("/run", params={"user_id": "u", "run_id": "k1"}).text
+        assert "Clean &lt;the&gt; kitchen" in page  # escaped
+        opened, failed, worked, closed = (page.index(s) for s in ("opened", "no soap", "→ clean", "closed"))
+        assert opened < failed < worked < closed
+        assert 'badge no">failed' in page and "0.5" in page
+        assert client.get("/run", params={"user_id": "u", "run_id": "nope"}).status_code == 404
