@@ -94,3 +94,16 @@ def test_forgetting_an_observation_forgets_its_facts(memory: Memory, clock: Fixe
     receipt = memory.forget(user_id="u", ids=[result.turn_id])
     assert receipt.fact_ids == [f.id for f in result.facts]
     assert memory.where("passport", user_id="u").places == []
+
+
+def test_a_run_observes_the_world_as_a_step(memory: Memory, clock: FixedClock):
+    run = memory.start_run("Tidy the kitchen", user_id="u", agent_id="robot", run_id="tidy")
+    step = run.observe("The red mug is on the counter")
+    clock.moment = NOW + timedelta(minutes=5)
+    run.observe(subject="red mug", value="cupboard")
+    done = run.finish("success")
+    assert [s.kind for s in done.steps] == ["observation", "observation"] and done.steps[0] == step
+    assert [f.value for f in memory.moves("red mug", user_id="u")] == ["counter", "cupboard"]
+    assert memory.where("red mug", user_id="u", as_of=NOW).places == ["counter"]
+    with pytest.raises(ValidationError):
+        memory.resume_run("tidy", user_id="u", agent_id="robot").observe("hello")

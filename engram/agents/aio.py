@@ -61,6 +61,10 @@ class AsyncRun:
         """See :meth:`Run.record`."""
         return await asyncio.to_thread(self.sync.record, content, **kwargs)
 
+    async def observe(self, text: str | None = None, **kwargs: Any) -> Step:
+        """See :meth:`Run.observe`."""
+        return await asyncio.to_thread(self.sync.observe, text, **kwargs)
+
     async def subgoal(self, title: str, *, timestamp: datetime | str | float | None = None) -> AsyncSubgoal:
         """See :meth:`Run.subgoal`; ``async with await run.subgoal("...")`` closes it."""
         return AsyncSubgoal(await asyncio.to_thread(self.sync.subgoal, title, timestamp=timestamp))

@@ -15,6 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from engram.agents.world import read_observation
 from engram.errors import ValidationError
 from engram.model.run import Outcome, RunContext, RunRecord, Step, StepKind, Subgoal
 from engram.model.run_events import (
@@ -29,7 +30,7 @@ from engram.model.run_events import (
 from engram.model.turn import Turn, check_text
 
 if TYPE_CHECKING:
-    from engram.agents.runs import RunMethods
+    from engram.engine import Memory
 
 
 class SubgoalScope:
@@ -59,7 +60,7 @@ class Run:
     ``success``, or ``failure`` with the exception as summary.
     """
 
-    def __init__(self, memory: RunMethods, record: RunRecord) -> None:
+    def __init__(self, memory: Memory, record: RunRecord) -> None:
         self._memory = memory
         self._record = record
         self._steps = list(record.steps)
@@ -135,6 +136,25 @@ class Run:
         turn = self._store(message)
         step = step_from_turn(turn.metadata["run"], turn)
         self._steps.append(step)
+        return step
+
+    def observe(
+        self,
+        text: str | None = None,
+        *,
+        subject: str | None = None,
+        attribute: str = "location",
+        value: str | None = None,
+        where: str | None = None,
+        timestamp: datetime | str | float | None = None,
+    ) -> Step:
+        """Record an observation step that also updates the world state (see ``Memory.observe``):
+        ``run.observe("the red mug is on the shelf")`` or ``run.observe(subject=..., value=...)``."""
+        observed = read_observation(text, subject=subject, attribute=attribute, value=value, where=where)
+        content = text or " ".join(o.statement.rstrip(".") + "." for o in observed)
+        metadata = {"observation": [{"subject": o.subject, "attribute": o.attribute, "value": o.value} for o in observed]}
+        step = self.record(content, kind="observation", metadata=metadata, timestamp=timestamp)
+        self._memory._world_facts(self._record.user_id, self._record.agent_id, step.timestamp, step.turn_id, observed)
         return step
 
     def subgoal(self, title: str, *, timestamp: datetime | str | float | None = None) -> SubgoalScope:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engram.agents.run import Run
 from engram.errors import NotFoundError, ValidationError
@@ -36,6 +36,7 @@ from engram.write.absorb import AbsorbReport, absorb_facts
 from engram.write.lessons import lesson_candidates, summarise_subgoal
 
 if TYPE_CHECKING:
+    from engram.engine import Memory
     from engram.model import AddResult, SearchResult
 
 #: Turns read per page when loading a run.
@@ -109,7 +110,7 @@ class RunMethods:
             id=run_id, goal=goal, user_id=user_id, agent_id=agent_id, started_at=turn.timestamp, turn_id=turn.id,
             metadata=dict(metadata or {}),
         )
-        return Run(self, record)
+        return Run(cast("Memory", self), record)
 
     def resume_run(self, run_id: str, *, user_id: str, agent_id: str | None = None) -> Run:
         """The handle of a stored run, to record more of it (e.g. after a restart).
@@ -117,7 +118,7 @@ class RunMethods:
         Raises:
             NotFoundError: no such run.
         """
-        return Run(self, self.get_run(run_id, user_id=user_id, agent_id=agent_id))
+        return Run(cast("Memory", self), self.get_run(run_id, user_id=user_id, agent_id=agent_id))
 
     def _when(self, moment: datetime | str | float | None) -> datetime | None:
         return parse_timestamp(moment, "timestamp") if moment is not None else None

@@ -21,7 +21,7 @@ from engram.model.fact import FactVersion
 from engram.model.run import MEMORY_KIND, OBSERVATION_KIND
 from engram.model.scope import check_id
 from engram.model.timeutil import parse_timestamp
-from engram.model.turn import Turn, check_text
+from engram.model.turn import check_text
 from engram.model.world import ObservationResult, Observed, Sighting, Whereabouts
 from engram.store.base import Store, UserScope
 from engram.write.absorb import AbsorbReport, absorb_facts
@@ -40,6 +40,29 @@ if TYPE_CHECKING:
 
 #: The session observations go to when the caller names none.
 OBSERVATIONS_SESSION = "observations"
+
+
+def read_observation(
+    text: str | None, *, subject: str | None, attribute: str, value: str | None, where: str | None
+) -> list[Observed]:
+    """What an observation states: its given structure, else what its text says.
+
+    Raises:
+        ValidationError: neither a text nor a subject and value, or a text nothing could be read from.
+    """
+    if subject is not None or value is not None:
+        if subject is None or value is None:
+            raise ValidationError("a structured observation needs both subject and value")
+        return structured(subject, attribute, value, where=where, statement=text)
+    if text is None:
+        raise ValidationError("give the observation's text, or its subject and value")
+    check_text(text, "text")
+    observed = parse_observation(text)
+    if not observed:
+        raise ValidationError(
+            f"no observation could be read from {text[:80]!r}; give subject=, value= (and attribute=) to store it structured"
+        )
+    return observed
 
 
 class WorldMethods:
@@ -95,20 +118,7 @@ class WorldMethods:
         check_id(user_id, "user_id")
         check_id(agent_id, "agent_id", required=False)
         at = parse_timestamp(when, "when") if when is not None else self._clock()
-        if subject is not None or value is not None:
-            if subject is None or value is None:
-                raise ValidationError("a structured observation needs both subject and value")
-            observed = structured(subject, attribute, value, where=where, statement=text)
-        elif text is not None:
-            check_text(text, "text")
-            observed = parse_observation(text)
-            if not observed:
-                raise ValidationError(
-                    f"no observation could be read from {text[:80]!r}; "
-                    "give subject=, value= (and attribute=) to store it structured"
-                )
-        else:
-            raise ValidationError("give the observation's text, or its subject and value")
+        observed = read_observation(text, subject=subject, attribute=attribute, value=value, where=where)
         content = text or " ".join(o.statement.rstrip(".") + "." for o in observed)
         message = {
             "role": "tool",
@@ -123,21 +133,18 @@ class WorldMethods:
             },
         }
         turn = self.add(message, user_id=user_id, session_id=session_id, agent_id=agent_id).turns[0]
-        return ObservationResult(turn_id=turn.id, observed=observed, facts=self._world_facts(turn, observed))
+        facts = self._world_facts(turn.scope.user_id, turn.scope.agent_id, turn.timestamp, turn.id, observed)
+        return ObservationResult(turn_id=turn.id, observed=observed, facts=facts)
 
-    def _world_facts(self, turn: Turn, observed: builtins.list[Observed]) -> builtins.list[FactVersion]:
+    def _world_facts(
+        self, user_id: str, agent_id: str | None, at: datetime, turn_id: str, observed: builtins.list[Observed]
+    ) -> builtins.list[FactVersion]:
+        """Reconcile what an observation turn states into the world-state facts."""
         candidates = observation_candidates(
-            observed,
-            tenant=self.tenant,
-            user_id=turn.scope.user_id,
-            agent_id=turn.scope.agent_id,
-            at=turn.timestamp,
-            turn_id=turn.id,
+            observed, tenant=self.tenant, user_id=user_id, agent_id=agent_id, at=at, turn_id=turn_id
         )
         with self.store.atomic():
-            return absorb_facts(
-                self.store, UserScope(self.tenant, turn.scope.user_id), candidates, now=self._clock(), report=AbsorbReport()
-            )
+            return absorb_facts(self.store, UserScope(self.tenant, user_id), candidates, now=self._clock(), report=AbsorbReport())
 
     def _locations(self, user_id: str, at: datetime) -> dict[str, FactVersion]:
         """Each subject's location fact true at ``at`` (the latest, when versions overlap)."""
