@@ -260,3 +260,13 @@ def test_async_memory_records_and_reads_runs_the_same_way(db_path: Path, clock: 
     stored, best = asyncio.run(scenario())
     assert best == "x"
     assert stored.outcome == "success" and stored.subgoals[0].outcome == "success"  # type: ignore[attr-defined]
+
+
+def test_a_failure_nothing_fixed_keeps_the_fix_another_run_found(memory: Memory, clock: FixedClock):
+    record_trip(memory, clock, "r1")  # PAR fails, CDG works: a lesson with a fix
+    tick(clock, 60)
+    run = memory.start_run("Book a flight from SFO to Paris", user_id="sam", agent_id="travel", run_id="gave-up")
+    run.record(tool="search_flights", args={"from": "SFO", "to": "PAR"}, error="unknown airport PAR")
+    run.finish("failure")
+    (lesson,) = memory.lessons(user_id="sam", agent_id="travel")
+    assert lesson.value == 'use search_flights(from="SFO", to="CDG")' and lesson.mentions == 2

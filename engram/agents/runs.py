@@ -131,7 +131,8 @@ class RunMethods:
 
     def _learn(self, run: RunRecord) -> list[FactVersion]:
         """Reconcile the lessons of a finished run into the agent's facts."""
-        candidates = lesson_candidates(run, self.tenant)
+        held = {fact.attribute: fact for fact in self.lessons(user_id=run.user_id, agent_id=run.agent_id)}
+        candidates = lesson_candidates(run, self.tenant, held)
         scope = UserScope(self.tenant, run.user_id)
         with self.store.atomic():
             return absorb_facts(self.store, scope, candidates, now=self._clock(), report=AbsorbReport())

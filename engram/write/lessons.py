@@ -19,9 +19,10 @@ Pure, LLM-free by default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from engram.errors import ProviderError
+from engram.model.fact import FactVersion
 from engram.model.run import Outcome, RunRecord, Step
 from engram.model.run_events import render_args
 from engram.providers.llm import LLM
@@ -86,8 +87,14 @@ def summarise_subgoal(title: str, steps: Sequence[Step], outcome: Outcome, llm: 
     return line or fallback
 
 
-def lesson_candidates(run: RunRecord, tenant: str) -> list[Candidate]:
-    """The lessons a run teaches, as fact candidates about its agent (see the module docstring)."""
+def lesson_candidates(run: RunRecord, tenant: str, held: Mapping[str, FactVersion] | None = None) -> list[Candidate]:
+    """The lessons a run teaches, as fact candidates about its agent (see the module docstring).
+
+    ``held`` maps a lesson's attribute (the failing call) to the lesson that holds now: a
+    failure this run did not fix says again what that lesson says (it reinforces it, keeping
+    the fix another run found), rather than replacing it with "fails".
+    """
+    held = held or {}
     subject = run.agent_id or NO_AGENT
     calls = run.tool_calls
     out: list[Candidate] = []
@@ -104,6 +111,8 @@ def lesson_candidates(run: RunRecord, tenant: str) -> list[Candidate]:
         failure = f"{call_text(step)} fails with {_clip(step.error or 'an error', 120)!r}"
         if fix is not None:
             value, statement = f"use {call_text(fix)}", f"{failure}; use {call_text(fix)} instead"
+        elif key in held and held[key].value != "fails":
+            value, statement = held[key].value, held[key].statement.removeprefix(f"{subject}: ")
         else:
             value, statement = "fails", failure
         out.append(_candidate(run, tenant, subject, key, value, statement, step, ends=False))
