@@ -9,7 +9,9 @@ observations verbatim and replaces each finished subgoal by a summary of it. So 
 3. the open subgoals, outermost first, and the steps of open work verbatim: the newest
    that fit, in order, with a note of how many older ones did not.
 
-When even the subgoal lines do not fit, the oldest go first (with a note). Every line cites
+The open work comes first: its newest steps take up to :data:`STEP_SHARE` of the budget, the
+closed subgoals' lines the rest (the newest first, when they do not all fit: the oldest are
+left out with a note), and room still left goes to older steps of the open work. Every line cites
 its turn (``S2`` a subgoal, ``#14`` a step), so a 100-step run fits a few hundred tokens and
 each line can still be traced back to the lossless record.
 """
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from engram.model.run import RunContext, RunRecord, Step, Subgoal
 
 CountTokens = Callable[[str], int]
+#: Share of the budget the open work's steps may take before closed subgoals get the rest.
+STEP_SHARE = 0.6
 
 
 def step_line(step: Step) -> str:
@@ -63,25 +67,14 @@ def run_context(run: RunRecord, *, budget_tokens: int, count: CountTokens) -> Ru
     used = count("\n".join(head + heads)) + 1
     citations: dict[str, str] = {}
 
-    # Closed subgoals: newest kept first when they do not all fit, shown oldest first.
-    summary_lines: list[tuple[Subgoal, str]] = []
-    share = budget_tokens - used - (count(step_line(live[-1])) if live else 0)
-    for subgoal in reversed(closed):
-        line = subgoal_line(subgoal)
-        cost = count(line) + 1
-        if cost > share:
-            break
-        share -= cost
-        used += cost
-        summary_lines.insert(0, (subgoal, line))
-    dropped_subgoals = len(closed) - len(summary_lines)
-
-    # Open work: the newest steps that fit, shown in order.
+    # Open work first, in up to STEP_SHARE of the room: the newest steps that fit, shown in order.
     shown: list[tuple[Step, str]] = []
+    room = budget_tokens - used - 1
+    step_room = int(room * STEP_SHARE)
     for step in reversed(live):
         line = step_line(step)
-        room = budget_tokens - used - 1
-        if count(line) + 1 > room:
+        cost = count(line) + 1
+        if cost > step_room:
             if not shown:  # the newest step is always shown, cut to the room left
                 line = _fit(line, room - 8, count)
                 if line:
@@ -89,7 +82,28 @@ def run_context(run: RunRecord, *, budget_tokens: int, count: CountTokens) -> Ru
                     used += count(line) + 1
             break
         shown.insert(0, (step, line))
-        used += count(line) + 1
+        step_room -= cost
+        used += cost
+
+    # Closed subgoals with what is left: newest kept first when they do not all fit, shown oldest first.
+    summary_lines: list[tuple[Subgoal, str]] = []
+    for subgoal in reversed(closed):
+        line = subgoal_line(subgoal)
+        cost = count(line) + 1
+        if used + cost > budget_tokens - 12:  # room for the "left out" notes
+            break
+        used += cost
+        summary_lines.insert(0, (subgoal, line))
+    dropped_subgoals = len(closed) - len(summary_lines)
+
+    # Room left when the subgoals all fit: more of the open work.
+    for step in reversed(live[: len(live) - len(shown)]):
+        line = step_line(step)
+        cost = count(line) + 1
+        if used + cost > budget_tokens - 12:
+            break
+        shown.insert(0, (step, line))
+        used += cost
     dropped_steps = len(live) - len(shown)
 
     lines = list(head)
