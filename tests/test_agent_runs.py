@@ -272,3 +272,26 @@ def test_a_failure_nothing_fixed_keeps_the_fix_another_run_found(memory: Memory,
     run.finish("failure")
     (lesson,) = memory.lessons(user_id="sam", agent_id="travel")
     assert lesson.value == 'use search_flights(from="SFO", to="CDG")' and lesson.mentions == 2
+
+
+def test_forgetting_a_run_removes_its_turns_and_the_lessons_only_it_taught(memory: Memory, clock: FixedClock):
+    record_trip(memory, clock, "r1")
+    (lesson,) = memory.lessons(user_id="sam", agent_id="travel")
+    receipt = memory.forget(user_id="sam", session_id="r1")
+    assert len(receipt.turn_ids) == 7 and lesson.id in receipt.fact_ids  # goal, 2 subgoal events, 3 calls, finish
+    with pytest.raises(NotFoundError):
+        memory.get_run("r1", user_id="sam", agent_id="travel")
+    assert memory.lessons(user_id="sam", agent_id="travel") == []
+    assert memory.experience("flight to Paris", user_id="sam", agent_id="travel").runs == []
+
+
+
+def test_the_timeline_is_in_event_order_when_times_tie(memory: Memory, clock: FixedClock):
+    run = memory.start_run("Two steps", user_id="u", run_id="tie")  # the fixed clock: every event at one time
+    with run.subgoal("first"):
+        run.record("a")
+    with run.subgoal("second"):
+        run.record("b")
+    stored = run.finish("success")
+    order = [(kind, getattr(item, "id", None) or getattr(item, "content", "")) for _, kind, item in stored.timeline()]
+    assert order == [("open", "S1"), ("step", "a"), ("close", "S1"), ("open", "S2"), ("step", "b"), ("close", "S2")]

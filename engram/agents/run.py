@@ -161,7 +161,7 @@ class Run:
         """Open a subgoal inside the innermost open one; ``with run.subgoal("..."):`` closes it."""
         check_text(title, "title")
         opened = self.open_subgoals
-        subgoal_id = f"S{len(self._subgoals) + 1}"
+        subgoal_id, index = f"S{len(self._subgoals) + 1}", self._next
         turn = self._store(
             subgoal_message(
                 self.id, self._next, subgoal_id, title, parent_id=opened[-1].id if opened else None,
@@ -169,7 +169,12 @@ class Run:
             )
         )
         subgoal = Subgoal(
-            id=subgoal_id, title=title, opened_at=turn.timestamp, turn_id=turn.id, parent_id=opened[-1].id if opened else None
+            id=subgoal_id,
+            title=title,
+            opened_at=turn.timestamp,
+            turn_id=turn.id,
+            parent_id=opened[-1].id if opened else None,
+            index=index,
         )
         self._subgoals[subgoal_id] = subgoal
         return SubgoalScope(self, subgoal)
@@ -212,10 +217,11 @@ class Run:
         inside = self._subtree(subgoal.id)
         steps = [step for step in self._steps if step.subgoal_id in inside]
         line = summary or self._memory._summarise(subgoal.title, steps, outcome)
+        index = self._next
         turn = self._store(
             subgoal_done_message(self.id, self._next, subgoal, outcome, line, timestamp=self._memory._when(timestamp))
         )
-        closed = replace(subgoal, closed_at=turn.timestamp, outcome=outcome, summary=line)
+        closed = replace(subgoal, closed_at=turn.timestamp, outcome=outcome, summary=line, closed_index=index)
         self._subgoals[subgoal.id] = closed
         return closed
 

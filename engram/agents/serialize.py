@@ -44,6 +44,8 @@ def subgoal_json(subgoal: Subgoal) -> dict[str, Any]:
         "outcome": subgoal.outcome,
         "summary": subgoal.summary,
         "turn_id": subgoal.turn_id,
+        "index": subgoal.index,
+        "closed_index": subgoal.closed_index,
     }
 
 

@@ -14,7 +14,7 @@ from engram.cli import render
 from engram.cli.base import TIMESTAMP, Settings, json_option, pass_settings
 from engram.cli.commands import AGENT, AS_OF, USER
 from engram.errors import ValidationError
-from engram.model.run import OUTCOMES
+from engram.model.run import OUTCOMES, Step
 
 RUN_ID = click.argument("run_id", metavar="RUN_ID")
 WHEN = click.option("--at", "timestamp", type=TIMESTAMP, help="When it happened. Default: now.")
@@ -204,11 +204,13 @@ def show_command(settings: Settings, run_id: str, user_id: str, agent_id: str | 
         render.emit_json(serialize.run_json(run))
         return
     click.echo(f"{run.id} {render.when(run.started_at)} goal: {run.goal}")
-    events = [(s.opened_at, 0, f"  ▸ [{s.id}] {s.title}") for s in run.subgoals]
-    events += [(s.closed_at, 2, f"  ◂ [{s.id}] {s.outcome}: {s.summary}") for s in run.subgoals if s.closed_at]
-    events += [(s.timestamp, 1, f"  #{s.index} {render.when(s.timestamp)} {s.content}") for s in run.steps]
-    for _, _, line in sorted(events, key=lambda e: (e[0], e[1])):
-        click.echo(line)
+    for _, kind, item in run.timeline():
+        if isinstance(item, Step):
+            click.echo(f"  #{item.index} {render.when(item.timestamp)} {item.content}")
+        elif kind == "open":
+            click.echo(f"  ▸ [{item.id}] {item.title}")
+        else:
+            click.echo(f"  ◂ [{item.id}] {item.outcome}: {item.summary}")
     click.echo(f"outcome: {run.outcome or 'unfinished'}" + (f" (score {run.score:g})" if run.score is not None else ""))
 
 

@@ -83,6 +83,7 @@ class Subgoal:
         outcome: how it ended, once closed.
         summary: one line that stands for its steps once closed (extractive, or the LLM's).
         turn_id: the turn that opened it.
+        index, closed_index: the event numbers that opened and closed it (a run's timeline order).
     """
 
     id: str
@@ -93,6 +94,8 @@ class Subgoal:
     closed_at: datetime | None = None
     outcome: Outcome | None = None
     summary: str | None = None
+    index: int = 0
+    closed_index: int | None = None
 
     @property
     def open(self) -> bool:
@@ -146,6 +149,13 @@ class RunRecord:
     def steps_of(self, subgoal_id: str | None) -> list[Step]:
         """The steps taken while ``subgoal_id`` was the innermost open subgoal."""
         return [step for step in self.steps if step.subgoal_id == subgoal_id]
+
+    def timeline(self) -> list[tuple[int, str, Step | Subgoal]]:
+        """Every event in order: ``(index, "open" | "step" | "close", the subgoal or step)``."""
+        events: list[tuple[int, str, Step | Subgoal]] = [(s.index, "open", s) for s in self.subgoals]
+        events += [(s.index, "step", s) for s in self.steps]
+        events += [(s.closed_index, "close", s) for s in self.subgoals if s.closed_index is not None]
+        return sorted(events, key=lambda event: event[0])
 
     @property
     def tool_calls(self) -> list[Step]:

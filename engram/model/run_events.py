@@ -204,12 +204,21 @@ def read_run(turns: Sequence[Turn], run_id: str) -> RunRecord:
         elif kind == "subgoal":
             sid = str(event["subgoal"])
             subgoals[sid] = Subgoal(
-                id=sid, title=str(event.get("title", "")), opened_at=turn.timestamp, turn_id=turn.id, parent_id=event.get("parent")
+                id=sid,
+                title=str(event.get("title", "")),
+                opened_at=turn.timestamp,
+                turn_id=turn.id,
+                parent_id=event.get("parent"),
+                index=int(event.get("index", 0)),
             )
         elif kind == "subgoal_done" and str(event.get("subgoal")) in subgoals:
             sid = str(event["subgoal"])
             subgoals[sid] = replace(
-                subgoals[sid], closed_at=turn.timestamp, outcome=event.get("outcome"), summary=event.get("summary")
+                subgoals[sid],
+                closed_at=turn.timestamp,
+                outcome=event.get("outcome"),
+                summary=event.get("summary"),
+                closed_index=int(event.get("index", 0)),
             )
         elif kind == "finish":
             record = replace(

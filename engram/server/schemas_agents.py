@@ -131,6 +131,8 @@ class SubgoalOut(BaseModel):
     outcome: Outcome | None
     summary: str | None
     turn_id: str
+    index: int = Field(description="The event number that opened it.")
+    closed_index: int | None = Field(description="The event number that closed it.")
 
 
 class RunOut(BaseModel):

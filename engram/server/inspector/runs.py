@@ -3,13 +3,10 @@ steps (tool calls with arguments, results and errors) and outcome. Read-only, li
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from engram.errors import EngramError
-from engram.model.run import Step, Subgoal
 from engram.server.inspector.pages import _error_page, _viewer, render, router
 
 
@@ -42,8 +39,5 @@ async def run_page(
         run = await viewer.memory.get_run(run_id, user_id=user_id)
     except EngramError as exc:
         return _error_page(request, viewer, exc, user_id=user_id)
-    events: list[tuple[datetime, int, str, Subgoal | Step]] = [(s.opened_at, 0, "open", s) for s in run.subgoals]
-    events += [(s.timestamp, 1, "step", s) for s in run.steps]
-    events += [(s.closed_at, 2, "close", s) for s in run.subgoals if s.closed_at is not None]
-    rows = [(kind, item) for _, _, kind, item in sorted(events, key=lambda e: (e[0], e[1]))]
+    rows = [(kind, item) for _, kind, item in run.timeline()]
     return render(request, "runs.html", user_id=user_id, runs=None, run=run, rows=rows, **viewer.values)
