@@ -32,6 +32,7 @@ from engram.providers.embedder import text_key
 from engram.read.query import query_terms
 from engram.store.base import Store, UserScope
 from engram.write.episodes import build_episode
+from tests.agent_isolation_cases import AGENT_ECHOED, AGENT_INSPECTOR_CASES, agent_tool_cases
 
 FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -377,9 +378,10 @@ EXTRA_ROUTE_CASES: dict[tuple[str, str], Callable[[Any], Any]] = {
     # neither carries memory; the tools behind POST /mcp are probed one by one below.
     ("GET", "/mcp"): lambda w: None,
     ("DELETE", "/mcp"): lambda w: None,
+    **AGENT_INSPECTOR_CASES,
 }
 #: What a request itself names, and may come back in its page (and "gina" of "pagination" in the docs).
-ECHOED = {("GET", "/user"): ("b-secret",), ("GET", "/docs"): ("gina",), ("GET", "/openapi.json"): ("gina",)}
+ECHOED = {("GET", "/user"): ("b-secret",), ("GET", "/docs"): ("gina",), ("GET", "/openapi.json"): ("gina",), **AGENT_ECHOED}
 
 
 def _tool_cases(w: Any) -> dict[str, dict[str, Any]]:
@@ -391,6 +393,7 @@ def _tool_cases(w: Any) -> dict[str, dict[str, Any]]:
         "profile": {"user_id": "alice"},
         "forget": {"user_id": "alice", "ids": w.b_memory_ids, "session_id": "b-secret"},
         "remember": {"user_id": "alice", "session_id": "b-secret", "content": "globex launch code is 7741"},
+        **agent_tool_cases(w),
     }
 
 
