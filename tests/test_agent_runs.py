@@ -295,3 +295,12 @@ def test_the_timeline_is_in_event_order_when_times_tie(memory: Memory, clock: Fi
     stored = run.finish("success")
     order = [(kind, getattr(item, "id", None) or getattr(item, "content", "")) for _, kind, item in stored.timeline()]
     assert order == [("open", "S1"), ("step", "a"), ("close", "S1"), ("open", "S2"), ("step", "b"), ("close", "S2")]
+
+
+def test_experience_takes_a_retrieval_recipe(memory: Memory, clock: FixedClock):
+    record_trip(memory, clock)
+    for recipe in ("bm25", "vector", "hybrid"):
+        found = memory.experience("flight from SFO to Paris", user_id="sam", agent_id="travel", config=recipe)
+        assert [r.run.id for r in found.runs] == ["r1"], recipe
+    with pytest.raises(ValidationError, match="recipe"):
+        memory.experience("flight", user_id="sam", config="nope")

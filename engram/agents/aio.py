@@ -19,6 +19,7 @@ from engram.agents.world import OBSERVATIONS_SESSION
 from engram.model.fact import FactVersion
 from engram.model.run import Experience, Outcome, RunContext, RunRecord, Step, Subgoal
 from engram.model.world import ObservationResult, Sighting, Whereabouts
+from engram.read.retrieve import RetrievalConfig
 from engram.write.observe import LOCATION
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class AsyncAgentMethods:
         k: int = 5,
         reference_time: datetime | str | float | None = None,
         include_failures: bool = True,
+        config: str | RetrievalConfig | None = None,
     ) -> Experience:
         """See :meth:`Memory.experience`."""
         return await asyncio.to_thread(
@@ -160,6 +162,7 @@ class AsyncAgentMethods:
             k=k,
             reference_time=reference_time,
             include_failures=include_failures,
+            config=config,
         )
 
     async def lessons(

@@ -30,6 +30,7 @@ from engram.model.turn import Turn, check_metadata, check_text
 from engram.providers.llm import LLM
 from engram.providers.tokens import TokenCounter
 from engram.read.experience import rank_runs, render_experience, run_similarity
+from engram.read.retrieve import RetrievalConfig
 from engram.read.run_context import run_context
 from engram.store.base import Store, UserScope
 from engram.write.absorb import AbsorbReport, absorb_facts
@@ -70,6 +71,7 @@ class RunMethods:
             k: int = 10,
             filters: Mapping[str, Any] | None = None,
             reference_time: datetime | str | float | None = None,
+            config: str | RetrievalConfig | None = None,
         ) -> SearchResult: ...
 
     # -- recording ------------------------------------------------------------------------
@@ -221,12 +223,14 @@ class RunMethods:
         k: int = 5,
         reference_time: datetime | str | float | None = None,
         include_failures: bool = True,
+        config: str | RetrievalConfig | None = None,
     ) -> Experience:
         """Past runs useful for ``goal``, best first, with the steps that mattered and the agent's
         lessons, as a budgeted, cited context (STE, GoalfyMax; :mod:`engram.read.experience`).
 
         Runs are found by the read path's retrieval over their goals and steps and ranked by
         similarity weighted by outcome. Runs still in progress at ``reference_time`` count too.
+        ``config`` picks a retrieval recipe (``engram``, ``bm25``, ...) as for ``search``.
         """
         _check_budget(budget_tokens)
         if not 1 <= k <= 100:
@@ -238,6 +242,7 @@ class RunMethods:
             k=EXPERIENCE_CANDIDATES,
             filters={"metadata": {MEMORY_KIND: RUN_KIND}},
             reference_time=reference_time,
+            config=config,
         )
         scores: dict[str, list[float]] = {}
         for hit in found.hits:

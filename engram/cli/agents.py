@@ -15,6 +15,7 @@ from engram.cli.base import TIMESTAMP, Settings, json_option, pass_settings
 from engram.cli.commands import AGENT, AS_OF, USER
 from engram.errors import ValidationError
 from engram.model.run import OUTCOMES, Step
+from engram.read.retrieve import RECIPES
 
 RUN_ID = click.argument("run_id", metavar="RUN_ID")
 WHEN = click.option("--at", "timestamp", type=TIMESTAMP, help="When it happened. Default: now.")
@@ -253,15 +254,23 @@ def context_command(settings: Settings, run_id: str, user_id: str, agent_id: str
 @AGENT
 @click.option("--budget", "budget_tokens", default=800, show_default=True, help="Token budget.")
 @click.option("-k", "k", default=5, show_default=True, help="Most past runs.")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), help="Retrieval recipe. Default: the store's.")
 @AS_OF
 @json_option
 @pass_settings
 def experience_command(
-    settings: Settings, goal: str, user_id: str, agent_id: str | None, budget_tokens: int, k: int, as_of: datetime | None
+    settings: Settings,
+    goal: str,
+    user_id: str,
+    agent_id: str | None,
+    budget_tokens: int,
+    k: int,
+    recipe: str | None,
+    as_of: datetime | None,
 ) -> None:
     """Past runs useful for GOAL, best first, with the steps that mattered and the lessons."""
     found = settings.memory().experience(
-        goal, user_id=user_id, agent_id=agent_id, budget_tokens=budget_tokens, k=k, reference_time=as_of
+        goal, user_id=user_id, agent_id=agent_id, budget_tokens=budget_tokens, k=k, reference_time=as_of, config=recipe
     )
     if settings.json:
         render.emit_json(serialize.experience_json(found))

@@ -147,6 +147,7 @@ async def experience(memory: TenantMemory, body: ExperienceIn) -> ExperienceOut:
         k=body.k,
         reference_time=body.reference_time,
         include_failures=body.include_failures,
+        config=body.config,
     )
     return ExperienceOut.model_validate(serialize.experience_json(found))
 

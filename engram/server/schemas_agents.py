@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from engram.agents.world import OBSERVATIONS_SESSION
 from engram.model.limits import MAX_BUDGET_TOKENS, MAX_CONTENT_BYTES, MAX_ID_CHARS, MAX_QUERY_CHARS
-from engram.server.schemas import ID_PATTERN, Int, Role, TimeIn, _id, _Strict
+from engram.server.schemas import ID_PATTERN, Int, Recipe, Role, TimeIn, _id, _Strict
 
 Outcome = Literal["success", "failure", "partial"]
 RunFilter = Literal["success", "failure", "partial", "unfinished"]
@@ -84,6 +84,7 @@ class ExperienceIn(_Strict):
     k: Int = Field(default=5, ge=1, le=100, description="Most past runs.")
     reference_time: TimeIn | None = None
     include_failures: bool = True
+    config: Recipe | None = Field(default=None, description="Retrieval recipe; default the server's.")
 
 
 class ObserveIn(_Strict):
