@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
+from engram.agents.aio import AsyncAgentMethods
 from engram.engine import Memory
 from engram.model import (
     AddResult,
@@ -35,7 +36,7 @@ from engram.store.base import ForgetReceipt
 from engram.write.consolidate import ConsolidationReport
 
 
-class AsyncMemory:
+class AsyncMemory(AsyncAgentMethods):
     """``await``-able Memory. Takes the same arguments as :class:`Memory`, or one via ``memory=``."""
 
     def __init__(self, *args: Any, memory: Memory | None = None, **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engram.agents import RunMethods, WorldMethods
 from engram.browse import BrowseMethods
 from engram.errors import ValidationError
 from engram.lifecycle import LifecycleMethods
@@ -62,7 +63,7 @@ def default_path() -> Path:
     return Path(user_data_dir("engram", appauthor=False)) / "engram.db"
 
 
-class Memory(BrowseMethods, LifecycleMethods, PortableMethods):
+class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, WorldMethods):
     """Long- and short-term memory for an LLM agent, in one embedded store.
 
     Args:

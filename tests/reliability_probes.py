@@ -32,6 +32,7 @@ from engram.providers.embedder import text_key
 from engram.read.query import query_terms
 from engram.store.base import Store, UserScope
 from engram.write.episodes import build_episode
+from tests.agent_isolation_cases import AGENT_ECHOED, AGENT_INSPECTOR_CASES, agent_tool_cases
 
 FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -377,9 +378,10 @@ EXTRA_ROUTE_CASES: dict[tuple[str, str], Callable[[Any], Any]] = {
     # neither carries memory; the tools behind POST /mcp are probed one by one below.
     ("GET", "/mcp"): lambda w: None,
     ("DELETE", "/mcp"): lambda w: None,
+    **AGENT_INSPECTOR_CASES,
 }
 #: What a request itself names, and may come back in its page (and "gina" of "pagination" in the docs).
-ECHOED = {("GET", "/user"): ("b-secret",), ("GET", "/docs"): ("gina",), ("GET", "/openapi.json"): ("gina",)}
+ECHOED = {("GET", "/user"): ("b-secret",), ("GET", "/docs"): ("gina",), ("GET", "/openapi.json"): ("gina",), **AGENT_ECHOED}
 
 
 def _tool_cases(w: Any) -> dict[str, dict[str, Any]]:
@@ -405,6 +407,7 @@ def _tool_cases(w: Any) -> dict[str, dict[str, Any]]:
         "delete_observations": {"user_id": "alice", "deletions": [{"entityName": "alice", "observations": ["likes tea"]}]},
         "delete_relations": {"user_id": "alice", "relations": [{"from": "alice", "to": "Lisbon", "relationType": "visits"}]},
         "delete_entities": {"user_id": "alice", "entityNames": ["alice", "Lisbon"]},
+        **agent_tool_cases(w),
     }
 
 

@@ -48,7 +48,7 @@ def test_every_public_memory_method_has_an_async_twin_with_the_same_signature() 
         twin = [(p.name, p.kind, p.default) for p in theirs.parameters.values()]
         assert mine == twin, f"AsyncMemory.{name} differs from Memory.{name}: {twin} != {mine}"
         returns = [str(s.return_annotation).replace("builtins.", "") for s in (signature, theirs)]
-        assert returns[0] == returns[1], name
+        assert returns[1] in (returns[0], f"Async{returns[0]}"), name  # a run handle has an async twin
         assert inspect.iscoroutinefunction(getattr(AsyncMemory, name)) or name in ("close",), name
 
 

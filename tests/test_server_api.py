@@ -237,13 +237,18 @@ def test_body_and_batch_limits(tmp_path: Path, amem: AsyncMemory) -> None:
         assert client.get("/v1/stats").json()["turns"] == 0
 
 
+AGENT_PATHS = {"/v1/runs", "/v1/runs/{run_id}", "/v1/runs/{run_id}/steps", "/v1/runs/{run_id}/subgoals",
+               "/v1/runs/{run_id}/subgoals/close", "/v1/runs/{run_id}/finish", "/v1/runs/{run_id}/context",
+               "/v1/experience", "/v1/lessons", "/v1/observations", "/v1/world/where", "/v1/world/seen-in"}
+
+
 def test_openapi_documents_every_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     paths = set(schema["paths"])
     assert {"/v1/turns", "/v1/search", "/v1/context", "/v1/turns/{turn_id}", "/v1/delete", "/v1/users",
             "/v1/sessions", "/v1/stats", "/v1/export", "/v1/import", "/health", "/ready",
             "/v1/facts", "/v1/facts/{fact_id}/history", "/v1/profile", "/v1/episodes", "/v1/consolidate",
-            "/v1/forget", "/v1/pin"} == paths
+            "/v1/forget", "/v1/pin"} | AGENT_PATHS == paths
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
 
 

@@ -23,12 +23,13 @@ from mcp.client.streamable_http import streamable_http_client
 from engram import AsyncMemory, HashingEmbedder
 from engram.auth import create_key
 from engram.server import create_app
+from engram.server.mcp_agents import AGENT_TOOLS
 
 GRAPH_TOOLS = {  # the reference MCP memory server's names (engram.server.mcp_graph)
     "create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations",
     "delete_relations", "read_graph", "search_nodes", "open_nodes",
 }
-TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"} | GRAPH_TOOLS
+TOOLS = {"remember", "recall", "context", "facts", "profile", "forget"} | GRAPH_TOOLS | AGENT_TOOLS
 
 
 async def exercise(client: Client) -> None:

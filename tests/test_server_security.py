@@ -23,6 +23,7 @@ from httpx import Response
 from engram import AsyncMemory, HashingEmbedder
 from engram.auth import create_key, revoke_key
 from engram.server import create_app
+from tests.agent_isolation_cases import AGENT_ROUTE_CASES
 
 SECRET = "globex launch code is 7741"
 B_FACTS = "I live in Zanzibar and I work as a rocket engineer."
@@ -149,6 +150,7 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
         "/v1/forget", headers=w.as_a(), json={"user_id": "alice", "session_id": "b-secret", "ids": w.b_memory_ids}),
     ("POST", "/v1/pin"): lambda w: w.client.post(
         "/v1/pin", headers=w.as_a(), json={"user_id": "alice", "ids": w.b_memory_ids, "action": "pin"}),
+    **AGENT_ROUTE_CASES,
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from engram import __version__
+from engram.cli.agents import AGENT_COMMANDS
 from engram.cli.base import ENV_DB, ENV_TENANT, EngramGroup, Settings
 from engram.cli.commands import COMMANDS
 from engram.cli.demo import demo_command
@@ -67,7 +68,7 @@ def cli(ctx: click.Context, db: Path | None, tenant: str | None, config_file: Pa
     ctx.call_on_close(settings.close)
 
 
-for _command in [*COMMANDS, *LIFECYCLE_COMMANDS, import_command, demo_command]:
+for _command in [*COMMANDS, *LIFECYCLE_COMMANDS, *AGENT_COMMANDS, import_command, demo_command]:
     cli.add_command(_command)
 
 

@@ -18,8 +18,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-#: Kinds of facts, for the profile's sections.
-KINDS = ("identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other")
+#: Kinds of facts about people, for the profile's sections.
+PERSON_KINDS = ("identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other")
+#: Every kind: also ``lesson`` (what an agent learned from its runs) and ``world`` (the state of
+#: things an agent observed; see :mod:`engram.agents`).
+KINDS = (*PERSON_KINDS, "lesson", "world")
 
 
 def slot_key(tenant: str, user_id: str, subject: str, attribute: str, value: str | None) -> str:

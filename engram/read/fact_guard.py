@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engram.model import Turn
-from engram.model.fact import KINDS, FactVersion
+from engram.model.fact import PERSON_KINDS, FactVersion
 from engram.write.extract import FactCandidate, extract_facts
 
 #: Words that show what kind of fact a question is about.
@@ -66,7 +66,7 @@ _WHO_IS = re.compile(r"\bwho (?:is|am|are)\b", re.I)
 def kinds_asked(question: str) -> frozenset[str]:
     """The fact kinds (:data:`~engram.model.fact.KINDS`) ``question`` is about; empty for none."""
     if _WHOLE_PROFILE.search(question):
-        return frozenset(KINDS)
+        return frozenset(PERSON_KINDS)
     words = set(_WORD.findall(question.lower()))
     kinds = {kind for kind, triggers in _KIND_WORDS.items() if not triggers.isdisjoint(words)}
     if _WHERE_FROM.search(question):

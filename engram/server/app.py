@@ -25,6 +25,7 @@ from engram import __version__
 from engram.aio import AsyncMemory
 from engram.server import apidocs, errors, routes_lifecycle, routes_memory, routes_ops, routes_turns
 from engram.server.auth import ServerState, Tenants
+from engram.server.routes_agents import router as agents_router
 from engram.server.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES, MAX_REQUEST_MESSAGES
 
 log = logging.getLogger("engram.server")
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(routes_memory.router)
     app.include_router(routes_turns.router)
     app.include_router(routes_lifecycle.router)
+    app.include_router(agents_router)
     app.include_router(routes_ops.router)
     app.include_router(apidocs.router)
     if mcp:

@@ -326,6 +326,9 @@ def build_server(resolve: Resolver) -> MCPServer:
         return Forgotten.model_validate(receipt, from_attributes=True)
 
     register_graph_tools(server, resolve, tool_errors)
+    from engram.server.mcp_agents import register_agent_tools  # here: it imports this module
+
+    register_agent_tools(server, resolve)
     return server
 
 

@@ -20,7 +20,9 @@ from engram.store.base import ForgetReceipt
 from engram.write.consolidate import ConsolidationReport
 
 #: A fact kind, as ``GET /v1/facts?kind=`` accepts it (the library's ``KINDS``; a test keeps them equal).
-Kind = Literal["identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other"]
+Kind = Literal[
+    "identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other", "lesson", "world"
+]
 PinAction = Literal["pin", "unpin", "restore"]
 
 # -- requests -------------------------------------------------------------------------------

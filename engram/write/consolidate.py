@@ -39,6 +39,7 @@ from engram.providers.llm import LLM
 from engram.store.base import Store, UserScope
 from engram.write.absorb import AbsorbReport, absorb_facts, absorb_user, resegment
 from engram.write.llm_extract import extract_with_llm
+from engram.write.run_forgetting import fade_failed_runs
 from engram.write.segment import SegmentConfig
 
 #: Most episodes one entity links together (a name said everywhere links nothing useful).
@@ -110,6 +111,7 @@ def consolidate(
     if decay:
         policy = policy or RetentionPolicy()
         report.archived_ids = _decay(store, scope, policy, now=now)
+        report.archived_ids["turn"] += fade_failed_runs(store, scope, policy, now=now)  # faster: see its module
         report.archived = {kind: len(ids) for kind, ids in report.archived_ids.items()}
         report.retention_clock = now
         report.archive_reason = (

@@ -5,6 +5,7 @@ inline CSS, no JavaScript and no third-party assets; a strict Content-Security-P
 to the browser. See :mod:`engram.server.inspector.pages`.
 """
 
+from engram.server.inspector import runs as _runs  # noqa: F401  (adds the run pages to the router)
 from engram.server.inspector.pages import router
 
 __all__ = ["router"]
