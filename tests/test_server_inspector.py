@@ -91,7 +91,7 @@ def test_search_trace_shows_fact_and_episode_candidates(client: TestClient) -> N
         "/search", params={"user_id": "sam", "q": "where does Sam live now?", "k": 2, "config": "engram-episodes"}
     ).text
     facts = page[page.index('id="facts"'):page.index('id="episodes"')]
-    assert "[F1]" in facts and "Sam lives in Denver" in facts and "#2 " in facts  # learned from candidate 2
+    assert "[F1]" in facts and "Sam lives in Denver" in facts and "#1 " in facts  # learned from candidate 1
     assert "barista" not in facts  # a work fact does not bear on where Sam lives
     episodes = page[page.index('id="episodes"'):page.index('id="context"')]
     assert episodes.count("<tr>") == 3 and "Denver" in episodes and "spring" in episodes  # header + 2 episodes
