@@ -23,7 +23,6 @@ from engram.store.sqlite.sql import (
     TURN_COLUMNS,
     any_term,
     bm25_bound,
-    chunks,
     filter_sql,
     match_expression,
     match_from_row,
@@ -184,10 +183,20 @@ class FullTextMixin:
     def _filtered(
         self, ranks: dict[int, float], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``columns`` (seq first) of the turns ranked in ``ranks`` that pass ``where``,
-        best ``limit`` first."""
+        """Rows of ``columns`` (seq first) of the turns ranked in ``ranks`` (best first) that
+        pass ``where``, best ``limit`` first.
+
+        Rows are read best first, the first ``limit`` of them, then the rest in chunks, until
+        ``limit`` have passed: what comes after ranks below all of those (mostly every turn
+        passes, and one read of ``limit`` rows is enough).
+        """
         rows: list[tuple[Any, ...]] = []
-        for chunk in chunks(list(ranks), max(SQLITE_MAX_VARS - len(params), 100)):
+        ranked = list(ranks)
+        size = max(SQLITE_MAX_VARS - len(params), 100)
+        start = 0
+        while start < len(ranked) and len(rows) < limit:
+            chunk = ranked[start : start + (limit if start == 0 else size)]
+            start += len(chunk)
             marks = ",".join("?" * len(chunk))
             rows += self._conn.execute(
                 f"SELECT {columns} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})",
