@@ -70,3 +70,39 @@ def test_the_filter_check_reads_only_the_best_rows_when_they_pass(tmp_path, monk
     ]
     assert all(m.role == "user" for m in found) and len(found) == 5
     store.close()
+
+
+def _count_queries(store: SQLiteStore, search) -> int:
+    """How many term counts ``search()`` read from the index."""
+    seen: list[str] = []
+    store._conn.set_trace_callback(lambda sql: seen.append(sql) if "SELECT count(*) FROM turns_fts" in sql else None)
+    try:
+        search()
+    finally:
+        store._conn.set_trace_callback(None)
+    return len(seen)
+
+
+def test_term_counts_are_read_once_until_the_database_changes(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(fulltext, "PRUNE_FROM_TURNS", 0)
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
+    store.bind_embedder(EMB.model_id, EMB.dim)
+    put(store, "ann", "s1", [("user", "ann", f"apple pear plum {i}") for i in range(60)])
+    scope = UserScope("t", "ann")
+
+    def search() -> list:
+        return store.text_matches(scope, ["apple", "plum", "fig"], filters=SearchFilters(), until=UNTIL, limit=5)
+
+    assert _count_queries(store, search) == 3
+    assert _count_queries(store, search) == 0  # was three again: the index had not changed
+    put(store, "ann", "s2", [("user", "ann", "fig fig fig")])  # this connection writes
+    assert _count_queries(store, search) == 3
+    other = SQLiteStore(path)  # another connection commits
+    put(other, "ann", "s3", [("user", "ann", "fig and plum")])
+    other.close()
+    assert _count_queries(store, search) == 3
+    found = search()
+    monkeypatch.setattr(fulltext, "PRUNE_FROM_TURNS", 10**9)
+    assert [(m.id, m.score) for m in found] == [(m.id, m.score) for m in search()]
+    store.close()
