@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from engram import HashingEmbedder, Scope, SearchFilters, SQLiteStore
-from engram.model.messages import parse_messages
-from engram.providers.embedder import text_key
+from engram import SearchFilters, SQLiteStore
 from engram.store.base import UserScope
 from engram.store.sqlite import fulltext
+from tests.test_store_fulltext import EMB, T0, put
 
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
 UNTIL = T0 + timedelta(days=30)
-EMB = HashingEmbedder(16)
-
-
-def put(store: SQLiteStore, user: str, session: str, rows: list[tuple[str, str, str]]) -> None:
-    messages = [
-        {"role": role, "name": name, "content": text, "timestamp": T0 + timedelta(minutes=i)}
-        for i, (role, name, text) in enumerate(rows)
-    ]
-    turns = parse_messages(messages, Scope("t", user, None, session), now=T0)
-    texts = [t.embedding_text() for t in turns]
-    store.insert_turns(turns, EMB.embed(texts), [text_key(t) for t in texts], T0)
 
 
 def _checked_ids(store: SQLiteStore, search) -> list[int]:
@@ -48,7 +35,7 @@ def test_the_filter_check_reads_only_the_best_rows_when_they_pass(tmp_path, monk
     store = SQLiteStore(tmp_path / "store.db")
     store.bind_embedder(EMB.model_id, EMB.dim)
     rows = [("user" if i % 2 else "assistant", "ann", f"apple pear {i}") for i in range(100)]
-    put(store, "ann", "s1", rows)
+    put(store, "ann", "s1", rows, T0)
     scope = UserScope("t", "ann")
 
     def search(filters: SearchFilters) -> list:
@@ -88,7 +75,7 @@ def test_term_counts_are_read_once_until_the_database_changes(tmp_path, monkeypa
     path = tmp_path / "store.db"
     store = SQLiteStore(path)
     store.bind_embedder(EMB.model_id, EMB.dim)
-    put(store, "ann", "s1", [("user", "ann", f"apple pear plum {i}") for i in range(60)])
+    put(store, "ann", "s1", [("user", "ann", f"apple pear plum {i}") for i in range(60)], T0)
     scope = UserScope("t", "ann")
 
     def search() -> list:
@@ -96,10 +83,10 @@ def test_term_counts_are_read_once_until_the_database_changes(tmp_path, monkeypa
 
     assert _count_queries(store, search) == 3
     assert _count_queries(store, search) == 0  # was three again: the index had not changed
-    put(store, "ann", "s2", [("user", "ann", "fig fig fig")])  # this connection writes
+    put(store, "ann", "s2", [("user", "ann", "fig fig fig")], T0 + timedelta(hours=2))  # this connection writes
     assert _count_queries(store, search) == 3
     other = SQLiteStore(path)  # another connection commits
-    put(other, "ann", "s3", [("user", "ann", "fig and plum")])
+    put(other, "ann", "s3", [("user", "ann", "fig and plum")], T0 + timedelta(hours=3))
     other.close()
     assert _count_queries(store, search) == 3
     found = search()
