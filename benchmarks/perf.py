@@ -93,6 +93,16 @@ def bench_ingest_core_only(embedder: OnnxEmbedder, dataset, workdir: Path) -> di
 
 
 def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, embedder) -> SQLiteStore:
+    """A store of ``size`` synthetic turns of one user, written through ``insert_turns`` in
+    batches of 2,000 (one transaction each).
+
+    Texts: the real LoCoMo turns (speaker and content) repeated in order under new sessions
+    of 200 turns, a minute apart, so the full-text index has real term statistics at every
+    size. Vectors: each turn's real embedding is a cluster centre, and each copy of it is
+    that centre plus Gaussian noise (σ 0.02 a dimension, cosine about 0.93 to the centre),
+    normalised: the store holds one cluster of similar vectors per LoCoMo turn, which is the
+    structure HNSW meets in real data, and no two vectors are equal.
+    """
     store = SQLiteStore(path, synchronous="NORMAL")
     store.bind_embedder(embedder.model_id, embedder.dim)
     rng = np.random.default_rng(0)
@@ -129,7 +139,10 @@ def latency(times: list[float]) -> dict:
 
 
 def bench_search(mem: Memory, questions: list[str], repeats: int) -> dict:
-    mem.search("warm up", user_id="bench")  # loads pages
+    """Search latency with the question's embedding left out: a first, untimed pass embeds
+    every question (``Memory.search`` then finds its vector among the recent questions')."""
+    for q in questions:
+        mem.search(q, user_id="bench", k=10)
     times = []
     for _ in range(repeats):
         for q in questions:
@@ -137,6 +150,98 @@ def bench_search(mem: Memory, questions: list[str], repeats: int) -> dict:
             mem.search(q, user_id="bench", k=10)
             times.append((time.perf_counter() - started) * 1000)
     return latency(times)
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (``VmRSS``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+    """One store size, in a process of its own (its peak RSS is this size's): build the
+    store, open it afresh, search it exactly (up to ``exact_up_to`` turns) and with HNSW."""
+    embedder = OnnxEmbedder()
+    dataset = load_locomo(data)
+    base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
+    questions = [q.question for q in dataset.questions][:queries]
+    base_vectors = base_embeddings(embedder, base, work)
+    report: dict = {"turns": size}
+    embeds = []
+    for q in questions:  # the question's embedding, measured apart
+        started = time.perf_counter()
+        embedder.embed([q])
+        embeds.append((time.perf_counter() - started) * 1000)
+    report["question_embedding"] = latency(embeds)
+    path = work / f"scale-{size}.db"
+    path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    build_store(path, size, base, base_vectors, embedder).close()
+    took = time.perf_counter() - t0
+    del base_vectors
+    report["insert"] = {"seconds": round(took, 1), "turns_per_s": round(size / took, 1)}
+    report["store_mb"] = round(sum(p.stat().st_size for p in work.glob(f"scale-{size}.db*")) / 2**20, 1)
+    report["rss_after_build_mb"] = current_rss_mb()
+    report["add_into_store"] = add_into(path, embedder, dataset.conversations[0])
+    for label, threshold in (("exact", 10**12), ("hnsw", 20_000)):
+        if (label == "hnsw" and size < 20_000) or (label == "exact" and size > exact_up_to):
+            continue
+        store = SQLiteStore(path, hnsw_threshold=threshold, synchronous="NORMAL")
+        mem = Memory(store=store, embedder=embedder)
+        t0 = time.perf_counter()
+        store.build_vector_index("default", "bench", wait=False)  # loads the vectors
+        result: dict = {"vectors_load_s": round(time.perf_counter() - t0, 2)}
+        if label == "hnsw":  # built in the background; exact search answers meanwhile
+            t0 = time.perf_counter()
+            store.build_vector_index("default", "bench", wait=True)
+            result["hnsw_build_s"] = round(time.perf_counter() - t0 + result["vectors_load_s"], 1)
+        result.update(bench_search(mem, questions, repeats=1))
+        result["rss_mb"] = current_rss_mb()
+        report[label] = result
+        mem.close()
+    report["peak_rss_mb"] = round(rss_mb(), 1)
+    path.unlink(missing_ok=True)
+    return report
+
+
+def add_into(path: Path, embedder: OnnxEmbedder, conversation) -> dict:
+    """``Memory.add`` into the store of this size, session by session (embedding, lifecycle and
+    indexing included, cold embedding cache), for a new user: whether writing slows as the
+    store (its full-text index, its tables) grows. The synthetic user is not written to: its
+    turns were inserted without episodes, which a first ``add`` would build for them all."""
+    mem = Memory(store=SQLiteStore(path, synchronous="NORMAL"), embedder=embedder)
+    turns = 0
+    started = time.perf_counter()
+    for session in conversation.sessions[:8]:
+        turns += mem.add(session.messages, user_id="added", session_id=session.id).added
+    took = time.perf_counter() - started
+    mem.close()
+    return {"turns": turns, "seconds": round(took, 2), "turns_per_s": round(turns / took, 1)}
+
+
+def base_embeddings(embedder: OnnxEmbedder, base: list[tuple[str, str]], work: Path) -> np.ndarray:
+    """The real embeddings of the LoCoMo turns, computed once per run (kept in ``work``)."""
+    cached = work / "base-vectors.npy"
+    if cached.exists():
+        return np.load(cached)
+    vectors = np.asarray(embedder.embed([f"{n}: {t}" if n else t for n, t in base]), dtype=np.float32)
+    np.save(cached, vectors)
+    return vectors
+
+
+def run_scale(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+    """:func:`scale_run` in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--data", str(data), "--scale-size", str(size), "--work", str(work),
+         "--queries", str(queries), "--exact-up-to", str(exact_up_to)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict = json.loads(done.stdout)
+    return result
 
 
 def locomo_workload(data: Path) -> dict:
@@ -179,8 +284,13 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--exact-up-to", type=int, default=100_000,
+                        help="largest store also searched with exact vectors (default 100000)")
+    parser.add_argument("--work", type=Path, help="where the synthetic stores are written (default: a temporary folder)")
+    parser.add_argument("--skip-locomo", action="store_true", help="only the synthetic stores")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--locomo-workload", action="store_true", help=argparse.SUPPRESS)  # step 1's process
+    parser.add_argument("--scale-size", type=int, help=argparse.SUPPRESS)  # step 3's process, one size
     args = parser.parse_args()
     if not args.data.exists():
         print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
@@ -188,10 +298,39 @@ def main() -> int:
     if args.locomo_workload:
         print(json.dumps(locomo_workload(args.data)))
         return 0
+    if args.scale_size:
+        print(json.dumps(scale_run(args.data, args.scale_size, args.work, args.queries, args.exact_up_to)))
+        return 0
     report: dict = {
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
     }
-    locomo = run_locomo_workload(args.data)
+    if not args.skip_locomo:
+        locomo_steps(args.data, report)
+    report["search"] = {}
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            result = run_scale(args.data, size, Path(tmp), args.queries, args.exact_up_to)
+            report["search"][str(size)] = result
+            line = (
+                f"{size:>8} turns: insert {result['insert']['turns_per_s']} turns/s, store {result['store_mb']} MB, "
+                f"question embedding p50 {result['question_embedding']['p50_ms']} ms (apart)"
+            )
+            for label in ("exact", "hnsw"):
+                if label in result:
+                    r = result[label]
+                    line += f"; {label} p50 {r['p50_ms']} / p95 {r['p95_ms']} ms"
+                    if "hnsw_build_s" in r:
+                        line += f" (graph built in {r['hnsw_build_s']} s)"
+            print(line + f"; peak RSS {result['peak_rss_mb']} MB", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def locomo_steps(data: Path, report: dict) -> None:
+    """Steps 1 and 2: the LoCoMo workload in its own process, core-only ingest, the embedder alone."""
+    locomo = run_locomo_workload(data)
     report["model_load_s"] = locomo["model_load_s"]
     report["ingest"] = locomo["ingest"]
     report["locomo_search"] = locomo["search"]
@@ -203,77 +342,30 @@ def main() -> int:
         flush=True,
     )
     embedder = OnnxEmbedder()
-    dataset = load_locomo(args.data)
+    dataset = load_locomo(data)
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        report["ingest_core_only"] = bench_ingest_core_only(embedder, dataset, workdir)
-        report["ingest"]["ratio_to_core_only"] = round(
-            report["ingest"]["turns_per_s"] / report["ingest_core_only"]["turns_per_s"], 3
-        )
-        print(
-            f"ingest, core only (no lifecycle): {report['ingest_core_only']['turns_per_s']} turns/s; "
-            f"with the lifecycle: {report['ingest']['turns_per_s']} turns/s "
-            f"(ratio {report['ingest']['ratio_to_core_only']})",
-            flush=True,
-        )
-        base = [
-            (m.get("name") or "", m["content"])
-            for c in dataset.conversations
-            for s in c.sessions
-            for m in s.messages
-        ]
-        started = time.perf_counter()
-        base_vectors = embedder.embed([f"{n}: {t}" if n else t for n, t in base])
-        raw = len(base) / (time.perf_counter() - started)
-        report["ingest"]["raw_embed_texts_per_s"] = round(raw, 1)
-        report["ingest"]["ratio_to_raw_embedding"] = round(report["ingest"]["turns_per_s"] / raw, 3)
-        print(
-            f"the embedder alone: {raw:.1f} texts/s; "
-            f"ingest/raw = {report['ingest']['ratio_to_raw_embedding']}",
-            flush=True,
-        )
-        questions = [q.question for q in dataset.questions][: args.queries]
-        report["search"] = {}
-        for size in (int(s) for s in args.sizes.split(",")):
-            path = workdir / f"search-{size}.db"
-            t0 = time.perf_counter()
-            build_store(path, size, base, base_vectors, embedder).close()
-            build_s = time.perf_counter() - t0
-            for label, threshold in (("exact", 10**12), ("hnsw", 20_000)):
-                if label == "hnsw" and size < 20_000:
-                    continue
-                store = SQLiteStore(path, hnsw_threshold=threshold, synchronous="NORMAL")
-                mem = Memory(store=store, embedder=embedder)
-                t0 = time.perf_counter()
-                mem.search("the first search loads the vectors", user_id="bench")
-                result: dict = {"first_search_s": round(time.perf_counter() - t0, 2)}
-                if label == "hnsw":  # built in the background since the first search: wait for it
-                    t0 = time.perf_counter()
-                    store.build_vector_index("default", "bench", wait=True)
-                    result["hnsw_ready_after_s"] = round(
-                        time.perf_counter() - t0 + result["first_search_s"], 1
-                    )
-                result.update(bench_search(mem, questions, repeats=1))
-                result.update(store_mb=round(path.stat().st_size / 2**20, 1), build_s=round(build_s, 1))
-                report["search"][f"{size}-{label}"] = result
-                print(
-                    f"search {size:>7} turns {label:5}: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms "
-                    f"(first search {result['first_search_s']} s"
-                    + (
-                        f", HNSW graph ready after {result['hnsw_ready_after_s']} s"
-                        if label == "hnsw"
-                        else ""
-                    )
-                    + f", store {result['store_mb']} MB)",
-                    flush=True,
-                )
-                mem.close()
-    report["peak_rss_mb"] = round(rss_mb(), 1)
-    print(f"peak RSS of this process (core-only ingest, synthetic stores) {report['peak_rss_mb']} MB")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    return 0
+        report["ingest_core_only"] = bench_ingest_core_only(embedder, dataset, Path(tmp))
+    report["ingest"]["ratio_to_core_only"] = round(
+        report["ingest"]["turns_per_s"] / report["ingest_core_only"]["turns_per_s"], 3
+    )
+    print(
+        f"ingest, core only (no lifecycle): {report['ingest_core_only']['turns_per_s']} turns/s; "
+        f"with the lifecycle: {report['ingest']['turns_per_s']} turns/s "
+        f"(ratio {report['ingest']['ratio_to_core_only']})",
+        flush=True,
+    )
+    texts = [
+        f"{m['name']}: {m['content']}" if m.get("name") else m["content"]
+        for c in dataset.conversations
+        for s in c.sessions
+        for m in s.messages
+    ]
+    started = time.perf_counter()
+    embedder.embed(texts)
+    raw = len(texts) / (time.perf_counter() - started)
+    report["ingest"]["raw_embed_texts_per_s"] = round(raw, 1)
+    report["ingest"]["ratio_to_raw_embedding"] = round(report["ingest"]["turns_per_s"] / raw, 3)
+    print(f"the embedder alone: {raw:.1f} texts/s; ingest/raw = {report['ingest']['ratio_to_raw_embedding']}", flush=True)
 
 
 if __name__ == "__main__":

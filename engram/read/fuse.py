@@ -32,6 +32,54 @@ class Fused:
         return out
 
 
+@dataclass(slots=True)
+class Fusion:
+    """Rankings fused by weighted RRF: each key's fused score (keys in order of first
+    appearance), and each ranking's ``(rank, raw score)`` of the keys it holds.
+
+    A :class:`Fused` is made only for the keys asked about (:meth:`item`): a search fuses a
+    few hundred candidates and returns ten.
+    """
+
+    scores: dict[Hashable, float]
+    places: dict[str, dict[Hashable, tuple[int, float]]]
+
+    def order(self) -> list[Hashable]:
+        """The keys, best fused score first; ties keep the order of first appearance."""
+        scores = self.scores
+        return sorted(scores, key=lambda key: -scores[key])
+
+    def item(self, key: Hashable) -> Fused:
+        """``key``'s fused item, with its rank and raw score in each ranking that holds it."""
+        fused = Fused(key, self.scores[key])
+        for name, places in self.places.items():
+            place = places.get(key)
+            if place is not None:
+                fused.ranks[name], fused.raw[name] = place
+        return fused
+
+
+def fuse(
+    rankings: Mapping[str, Sequence[tuple[Hashable, float]]],
+    *,
+    k: int = RRF_K,
+    weights: Mapping[str, float] | None = None,
+) -> Fusion:
+    """Fuse named rankings of ``(key, raw_score)``, each best first (a key counts once per
+    ranking, at its best rank)."""
+    scores: dict[Hashable, float] = {}
+    places: dict[str, dict[Hashable, tuple[int, float]]] = {}
+    for name, ranking in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        seen = places[name] = {}
+        for rank, (key, raw) in enumerate(ranking, start=1):
+            if key in seen:
+                continue
+            seen[key] = (rank, raw)
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+    return Fusion(scores, places)
+
+
 def reciprocal_rank_fusion(
     rankings: Mapping[str, Sequence[tuple[Hashable, float]]],
     *,
@@ -42,16 +90,5 @@ def reciprocal_rank_fusion(
 
     Ties in fused score keep the order of first appearance across rankings (deterministic).
     """
-    fused: dict[Hashable, Fused] = {}
-    for name, ranking in rankings.items():
-        weight = 1.0 if weights is None else weights.get(name, 1.0)
-        for rank, (key, raw) in enumerate(ranking, start=1):
-            item = fused.get(key)
-            if item is None:
-                item = fused[key] = Fused(key)
-            if name in item.ranks:
-                continue  # a key counts once per ranking, at its best rank
-            item.ranks[name] = rank
-            item.raw[name] = raw
-            item.score += weight / (k + rank)
-    return sorted(fused.values(), key=lambda item: -item.score)
+    fusion = fuse(rankings, k=k, weights=weights)
+    return [fusion.item(key) for key in fusion.order()]

@@ -38,7 +38,7 @@ from engram.model import Hit, SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
-from engram.read.fuse import Fused, reciprocal_rank_fusion
+from engram.read.fuse import Fused, Fusion, fuse, reciprocal_rank_fusion
 from engram.store.base import Match, Store, UserScope
 
 
@@ -156,18 +156,21 @@ def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
 class Ranked:
     """A fused candidate before its turn is read: what the priors and the cut need of it.
 
-    Its signals (:attr:`signals`) are assembled only when asked for: most candidates are cut.
+    Its signals (:attr:`signals`) are assembled only when asked for, from ``fused`` or, when
+    it came out of a whole :class:`Fusion`, from that: most candidates are cut.
     """
 
     turn: Match
     score: float
     fused: Fused | None = None
     priors: Mapping[str, float] = field(default_factory=dict)
+    fusion: Fusion | None = None
 
     @property
     def signals(self) -> dict[str, float]:
         """The fusion's signals (:meth:`Fused.signals`) and the priors that raised the score."""
-        return {**(self.fused.signals() if self.fused is not None else {}), **self.priors}
+        fused = self.fused if self.fused is not None or self.fusion is None else self.fusion.item(self.turn.id)
+        return {**(fused.signals() if fused is not None else {}), **self.priors}
 
 
 #: What the priors re-rank: whole hits or light ones.
@@ -224,12 +227,13 @@ def retrieve(
 def fuse_matches(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfig) -> list[Ranked]:
     """The rankings fused by weighted reciprocal rank (:func:`reciprocal_rank_fusion`), best first."""
     said = {match.id: match for ranking in rankings.values() for match in ranking}
-    fused = reciprocal_rank_fusion(
+    fusion = fuse(
         {name: [(match.id, match.score) for match in ranking] for name, ranking in rankings.items() if ranking},
         k=config.rrf_k,
         weights=query_weights(rankings, config),
     )
-    return [Ranked(said[str(item.key)], item.score, item) for item in fused]
+    scores = fusion.scores
+    return [Ranked(said[str(key)], scores[key], fusion=fusion) for key in fusion.order()]
 
 
 def query_weights(rankings: Mapping[str, Sequence[Match]], config: RetrievalConfig) -> dict[str, float]:
@@ -276,12 +280,18 @@ def apply_priors(hits: list[H], analysis: QueryAnalysis, config: RetrievalConfig
     if window is None and not by_speaker:
         return hits
     raised = []
+    boosts: dict[tuple[str | None, str], float] = {}  # by (speaker, role): a few speakers, many turns
     for hit in hits:
         priors: dict[str, float] = {}
         factor = 1.0
-        if by_speaker and (
-            boost := speaker_boost(hit.turn, names, role, by_role=config.role_boost, by_name=config.name_boost)
-        ):
+        if by_speaker:
+            said_by = (hit.turn.name, hit.turn.role)
+            boost = boosts.get(said_by)
+            if boost is None:
+                boost = boosts[said_by] = speaker_boost(
+                    hit.turn, names, role, by_role=config.role_boost, by_name=config.name_boost
+                )
+        if by_speaker and boost:
             priors["speaker"] = boost
             factor *= 1 + boost
         if window is not None and window[0] <= hit.turn.timestamp < window[1]:
@@ -293,7 +303,7 @@ def apply_priors(hits: list[H], analysis: QueryAnalysis, config: RetrievalConfig
 
 def _raised(hit: H, factor: float, priors: dict[str, float]) -> H:
     if isinstance(hit, Ranked):
-        return Ranked(hit.turn, hit.score * factor, hit.fused, {**hit.priors, **priors})
+        return Ranked(hit.turn, hit.score * factor, hit.fused, {**hit.priors, **priors}, hit.fusion)
     return Hit(hit.turn, hit.score * factor, {**hit.signals, **priors})
 
 

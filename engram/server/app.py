@@ -23,6 +23,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from engram import __version__
 from engram.aio import AsyncMemory
+from engram.build import SHARED_COMPONENTS
+from engram.engine import Memory
+from engram.providers.batching import BatchingEmbedder
 from engram.server import apidocs, errors, routes_lifecycle, routes_memory, routes_ops, routes_turns
 from engram.server.auth import ServerState, Tenants
 from engram.server.routes_agents import router as agents_router
@@ -51,6 +54,7 @@ def create_app(
     mcp: bool = True,
     inspector: bool = True,
     warm_up: bool = True,
+    batch_embeddings: bool = True,
 ) -> FastAPI:
     """Build the server app.
 
@@ -68,7 +72,13 @@ def create_app(
         mcp: serve MCP over streamable HTTP at ``/mcp`` (needs the ``[mcp]`` extra).
         inspector: serve the read-only web inspector at ``/``.
         warm_up: load the embedder at start-up, so the first request is not slow.
+        batch_embeddings: embed the texts of concurrent requests together, one forward pass
+            for many (:class:`~engram.providers.batching.BatchingEmbedder`): under load the
+            model runs once per batch instead of once per request.
     """
+    batcher = None
+    if batch_embeddings:
+        memory, batcher = _with_batching(memory)
     state = ServerState(Tenants(memory), require_keys, max_body_bytes, max_import_bytes)
     running: list[Callable[[], AbstractAsyncContextManager[None]]] = []
 
@@ -80,6 +90,8 @@ def create_app(
             for start in running:
                 await stack.enter_async_context(start())
             yield
+        if batcher is not None:
+            await asyncio.to_thread(batcher.close)
 
     # The API reference is our own page (engram.server.apidocs): FastAPI's load from a CDN.
     app = FastAPI(
@@ -113,6 +125,14 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(TrustedHosts, allowed_hosts=list(allowed_hosts))
     return app
+
+
+def _with_batching(memory: AsyncMemory) -> tuple[AsyncMemory, BatchingEmbedder]:
+    """``memory`` with an embedder that batches concurrent calls (everything else shared)."""
+    base = memory.sync
+    batcher = BatchingEmbedder(lambda: base.embedder)  # loads the model on first need, as before
+    components = {arg: getattr(base, attr) for arg, attr in SHARED_COMPONENTS.items() if arg != "embedder"}
+    return AsyncMemory(memory=Memory(tenant=base.tenant, embedder=batcher, **components)), batcher
 
 
 async def _warm_up(state: ServerState) -> None:

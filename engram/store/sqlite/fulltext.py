@@ -23,7 +23,6 @@ from engram.store.sqlite.sql import (
     TURN_COLUMNS,
     any_term,
     bm25_bound,
-    chunks,
     filter_sql,
     match_expression,
     match_from_row,
@@ -36,6 +35,8 @@ _BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, 
 PRUNE_FROM_TURNS = 20_000
 #: The share of turns a term must be in to be left out (when its bound allows).
 COMMON_TERM_SHARE = 0.02
+#: Most term counts remembered between writes.
+MAX_COUNTED_TERMS = 10_000
 
 
 class FullTextMixin:
@@ -44,6 +45,8 @@ class FullTextMixin:
     _conn: sqlite3.Connection
     _lock: threading.RLock
     _turn_counts: dict[tuple[str, str], int]
+    #: The index's row count of each term seen, and the state of the database they hold for.
+    _fts_counts: tuple[tuple[int, int], dict[str, int]] | None = None
     _sync_caches: Callable[[], None]
 
     def text_search(
@@ -140,16 +143,30 @@ class FullTextMixin:
         the other terms are in fewer than ``limit`` turns: the candidates could not fill the
         ranking, and the pruning would be undone.
         """
-        counts = {
-            term: self._conn.execute(
-                "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (any_term(_TEXT_COLUMNS, [term]),)
-            ).fetchone()[0]
-            for term in terms
-        }
+        counts = self._term_counts(terms)
         common = {term: bm25_bound(n, total) for term, n in counts.items() if n > COMMON_TERM_SHARE * total}
         if len(common) < 2 and sum(n for term, n in counts.items() if term not in common) < limit:
             return {}  # too few candidates to fill the ranking: pruning would only have to be undone
         return common if _prunable(terms, common) else {}
+
+    def _term_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many rows of the index hold each term, remembered until the database changes.
+
+        A count reads the term's whole posting list (tens of thousands of rows for a common
+        term in a large store), and the same words come back query after query. The counts
+        are dropped whenever this connection writes (``total_changes``) or another one
+        commits (``PRAGMA data_version``), so they are always the index's own.
+        """
+        stamp = (self._conn.total_changes, self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._fts_counts is None or self._fts_counts[0] != stamp or len(self._fts_counts[1]) > MAX_COUNTED_TERMS:
+            self._fts_counts = (stamp, {})
+        known = self._fts_counts[1]
+        for term in terms:
+            if term not in known:
+                known[term] = self._conn.execute(
+                    "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (any_term(_TEXT_COLUMNS, [term]),)
+                ).fetchone()[0]
+        return {term: known[term] for term in terms}
 
     def _rank_text(
         self,
@@ -184,10 +201,20 @@ class FullTextMixin:
     def _filtered(
         self, ranks: dict[int, float], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``columns`` (seq first) of the turns ranked in ``ranks`` that pass ``where``,
-        best ``limit`` first."""
+        """Rows of ``columns`` (seq first) of the turns ranked in ``ranks`` (best first) that
+        pass ``where``, best ``limit`` first.
+
+        Rows are read best first, the first ``limit`` of them, then the rest in chunks, until
+        ``limit`` have passed: what comes after ranks below all of those (mostly every turn
+        passes, and one read of ``limit`` rows is enough).
+        """
         rows: list[tuple[Any, ...]] = []
-        for chunk in chunks(list(ranks), max(SQLITE_MAX_VARS - len(params), 100)):
+        ranked = list(ranks)
+        size = max(SQLITE_MAX_VARS - len(params), 100)
+        start = 0
+        while start < len(ranked) and len(rows) < limit:
+            chunk = ranked[start : start + (limit if start == 0 else size)]
+            start += len(chunk)
             marks = ",".join("?" * len(chunk))
             rows += self._conn.execute(
                 f"SELECT {columns} FROM turns t NOT INDEXED WHERE {where} AND t.seq IN ({marks})",
