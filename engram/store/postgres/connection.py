@@ -86,7 +86,7 @@ def map_error(exc: BaseException, location: str) -> StoreError:
         )
     if state in _CORRUPT:
         return CorruptStoreError(f"the store {location} is damaged ({text}); restore it from a backup")
-    if state == "3D000":
+    if state == "3D000" or ("database" in text and "does not exist" in text):
         return StoreNotFoundError(
             f"no database at {location} ({text}); create it (createdb) or check the URL in --db / $ENGRAM_DB"
         )
