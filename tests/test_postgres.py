@@ -1,0 +1,165 @@
+"""The PostgreSQL backend: opening by URL, ranking parity with SQLite, schema, concurrency,
+moving memory between backends. (The shared store and Memory behaviour is in the conformance
+tests, which run on both backends.)"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from engram import HashingEmbedder, Memory, SearchFilters
+from engram.cli import cli
+from engram.errors import SchemaVersionError, StoreError, StoreNotFoundError
+from engram.store.base import UserScope
+from tests.conftest import FixedClock, postgres_url
+
+HASHING = {"ENGRAM_EMBEDDER": "hashing", "ENGRAM_DB": None, "ENGRAM_TENANT": None, "ENGRAM_DEBUG": None}
+CHAT = [
+    {"role": "user", "name": "Caroline", "content": "I went to the LGBTQ support group yesterday, it was powerful."},
+    {"role": "assistant", "name": "Melanie", "content": "That sounds amazing! Running a charity race next week."},
+    {"role": "user", "name": "Caroline", "content": "I'm researching adoption agencies; I don't want to wait."},
+    {"role": "assistant", "name": "Melanie", "content": "I painted a sunrise over the lake last summer."},
+    {"role": "user", "name": "Caroline", "content": "My friends ran races; the race was in Sweden, Caroline said."},
+]
+QUERIES = [
+    "When did Caroline go to the LGBTQ support group?",
+    "What did Melanie paint?",
+    "races running Sweden",
+    "adoption agencies don't",
+    "Caroline",
+]
+
+
+def fill(memory: Memory) -> None:
+    for day, message in enumerate(CHAT):
+        memory.add([message], user_id="u", session_id=f"s{day // 2}", timestamp=datetime(2024, 5, 1 + day, tzinfo=UTC))
+
+
+def test_bm25_and_vector_rankings_match_sqlites_scores(tmp_path: Path) -> None:
+    clock = FixedClock(datetime(2024, 6, 1, tzinfo=UTC))
+    lite = Memory(tmp_path / "a.db", embedder=HashingEmbedder(), clock=clock)
+    pg = Memory(postgres_url(), embedder=HashingEmbedder(), clock=clock)
+    fill(lite)
+    fill(pg)
+    scope, flt, until = UserScope("default", "u"), SearchFilters(), datetime(2025, 1, 1, tzinfo=UTC)
+    from engram.read.query import query_terms
+
+    for query in QUERIES:
+        terms = query_terms(query)
+        a = lite.store.text_search(scope, terms, filters=flt, until=until, limit=10)
+        b = pg.store.text_search(scope, terms, filters=flt, until=until, limit=10)
+        assert [c.turn.content for c in a] == [c.turn.content for c in b], query
+        np.testing.assert_allclose([c.score for c in a], [c.score for c in b], rtol=1e-5)
+        vector = HashingEmbedder().embed([query])[0]
+        a = lite.store.vector_search(scope, vector, filters=flt, until=until, limit=10)
+        b = pg.store.vector_search(scope, vector, filters=flt, until=until, limit=10)
+        np.testing.assert_allclose([c.score for c in a], [c.score for c in b], rtol=1e-5, atol=1e-6)
+        scores = {c.turn.content: c.score for c in b}  # equal scores may come in either order
+        np.testing.assert_allclose([scores[c.turn.content] for c in a], [c.score for c in a], rtol=1e-5, atol=1e-6)
+        found = [[r.turn.content for r in m.search(query, user_id="u")] for m in (lite, pg)]
+        assert found[0][0] == found[1][0] and set(found[0]) == set(found[1])  # ties may swap below
+    for mem in (lite, pg):
+        mem.consolidate(user_id="u")
+    for query in QUERIES:
+        terms = query_terms(query)
+        a = lite.store.episode_text_search(scope, terms, until=until, limit=5)
+        b = pg.store.episode_text_search(scope, terms, until=until, limit=5)
+        assert [e.id for e, _ in a] == [e.id for e, _ in b]
+        np.testing.assert_allclose([s for _, s in a], [s for _, s in b], rtol=1e-5)
+        a2 = lite.store.fact_text_search(scope, terms, limit=5)
+        b2 = pg.store.fact_text_search(scope, terms, limit=5)
+        assert [f.id for f, _ in a2] == [f.id for f, _ in b2]
+        np.testing.assert_allclose([s for _, s in a2], [s for _, s in b2], rtol=1e-5)
+    lite.close()
+    pg.close()
+
+
+def test_the_cli_and_engram_db_open_a_url(tmp_path: Path) -> None:
+    url = postgres_url()
+    runner = CliRunner()
+    added = runner.invoke(cli, ["--db", url, "add", "--user", "sam", "--session", "s", "I adopted a dog named Rex"], env=HASHING)
+    assert added.exit_code == 0, added.output
+    found = runner.invoke(cli, ["--json", "search", "dog", "--user", "sam"], env={**HASHING, "ENGRAM_DB": url})
+    assert found.exit_code == 0, found.output
+    assert "Rex" in found.stdout
+    stats = json.loads(runner.invoke(cli, ["--json", "--db", url, "stats"], env=HASHING).stdout)
+    assert stats["turns"] == 1 and stats["path"].startswith("postgresql://")
+
+
+def test_a_missing_database_or_server_is_a_clear_error() -> None:
+    url = postgres_url()
+    missing = url.replace("/engram_test_", "/no_such_db_")
+    with pytest.raises(StoreNotFoundError, match="no database"):
+        Memory(missing, embedder=HashingEmbedder())
+    with pytest.raises(StoreError, match="cannot reach"):
+        Memory("postgresql://nobody@127.0.0.1:1/x?connect_timeout=1", embedder=HashingEmbedder())
+    result = CliRunner().invoke(cli, ["--db", missing, "stats"], env=HASHING)
+    assert result.exit_code == 4 and "no database" in result.output
+
+
+def test_a_newer_schema_is_refused() -> None:
+    import psycopg
+
+    url = postgres_url(fresh=True)
+    Memory(url, embedder=HashingEmbedder()).close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO engram_migrations(name) VALUES ('9999_from_the_future')")
+    with pytest.raises(SchemaVersionError, match="newer version"):
+        Memory(url, embedder=HashingEmbedder())
+
+
+def test_workers_retrying_the_same_turns_at_once_store_each_once_and_lose_nothing() -> None:
+    url = postgres_url()
+    workers = [Memory(url, embedder=HashingEmbedder()) for _ in range(4)]
+    errors: list[BaseException] = []
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+
+    def work(index: int, memory: Memory) -> None:
+        try:
+            for batch in range(10):
+                shared = [{"role": "user", "content": f"shared {batch}", "timestamp": start + timedelta(minutes=batch)}]
+                memory.add(shared, user_id="u", session_id="s")  # every worker retries the same turn
+                own = [{"role": "user", "content": f"worker {index} says {batch}"}]
+                memory.add(own, user_id="u", session_id=f"w{index}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i, m)) for i, m in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    turns = workers[0].store.list_turns(UserScope("default", "u"), limit=1000)
+    assert len(turns) == 10 + 4 * 10
+    assert len({t.id for t in turns}) == len(turns)
+    seqs = sorted(t.seq for t in turns)
+    assert seqs == sorted(set(seqs))
+    assert workers[0].store.turns_after(UserScope("default", "u"), 0, limit=1000) == sorted(turns, key=lambda t: t.seq)
+    for memory in workers:
+        memory.close()
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-postgres", "postgres-to-sqlite"])
+def test_export_and_import_move_memory_between_backends_losslessly(tmp_path: Path, direction: str) -> None:
+    file, url = tmp_path / "a.db", postgres_url()
+    source, target = (str(file), url) if direction == "sqlite-to-postgres" else (url, str(file))
+    runner = CliRunner()
+    for message in CHAT:
+        added = runner.invoke(cli, ["--db", source, "add", "--user", "u", "--session", "s", message["content"]], env=HASHING)
+        assert added.exit_code == 0, added.output
+    dump, back = tmp_path / "dump.jsonl", tmp_path / "back.jsonl"
+    assert runner.invoke(cli, ["--db", source, "export", str(dump)], env=HASHING).exit_code == 0
+    imported = runner.invoke(cli, ["--db", target, "import", "jsonl", str(dump)], env=HASHING)
+    assert imported.exit_code == 0, imported.output
+    assert runner.invoke(cli, ["--db", target, "export", str(back)], env=HASHING).exit_code == 0
+    lines, again = dump.read_text().splitlines(), back.read_text().splitlines()
+    assert len(lines) == len(CHAT) + 1
+    assert lines[1:] == again[1:]  # every turn, vectors included, byte for byte
+    assert json.loads(lines[1])["embedding"] is not None
