@@ -163,3 +163,19 @@ def test_export_and_import_move_memory_between_backends_losslessly(tmp_path: Pat
     assert len(lines) == len(CHAT) + 1
     assert lines[1:] == again[1:]  # every turn, vectors included, byte for byte
     assert json.loads(lines[1])["embedding"] is not None
+
+
+def test_bench_store_runs_engram_on_postgresql_next_to_sqlite_with_the_same_recall(tmp_path: Path) -> None:
+    from engram.bench.cli import bench
+    from engram.bench.testing import synthetic_locomo
+
+    data, out = tmp_path / "locomo_tiny.json", tmp_path / "out"
+    data.write_text(json.dumps(synthetic_locomo()), encoding="utf-8")
+    args = ["locomo", "--data", data, "--out", out, "--embedder", "hashing", "--quiet", "--systems", "engram"]
+    result = CliRunner().invoke(bench, [str(a) for a in [*args, "--store", postgres_url()]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["systems"]) == {"engram", "engram-postgres"}
+    lite, pg = (summary["systems"][name]["overall"] for name in ("engram", "engram-postgres"))
+    for metric in ("recall_all@10", "recall_any@5", "budget_recall@1000"):
+        assert abs(lite[metric] - pg[metric]) <= 0.01, metric
