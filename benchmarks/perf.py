@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/perf.py                 # ingest + search at 10k and 100k turns
     .venv/bin/python benchmarks/perf.py --sizes 10000   # quicker
     .venv/bin/python benchmarks/perf.py --json out.json
+    .venv/bin/python benchmarks/perf.py --store embedded   # and the same on PostgreSQL, side by side
+    .venv/bin/python benchmarks/perf.py --store postgresql://user@host/empty_db
 
 1. LoCoMo, in a process of its own: every conversation is added session by session through
    ``Memory.add`` into a fresh store with a cold embedding cache (validate, embed, persist,
@@ -16,6 +18,8 @@
    LoCoMo questions through ``Memory.search`` (query embedding included), default recipe:
    p50/p95 latency, for the exact index and for HNSW (timed once its graph, built in the
    background from the first search on, is ready; its build time is reported apart).
+4. With ``--store``, steps 1 and 3 again on PostgreSQL (``benchmarks/perf_postgres.py``), in
+   the same run: LoCoMo ingest and search (a tenant per conversation), and search at each size.
 Peak RSS of the whole run and store sizes are reported. Timings on a shared machine are
 noisy: compare ratios within one run.
 """
@@ -94,6 +98,12 @@ def bench_ingest_core_only(embedder: OnnxEmbedder, dataset, workdir: Path) -> di
 
 def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, embedder) -> SQLiteStore:
     store = SQLiteStore(path, synchronous="NORMAL")
+    fill_store(store, size, base_texts, base_vectors, embedder)
+    return store
+
+
+def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder) -> None:
+    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors."""
     store.bind_embedder(embedder.model_id, embedder.dim)
     rng = np.random.default_rng(0)
     start = now() - timedelta(days=3650)
@@ -115,7 +125,6 @@ def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, emb
         vectors = base_vectors[rows] + rng.normal(scale=0.02, size=(count, embedder.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.insert_turns(turns, vectors, [text_key(t.embedding_text() + str(offset)) for t in turns], start)
-    return store
 
 
 def latency(times: list[float]) -> dict:
@@ -172,6 +181,39 @@ def run_locomo_workload(data: Path) -> dict:
     return result
 
 
+def postgres_section(args, embedder, dataset, base, base_vectors, questions) -> dict:
+    """Step 4: LoCoMo and search on PostgreSQL, next to SQLite's numbers of this run."""
+    import perf_postgres
+
+    out: dict = {}
+    with perf_postgres.database(args.store) as url:
+        out["locomo"] = perf_postgres.locomo(url, embedder, dataset, latency)
+        print(
+            f"PostgreSQL LoCoMo: ingest {out['locomo']['ingest']['turns_per_s']} turns/s, search p50 "
+            f"{out['locomo']['search']['p50_ms']} ms, p95 {out['locomo']['search']['p95_ms']} ms",
+            flush=True,
+        )
+        out["search"] = {}
+        for size in (int(s) for s in args.sizes.split(",")):
+            result = perf_postgres.search(
+                url,
+                size,
+                embedder,
+                lambda store, n: fill_store(store, n, base, base_vectors, embedder),
+                lambda mem: bench_search(mem, questions, repeats=1),
+            )
+            out["search"][str(size)] = result
+            for label in ("exact", "hnsw"):
+                if label in result:
+                    print(
+                        f"PostgreSQL search {size:>7} turns {label:5}: p50 {result[label]['p50_ms']} ms, "
+                        f"p95 {result[label]['p95_ms']} ms (built in {result['build_s']} s, "
+                        f"database {result['database_mb']} MB)",
+                        flush=True,
+                    )
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -180,6 +222,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--store", help="also measure on PostgreSQL: a postgresql:// URL (empty database) or 'embedded'")
     parser.add_argument("--locomo-workload", action="store_true", help=argparse.SUPPRESS)  # step 1's process
     args = parser.parse_args()
     if not args.data.exists():
@@ -268,6 +311,8 @@ def main() -> int:
                     flush=True,
                 )
                 mem.close()
+        if args.store:
+            report["postgres"] = postgres_section(args, embedder, dataset, base, base_vectors, questions)
     report["peak_rss_mb"] = round(rss_mb(), 1)
     print(f"peak RSS of this process (core-only ingest, synthetic stores) {report['peak_rss_mb']} MB")
     if args.json:
