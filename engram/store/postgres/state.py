@@ -29,7 +29,7 @@ class StateMixin:
     read_only: bool
 
     def touch(self, kind: str, scope: UserScope, ids: Sequence[str], at: datetime) -> None:
-        if not ids:
+        if not ids or self.read_only:  # best effort: a standby serves searches, recall is not recorded
             return
         table = _KIND_TABLE[kind]
         counter, stamp = ("visits", "last_visit") if kind == "episode" else ("recalls", "last_recalled")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from engram.errors import EmbedderMismatchError, EngramError, StoreError
+from engram.errors import EmbedderMismatchError, EngramError, StoreError, StoreReadOnlyError
 from engram.model import NewTurn, SearchFilters, Turn
 from engram.model.timeutil import to_micros
 from engram.store.base import TurnNotes, UserScope
@@ -35,7 +35,7 @@ from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
 from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS
 from engram.store.postgres.lifecycle import LifecycleMixin
-from engram.store.postgres.schema import migrate
+from engram.store.postgres.schema import check_readable, migrate
 from engram.store.postgres.search import SearchMixin
 from engram.store.postgres.sql import TURN_COLUMNS, filter_sql, scope_where, turn_from_row, vector_value
 from engram.store.postgres.state import StateMixin
@@ -82,7 +82,11 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         self.timeout = timeout
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
-                migrate(conn, self.location)
+                self.read_only = _read_only_server(conn)
+                if self.read_only:
+                    check_readable(conn, self.location)
+                else:
+                    migrate(conn, self.location)
         except EngramError:
             raise
         except psycopg.Error as exc:
@@ -106,6 +110,8 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         return (model["id"], int(model["dim"]))
 
     def bind_embedder(self, model_id: str, dim: int) -> None:
+        if self._model is None and self.read_only:
+            self._model = (model_id, dim)  # nothing to search yet, and nothing may be written
         if self._model is None:
             value = json.dumps({"id": model_id, "dim": dim})
             with self._db.atomic() as conn:
@@ -149,6 +155,11 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         thread inside it share its connection. ``durable=False`` commits without waiting for
         the WAL flush (derived state); the outermost level decides.
         """
+        if self.read_only:
+            raise StoreReadOnlyError(
+                f"the store {self.location} is a read-only server (a standby, or read-only "
+                "transactions by default): searches work; connect to the primary to write"
+            )
         try:
             with self._db.atomic(durable=durable):
                 yield
@@ -304,6 +315,12 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_only_server(conn: Any) -> bool:
+    """Whether this connection's server (a standby) or session (read-only by default) refuses writes."""
+    row = conn.execute("SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')").fetchone()
+    return bool(row[0]) or row[1] == "on"
 
 
 def _backend_error(exc: BaseException) -> bool:
