@@ -196,3 +196,39 @@ def test_a_read_only_server_is_searched_and_refuses_writes_clearly() -> None:
             replica.add("more", user_id="u", session_id="s")
     with pytest.raises(StoreReadOnlyError, match="schema"):
         Memory(f"{postgres_url(fresh=True)}&options={quote('-c default_transaction_read_only=on')}")
+
+
+def test_recall_bookkeeping_leaves_the_full_text_statistics_alone() -> None:
+    """A search touches the turns it found (recall counts): no write to the shared term statistics."""
+    import psycopg
+
+    url = postgres_url()
+    with Memory(url, embedder=HashingEmbedder()) as mem:
+        mem.add("I keep bees on the roof", user_id="u", session_id="s")
+
+        def totals() -> list[tuple[object, ...]]:
+            with psycopg.connect(url) as conn:
+                return conn.execute("SELECT xmin::text, * FROM fts_totals ORDER BY kind, shard").fetchall()
+
+        before = totals()
+        turn = mem.search("bees", user_id="u")[0].turn
+        mem.store.touch("turn", UserScope("default", "u"), [turn.id], datetime(2024, 1, 1, tzinfo=UTC))
+        mem.pin([turn.id], user_id="u")
+        assert totals() == before
+
+
+def test_a_workers_cached_term_counts_follow_another_workers_writes() -> None:
+    url = postgres_url()
+    scope, flt, until = UserScope("default", "u"), SearchFilters(), datetime(2030, 1, 1, tzinfo=UTC)
+    with Memory(url, embedder=HashingEmbedder()) as a, Memory(url, embedder=HashingEmbedder()) as b:
+        a.add([{"role": "user", "content": c} for c in ("bees on the roof", "a quiet garden", "rain again")],
+              user_id="u", session_id="s")
+        first = a.store.text_search(scope, ["bees"], filters=flt, until=until, limit=5)
+        b.add([{"role": "user", "content": c} for c in ("more bees arrived", "bees everywhere")],
+              user_id="u", session_id="s")  # another worker
+        again = a.store.text_search(scope, ["bees"], filters=flt, until=until, limit=5)
+        with Memory(url, embedder=HashingEmbedder()) as fresh:
+            expected = fresh.store.text_search(scope, ["bees"], filters=flt, until=until, limit=5)
+        assert len(again) == len(first) + 2
+        assert [c.score for c in again] == pytest.approx([c.score for c in expected], rel=1e-9)
+        assert again[0].score != pytest.approx(first[0].score)  # the IDF moved with the new rows

@@ -122,24 +122,75 @@ class Query:
 _PHRASES = "unnest(%s::int[], %s::text[], %s::int[]) AS q(phrase, term, size)"
 
 
-def idf_weights(cursor: Any, table: str, kind: str, tenant: str, query: Query) -> tuple[dict[int, float], float]:
+class TermCounts:
+    """Document counts of terms per tenant and kind, kept while the tenant's index is unchanged.
+
+    Valid exactly as long as ``fts_totals``' sums for the tenant and kind (rows, tokens and the
+    ever-growing ``changes``, which every write to the index raises) are those they were read
+    with: another worker's write changes them, and the next search counts again. So a count
+    is never stale, and a tenant that is searched more than written counts each term once.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._entries: dict[tuple[str, str], tuple[tuple[int, int, int], dict[tuple[str, ...], int]]] = {}
+
+    def known(self, key: tuple[str, str], version: tuple[int, int, int]) -> dict[tuple[str, ...], int]:
+        """The counts known for ``key`` at ``version`` (a copy)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return dict(entry[1]) if entry is not None and entry[0] == version else {}
+
+    def remember(self, key: tuple[str, str], version: tuple[int, int, int], counts: dict[tuple[str, ...], int]) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                if len(self._entries) >= 1000:
+                    self._entries.clear()
+                entry = self._entries[key] = (version, {})
+            if len(entry[1]) + len(counts) > self._limit:
+                entry[1].clear()
+            entry[1].update(counts)
+
+
+def idf_weights(
+    cursor: Any, table: str, kind: str, tenant: str, query: Query, cache: TermCounts | None = None
+) -> tuple[dict[int, float], float]:
     """Each phrase's IDF over the tenant's rows of ``table``, and the tenant's average row length."""
     totals = cursor.execute(
-        "SELECT coalesce(sum(docs), 0), coalesce(sum(tokens), 0) FROM fts_totals WHERE tenant=%s AND kind=%s",
+        "SELECT coalesce(sum(docs), 0), coalesce(sum(tokens), 0), coalesce(sum(changes), 0) FROM fts_totals "
+        "WHERE tenant=%s AND kind=%s",
         (tenant, kind),
     ).fetchone()
-    rows, tokens = int(totals[0]), int(totals[1])
-    counts = dict(
-        cursor.execute(
-            f"SELECT phrase, count(*) FROM (SELECT q.phrase FROM {table} r JOIN {_PHRASES} ON q.term = ANY(r.fts_terms) "
-            "WHERE r.tenant = %s AND r.fts_terms && %s::text[] "
-            "GROUP BY r.user_id, r.id, q.phrase HAVING count(*) = min(q.size)) hits GROUP BY phrase",
-            (query.phrases, query.tokens, query.sizes, tenant, query.tokens),
-        ).fetchall()
-    )
+    version = (int(totals[0]), int(totals[1]), int(totals[2]))
+    rows, tokens = version[0], version[1]
+    phrases: dict[int, tuple[str, ...]] = {}
+    for phrase, token in zip(query.phrases, query.tokens, strict=True):
+        phrases[phrase] = (*phrases.get(phrase, ()), token)
+    known = cache.known((tenant, kind), version) if cache is not None else {}
+    wanted = [p for p, toks in phrases.items() if toks not in known]
+    if wanted:
+        sub = Query(
+            [p for p in query.phrases if p in wanted],
+            [t for p, t in zip(query.phrases, query.tokens, strict=True) if p in wanted],
+            [s for p, s in zip(query.phrases, query.sizes, strict=True) if p in wanted],
+        )
+        counts = dict(
+            cursor.execute(
+                f"SELECT phrase, count(*) FROM (SELECT q.phrase FROM {table} r JOIN {_PHRASES} ON q.term = ANY(r.fts_terms) "
+                "WHERE r.tenant = %s AND r.fts_terms && %s::text[] "
+                "GROUP BY r.user_id, r.id, q.phrase HAVING count(*) = min(q.size)) hits GROUP BY phrase",
+                (sub.phrases, sub.tokens, sub.sizes, tenant, sub.tokens),
+            ).fetchall()
+        )
+        found = {phrases[p]: int(counts.get(p, 0)) for p in wanted}
+        known.update(found)
+        if cache is not None:
+            cache.remember((tenant, kind), version, found)
     idf = {}
-    for phrase in set(query.phrases):
-        n = counts.get(phrase, 0)
+    for phrase, toks in phrases.items():
+        n = known[toks]
         idf[phrase] = max(math.log((rows - n + 0.5) / (n + 0.5)), 1e-6) if rows else 1e-6
     return idf, (tokens / rows if rows else 1.0)
 

@@ -21,7 +21,7 @@ from engram.model.fact import FactVersion
 from engram.model.timeutil import to_micros
 from engram.store.base import UserScope
 from engram.store.postgres.connection import Database
-from engram.store.postgres.fulltext import EPISODE_WEIGHTS, FACT_WEIGHTS, TOKENIZER
+from engram.store.postgres.fulltext import EPISODE_WEIGHTS, FACT_WEIGHTS, TOKENIZER, TermCounts
 from engram.store.postgres.search import bm25_rows
 from engram.store.postgres.sql import (
     EPISODE_COLUMNS,
@@ -54,6 +54,7 @@ class LifecycleMixin:
 
     _db: Database
     _model: tuple[str, int] | None
+    _term_counts: TermCounts
 
     # -- episodes ---------------------------------------------------------------------------
 
@@ -181,7 +182,7 @@ class LifecycleMixin:
         with self._db.connection() as conn:
             rows = bm25_rows(
                 conn, "episodes", "episode", scope.tenant, terms, where, params,
-                prefixed(EPISODE_COLUMNS, "e"), limit, "e",
+                prefixed(EPISODE_COLUMNS, "e"), limit, "e", self._term_counts,
             )  # fmt: skip
         return [(episode_from_row(row[:-1]), float(row[-1])) for row in rows]
 
@@ -272,6 +273,6 @@ class LifecycleMixin:
         with self._db.connection() as conn:
             rows = bm25_rows(
                 conn, "facts", "fact", scope.tenant, terms, where, [scope.tenant, scope.user_id],
-                prefixed(FACT_COLUMNS, "f"), limit, "f",
+                prefixed(FACT_COLUMNS, "f"), limit, "f", self._term_counts,
             )  # fmt: skip
         return [(fact_from_row(row[:-1]), float(row[-1])) for row in rows]

@@ -26,35 +26,48 @@ from engram.errors import CorruptStoreError, SchemaVersionError
 #: The advisory lock (a constant key) migrations take: concurrent openers apply them once.
 MIGRATION_LOCK = 0x456E6772
 
+# ``changes`` only grows: a reader caching term counts knows them current while it is unchanged.
 _COUNTERS = """
 CREATE FUNCTION engram_fts_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO fts_totals AS f (tenant, kind, shard, docs, tokens)
-        SELECT tenant, TG_ARGV[0], pg_backend_pid() % 16, -count(*), -coalesce(sum(fts_len), 0)
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO fts_totals AS f (tenant, kind, shard, docs, tokens, changes)
+        SELECT tenant, TG_ARGV[0], pg_backend_pid() % 16, -count(*), -coalesce(sum(fts_len), 0), 1
         FROM old_rows GROUP BY tenant
-        ON CONFLICT (tenant, kind, shard) DO UPDATE SET docs = f.docs + excluded.docs, tokens = f.tokens + excluded.tokens;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        INSERT INTO fts_totals AS f (tenant, kind, shard, docs, tokens)
-        SELECT tenant, TG_ARGV[0], pg_backend_pid() % 16, count(*), coalesce(sum(fts_len), 0)
+        ON CONFLICT (tenant, kind, shard) DO UPDATE
+        SET docs = f.docs + excluded.docs, tokens = f.tokens + excluded.tokens, changes = f.changes + 1;
+    ELSE
+        INSERT INTO fts_totals AS f (tenant, kind, shard, docs, tokens, changes)
+        SELECT tenant, TG_ARGV[0], pg_backend_pid() % 16, count(*), coalesce(sum(fts_len), 0), 1
         FROM new_rows GROUP BY tenant
-        ON CONFLICT (tenant, kind, shard) DO UPDATE SET docs = f.docs + excluded.docs, tokens = f.tokens + excluded.tokens;
+        ON CONFLICT (tenant, kind, shard) DO UPDATE
+        SET docs = f.docs + excluded.docs, tokens = f.tokens + excluded.tokens, changes = f.changes + 1;
     END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION engram_fts_recount() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO fts_totals AS f (tenant, kind, shard, docs, tokens, changes)
+    VALUES (NEW.tenant, TG_ARGV[0], pg_backend_pid() % 16, 0, NEW.fts_len - OLD.fts_len, 1)
+    ON CONFLICT (tenant, kind, shard) DO UPDATE SET tokens = f.tokens + excluded.tokens, changes = f.changes + 1;
     RETURN NULL;
 END $$
 """
 
 
 def _counted(table: str, kind: str) -> str:
-    """Statement-level triggers keeping ``fts_totals`` in step with ``table``'s rows."""
+    """Triggers keeping ``fts_totals`` in step with ``table``'s rows: per statement for inserts
+    and deletes, per row for an update that changes a row's postings (recall counts, pins and
+    archive marks change other columns and write nothing there)."""
     return f"""
 CREATE TRIGGER {table}_fts_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION engram_fts_count('{kind}');
 CREATE TRIGGER {table}_fts_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION engram_fts_count('{kind}');
-CREATE TRIGGER {table}_fts_update AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION engram_fts_count('{kind}');
+CREATE TRIGGER {table}_fts_update AFTER UPDATE OF fts_terms, fts_freqs, fts_len ON {table} FOR EACH ROW
+    WHEN (OLD.fts_terms IS DISTINCT FROM NEW.fts_terms OR OLD.fts_freqs IS DISTINCT FROM NEW.fts_freqs
+          OR OLD.fts_len IS DISTINCT FROM NEW.fts_len)
+    EXECUTE FUNCTION engram_fts_recount('{kind}');
 """
 
 
@@ -194,8 +207,9 @@ CREATE TABLE fts_totals (
     tenant text NOT NULL,
     kind   text NOT NULL,
     shard  integer NOT NULL,
-    docs   bigint NOT NULL,
-    tokens bigint NOT NULL,
+    docs    bigint NOT NULL,
+    tokens  bigint NOT NULL,
+    changes bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, kind, shard)
 );
 CREATE TABLE api_keys (

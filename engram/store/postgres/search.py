@@ -21,7 +21,7 @@ import numpy as np
 from engram.model import SearchFilters, Turn
 from engram.store.base import Candidate, Match, UserScope
 from engram.store.postgres.connection import Database
-from engram.store.postgres.fulltext import Query, idf_weights, score_params, score_sql
+from engram.store.postgres.fulltext import Query, TermCounts, idf_weights, score_params, score_sql
 from engram.store.postgres.sql import (
     MATCH_COLUMNS,
     TURN_COLUMNS,
@@ -44,6 +44,7 @@ def bm25_rows(
     columns: str,
     limit: int,
     alias: str,
+    cache: TermCounts | None = None,
 ) -> list[tuple[Any, ...]]:
     """Rows of ``columns`` (already prefixed) and their bm25 score last, best first (ties by seq)."""
     terms = list(dict.fromkeys(terms))
@@ -52,7 +53,7 @@ def bm25_rows(
     query = Query.of(terms)
     if not query.tokens:
         return []
-    idf, avg = idf_weights(conn, table, kind, tenant, query)
+    idf, avg = idf_weights(conn, table, kind, tenant, query, cache)
     lateral, condition = score_sql(alias)
     lateral_params, condition_params = score_params(query, idf, avg)
     sql = (
@@ -67,6 +68,7 @@ class SearchMixin:
 
     _db: Database
     _model: tuple[str, int] | None
+    _term_counts: TermCounts
     hnsw_threshold: int
     ef_search: int
 
@@ -87,7 +89,10 @@ class SearchMixin:
     ) -> list[tuple[Any, ...]]:
         where, params = filter_sql(scope, filters, until)
         with self._db.connection() as conn:
-            return bm25_rows(conn, "turns", "turn", scope.tenant, terms, where, params, prefixed(columns, "t"), limit, "t")
+            return bm25_rows(
+                conn, "turns", "turn", scope.tenant, terms, where, params, prefixed(columns, "t"), limit, "t",
+                self._term_counts,
+            )  # fmt: skip
 
     def vector_search(
         self, scope: UserScope, vector: np.ndarray, *, filters: SearchFilters, until: datetime, limit: int
@@ -111,10 +116,11 @@ class SearchMixin:
         query = vector_value(vector)
         cols = prefixed(columns, "t")
         with self._db.atomic(durable=False) as conn:  # SET LOCAL needs a transaction
-            count = conn.execute(
-                "SELECT count(*) FROM turns WHERE tenant=%s AND user_id=%s", (scope.tenant, scope.user_id)
-            ).fetchone()[0]
-            if count < self.hnsw_threshold:
+            large = conn.execute(  # reads at most the threshold's index entries, not every turn
+                "SELECT 1 FROM turns WHERE tenant=%s AND user_id=%s OFFSET %s LIMIT 1",
+                (scope.tenant, scope.user_id, max(self.hnsw_threshold - 1, 0)),
+            ).fetchone()
+            if large is None:
                 return conn.execute(  # type: ignore[no-any-return]
                     f"SELECT {cols}, -(t.embedding <#> %s) AS score FROM turns t WHERE {where} "
                     "AND t.embedding IS NOT NULL ORDER BY t.embedding <#> %s, t.seq LIMIT %s",

@@ -2,7 +2,8 @@
 
 The same protocol as the SQLite store (:mod:`engram.store.base`), for many processes on many
 machines sharing one database: no process-local state that another worker's writes could make
-stale (no cached vectors, counts or speaker names); idempotency by the primary key
+stale (no cached vectors, counts or speaker names; full-text term counts are kept only while
+the tenant's index version, read on every search, is unchanged); idempotency by the primary key
 ``(tenant, user_id, id)`` (a retried or concurrent insert of the same turn stores it once);
 and a user's inserts are serialised (a transaction-scoped advisory lock per user), so that a
 user's ``seq`` order is the order their turns became visible and a watermark never skips a
@@ -33,7 +34,7 @@ from engram.model.timeutil import to_micros
 from engram.store.base import TurnNotes, UserScope
 from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
-from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS
+from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, TermCounts
 from engram.store.postgres.lifecycle import LifecycleMixin
 from engram.store.postgres.schema import check_readable, migrate
 from engram.store.postgres.search import SearchMixin
@@ -80,6 +81,7 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         self.hnsw_threshold = hnsw_threshold
         self.ef_search = ef_search
         self.timeout = timeout
+        self._term_counts = TermCounts()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
                 self.read_only = _read_only_server(conn)
