@@ -56,6 +56,7 @@ class Tokenizer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._queries: dict[str, list[str]] = {}  # query term -> tokens (a pure function of the term)
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         self._conn.execute(
             "CREATE VIRTUAL TABLE docs USING fts5(c0, c1, c2, tokenize='porter unicode61 remove_diacritics 2')"
@@ -87,11 +88,17 @@ class Tokenizer:
     def query_tokens(self, term: str) -> list[str]:
         """The distinct tokens FTS5 makes of a quoted query term (a phrase when more than one)."""
         with self._lock:
+            known = self._queries.get(term)
+            if known is not None:
+                return list(known)
             self._conn.execute("DELETE FROM docs")
             self._conn.execute("INSERT INTO docs(rowid, c0) VALUES (1, ?)", (term,))
             tokens = [row[0] for row in self._conn.execute("SELECT term FROM vocab ORDER BY offset")]
             self._conn.execute("DELETE FROM docs")
-        return list(dict.fromkeys(tokens))
+            if len(self._queries) >= 100_000:
+                self._queries.clear()
+            self._queries[term] = list(dict.fromkeys(tokens))
+            return list(self._queries[term])
 
 
 TOKENIZER = Tokenizer()
