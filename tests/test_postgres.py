@@ -232,3 +232,16 @@ def test_a_workers_cached_term_counts_follow_another_workers_writes() -> None:
         assert len(again) == len(first) + 2
         assert [c.score for c in again] == pytest.approx([c.score for c in expected], rel=1e-9)
         assert again[0].score != pytest.approx(first[0].score)  # the IDF moved with the new rows
+
+
+def test_an_embedded_server_it_started_leaves_no_folder_behind(tmp_path: Path) -> None:
+    from engram.store.postgres.embedded import start_embedded_postgres
+
+    postgres_url()  # skips (or fails under CI) with the reason when no server can start
+    given = start_embedded_postgres(tmp_path / "given")
+    given.stop()
+    assert (tmp_path / "given").exists()  # a folder the caller named is the caller's
+    own = start_embedded_postgres()
+    folder = own.folder
+    own.stop()
+    assert not folder.exists()

@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -28,9 +29,10 @@ class EmbeddedPostgres:
         url: the server's ``postgresql://`` URL (the ``postgres`` database).
     """
 
-    def __init__(self, server: Any, folder: Path) -> None:
+    def __init__(self, server: Any, folder: Path, *, owned: bool) -> None:
         self._server = server
-        self._folder = folder
+        self.folder = folder
+        self._owned = owned
         self.url: str = server.get_uri()
 
     def database_url(self, name: str) -> str:
@@ -50,9 +52,11 @@ class EmbeddedPostgres:
         return self.database_url(name)
 
     def stop(self) -> None:
-        """Stop the server and delete its data directory."""
+        """Stop the server and delete its data directory (and the folder, when it made it)."""
         with contextlib.suppress(Exception):
             self._server.cleanup()
+        if self._owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_embedded_postgres(folder: Path | None = None) -> EmbeddedPostgres:
@@ -78,4 +82,4 @@ def start_embedded_postgres(folder: Path | None = None) -> EmbeddedPostgres:
             server = get_server(base / "pgdata", cleanup_mode="delete")
         except Exception as exc:  # the package raises bare assertions and subprocess errors
             raise RuntimeError(f"could not start the embedded PostgreSQL server in {base}: {exc!r}") from exc
-    return EmbeddedPostgres(server, base)
+    return EmbeddedPostgres(server, base, owned=folder is None)
