@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                          # 32 clients, 30 s, local model
     .venv/bin/python benchmarks/load.py --clients 8 --duration 10 --embedder hashing
     .venv/bin/python benchmarks/load.py --json load.json
+    .venv/bin/python benchmarks/load.py --store embedded --workers 4   # 4 servers on one PostgreSQL
 
 It starts ``engram serve`` on a free 127.0.0.1 port with a fresh store and an API key (or
 drives ``--url``, which must be a loopback address), then runs ``--clients`` clients for
@@ -14,6 +15,10 @@ bounded, and every request has a timeout.
 Reported: requests, throughput, p50/p95/p99 latency per operation and over all requests,
 errors (any non-2xx or transport failure), and lost writes: every acknowledged turn id is
 looked up afterwards by paging through each client's turns.
+
+With ``--store`` (a ``postgresql://`` URL of an empty database, or ``embedded`` for a
+throwaway embedded PostgreSQL server) it starts ``--workers`` servers on that one database,
+each on its own port, and spreads the clients over them (client n talks to worker n mod N).
 """
 
 from __future__ import annotations
@@ -61,22 +66,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, embedder: str) -> tuple[str, str, subprocess.Popen[bytes]]:
+def start_server(db: Path | str, embedder: str) -> tuple[str, str, subprocess.Popen[bytes]]:
+    key = create_key(db, embedder)
+    url, process = start_worker(db, embedder)
+    return url, key, process
+
+
+def create_key(db: Path | str, embedder: str) -> str:
     env = {**os.environ, "ENGRAM_EMBEDDER": embedder}
-    python = [sys.executable, "-c"]
     created = subprocess.run(
-        [*python, "from engram.server.cli import keys_group; keys_group()", "create", "--db", str(db),
+        [sys.executable, "-c", "from engram.server.cli import keys_group; keys_group()", "create", "--db", str(db),
          "--tenant", "load"],
         env=env, capture_output=True, text=True, check=True,
     )
-    key = created.stdout.strip()
+    return created.stdout.strip()
+
+
+def start_worker(db: Path | str, embedder: str) -> tuple[str, subprocess.Popen[bytes]]:
+    env = {**os.environ, "ENGRAM_EMBEDDER": embedder}
+    python = [sys.executable, "-c"]
     port = free_port()
     process = subprocess.Popen(
         [*python, "from engram.server.cli import serve_command; serve_command()", "--db", str(db),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    return f"http://127.0.0.1:{port}", key, process
+    return f"http://127.0.0.1:{port}", process
 
 
 async def wait_ready(url: str, timeout: float = 120.0) -> None:
@@ -160,33 +175,52 @@ def latency_summary(values: list[float]) -> dict[str, float | int | None]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    process = None
+    processes: list[subprocess.Popen[bytes]] = []
     workdir = tempfile.TemporaryDirectory(prefix="engram-load-")
+    server = None
     if args.url:
         if urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit("--url must be a loopback address: this benchmark only drives a local server")
-        url, key = args.url.rstrip("/"), args.key or ""
+        urls, key = [args.url.rstrip("/")], args.key or ""
+    elif args.store:
+        db = args.store
+        if db == "embedded":
+            from engram.store.postgres.embedded import start_embedded_postgres
+
+            server = start_embedded_postgres()
+            db = server.create_database("load")
+        key = create_key(db, args.embedder)
+        started_workers = [start_worker(db, args.embedder) for _ in range(args.workers)]
+        urls, processes = [u for u, _ in started_workers], [p for _, p in started_workers]
     else:
         url, key, process = start_server(Path(workdir.name) / "load.db", args.embedder)
+        urls, processes = [url], [process]
     try:
-        await wait_ready(url)
+        for url in urls:
+            await wait_ready(url)
         tally = Tally()
         started = time.monotonic()
         until = started + args.duration
         await asyncio.wait_for(
-            asyncio.gather(*(client(n, url, key, until, args.search_share, tally) for n in range(args.clients))),
+            asyncio.gather(
+                *(client(n, urls[n % len(urls)], key, until, args.search_share, tally) for n in range(args.clients))
+            ),
             timeout=args.duration + REQUEST_TIMEOUT + 10,
         )
         elapsed = time.monotonic() - started
-        acked, lost = await lost_writes(url, key, tally)
+        acked, lost = await lost_writes(urls[0], key, tally)
     finally:
-        if process is not None:
+        for process in processes:
             process.terminate()
             process.wait(timeout=30)
         workdir.cleanup()
+        if server is not None:
+            server.stop()
     requests = sum(len(v) for v in tally.latencies.values()) + sum(tally.errors.values())
     return {
         "clients": args.clients,
+        "workers": len(urls),
+        "store": "postgresql" if args.store else ("sqlite" if not args.url else "server's"),
         "duration_s": round(elapsed, 1),
         "embedder": args.embedder if not args.url else "server's",
         "search_share": args.search_share,
@@ -214,6 +248,8 @@ def main() -> None:
     parser.add_argument("--url", help="drive this running server instead (loopback only)")
     parser.add_argument("--key", help="API key for --url")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--store", help="a postgresql:// URL (empty database) or 'embedded': serve from PostgreSQL")
+    parser.add_argument("--workers", type=int, default=1, help="servers on the --store database (default 1)")
     args = parser.parse_args()
     if not 1 <= args.clients <= MAX_CLIENTS:
         parser.error(f"--clients must be between 1 and {MAX_CLIENTS}")

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/perf.py                 # ingest + search at 10k and 100k turns
     .venv/bin/python benchmarks/perf.py --sizes 10000   # quicker
     .venv/bin/python benchmarks/perf.py --json out.json
+    .venv/bin/python benchmarks/perf.py --store embedded   # and the same on PostgreSQL, side by side
+    .venv/bin/python benchmarks/perf.py --store postgresql://user@host/empty_db
 
 1. LoCoMo, in a process of its own: every conversation is added session by session through
    ``Memory.add`` into a fresh store with a cold embedding cache (validate, embed, persist,
@@ -16,6 +18,8 @@
    LoCoMo questions through ``Memory.search`` (query embedding included), default recipe:
    p50/p95 latency, for the exact index and for HNSW (timed once its graph, built in the
    background from the first search on, is ready; its build time is reported apart).
+4. With ``--store``, steps 1 and 3 again on PostgreSQL (``benchmarks/perf_postgres.py``), in
+   the same run: LoCoMo ingest and search (a tenant per conversation), and search at each size.
 Peak RSS of the whole run and store sizes are reported. Timings on a shared machine are
 noisy: compare ratios within one run.
 """
@@ -104,6 +108,13 @@ def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, emb
     structure HNSW meets in real data, and no two vectors are equal.
     """
     store = SQLiteStore(path, synchronous="NORMAL")
+    fill_store(store, size, base_texts, base_vectors, embedder)
+    return store
+
+
+def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder) -> None:
+    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors, in
+    any store (SQLite or PostgreSQL): see :func:`build_store`."""
     store.bind_embedder(embedder.model_id, embedder.dim)
     rng = np.random.default_rng(0)
     start = now() - timedelta(days=3650)
@@ -125,7 +136,6 @@ def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, emb
         vectors = base_vectors[rows] + rng.normal(scale=0.02, size=(count, embedder.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.insert_turns(turns, vectors, [text_key(t.embedding_text() + str(offset)) for t in turns], start)
-    return store
 
 
 def latency(times: list[float]) -> dict:
@@ -289,6 +299,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="where the synthetic stores are written (default: a temporary folder)")
     parser.add_argument("--skip-locomo", action="store_true", help="only the synthetic stores")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--store", help="also measure on PostgreSQL: a postgresql:// URL (empty database) or 'embedded'")
     parser.add_argument("--locomo-workload", action="store_true", help=argparse.SUPPRESS)  # step 1's process
     parser.add_argument("--scale-size", type=int, help=argparse.SUPPRESS)  # step 3's process, one size
     args = parser.parse_args()
@@ -322,10 +333,50 @@ def main() -> int:
                     if "hnsw_build_s" in r:
                         line += f" (graph built in {r['hnsw_build_s']} s)"
             print(line + f"; peak RSS {result['peak_rss_mb']} MB", flush=True)
+        if args.store:
+            report["postgres"] = postgres_section(args, Path(tmp))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def postgres_section(args: argparse.Namespace, work: Path) -> dict:
+    """Step 4: LoCoMo and search on PostgreSQL, next to SQLite's numbers of this run."""
+    import perf_postgres
+
+    embedder = OnnxEmbedder()
+    dataset = load_locomo(args.data)
+    base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
+    base_vectors = base_embeddings(embedder, base, work)
+    questions = [q.question for q in dataset.questions][: args.queries]
+    out: dict = {}
+    with perf_postgres.database(args.store) as url:
+        out["locomo"] = perf_postgres.locomo(url, embedder, dataset, latency)
+        print(
+            f"PostgreSQL LoCoMo: ingest {out['locomo']['ingest']['turns_per_s']} turns/s, search p50 "
+            f"{out['locomo']['search']['p50_ms']} ms, p95 {out['locomo']['search']['p95_ms']} ms",
+            flush=True,
+        )
+        out["search"] = {}
+        for size in (int(s) for s in args.sizes.split(",")):
+            result = perf_postgres.search(
+                url,
+                size,
+                embedder,
+                lambda store, n: fill_store(store, n, base, base_vectors, embedder),
+                lambda mem: bench_search(mem, questions, repeats=1),
+            )
+            out["search"][str(size)] = result
+            for label in ("exact", "hnsw"):
+                if label in result:
+                    print(
+                        f"PostgreSQL search {size:>7} turns {label:5}: p50 {result[label]['p50_ms']} ms, "
+                        f"p95 {result[label]['p95_ms']} ms (built in {result['build_s']} s, "
+                        f"database {result['database_mb']} MB)",
+                        flush=True,
+                    )
+    return out
 
 
 def locomo_steps(data: Path, report: dict) -> None:

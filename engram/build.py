@@ -27,7 +27,7 @@ from engram.settings import EngramSettings, LLMSettings
 if TYPE_CHECKING:
     from engram.engine import Memory
     from engram.providers.llm import LLM
-    from engram.store.sqlite import SQLiteStore
+    from engram.store.base import Store
 
 #: What to do next after a store error, for the messages of the CLI and the server.
 NEXT_STEPS: dict[type[EngramError], str] = {
@@ -54,8 +54,8 @@ def with_next_step(exc: EngramError) -> str:
     return f"{message} ({advice})"
 
 
-def store_path(settings: EngramSettings) -> Path:
-    """The store file the settings name (:func:`engram.default_path` when none is set)."""
+def store_path(settings: EngramSettings) -> Path | str:
+    """The store the settings name: a file (:func:`engram.default_path` when none is set) or a URL."""
     if settings.db is not None:
         return settings.db
     from engram.engine import default_path
@@ -63,22 +63,23 @@ def store_path(settings: EngramSettings) -> Path:
     return default_path()
 
 
-def open_store(settings: EngramSettings, *, create: bool = True) -> SQLiteStore:
-    """Open the settings' store; with ``create=False`` a missing file is an error.
+def open_store(settings: EngramSettings, *, create: bool = True) -> Store:
+    """Open the settings' store (a file, or a ``postgresql://`` URL); with ``create=False`` a
+    missing file is an error.
 
     Raises:
         StoreNotFoundError: ``create`` is false and there is no file at the path; nothing was
             created.
     """
-    from engram.store.sqlite import SQLiteStore
+    from engram.store.opening import open_store_at, store_exists
 
     path = store_path(settings)
-    if not create and str(path) != ":memory:" and not path.exists():
+    if not create and not store_exists(path):
         raise StoreNotFoundError(
             f"no Engram store at {path} (check --db / $ENGRAM_DB; "
             "`engram add` or `engram import` creates one)"
         )
-    return SQLiteStore(path, create=create)
+    return open_store_at(path, create=create)
 
 
 def build_llm(settings: LLMSettings) -> LLM | None:

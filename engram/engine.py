@@ -67,8 +67,9 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, World
     """Long- and short-term memory for an LLM agent, in one embedded store.
 
     Args:
-        path: the SQLite file to open or create; default :func:`default_path`. Ignored when
-            ``store`` is given.
+        path: the SQLite file to open or create, or a ``postgresql://`` URL (the PostgreSQL
+            store, extra ``[postgres]``); default :func:`default_path`. Ignored when ``store``
+            is given.
         store: a store instance (e.g. a PostgreSQL store); default an :class:`SQLiteStore`.
         embedder: default the local all-MiniLM-L6-v2 ONNX model, loaded on first use.
         token_counter: default the embedder's WordPiece tokenizer.
@@ -102,9 +103,9 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, World
     ) -> None:
         self.tenant = check_id(tenant, "tenant") or DEFAULT_TENANT
         if store is None:
-            from engram.store.sqlite import SQLiteStore
+            from engram.store.opening import open_store_at
 
-            store = SQLiteStore(path if path is not None else default_path())
+            store = open_store_at(path if path is not None else default_path())
         self.store: Store = store
         self.retrieval = _recipe(retrieval)
         self.llm = llm

@@ -73,7 +73,8 @@ class EngramSettings(BaseSettings):
     """Everything an entry point needs to build a :class:`~engram.Memory`.
 
     Attributes:
-        db: the store file (``ENGRAM_DB``); ``None`` is :func:`engram.default_path`.
+        db: the store file, or a ``postgresql://`` URL (``ENGRAM_DB``); ``None`` is
+            :func:`engram.default_path`.
         tenant: the tenant to work in (``ENGRAM_TENANT``).
         embedder: ``"onnx"`` (the local model) or ``"hashing"`` (deterministic, for tests;
             its vectors are not interchangeable with the model's) (``ENGRAM_EMBEDDER``).
@@ -93,13 +94,20 @@ class EngramSettings(BaseSettings):
         populate_by_name=True,
     )
 
-    db: Path | None = None
+    db: Path | str | None = None  # a file, or a postgresql:// URL (kept as a string)
     tenant: str = DEFAULT_TENANT
     embedder: Literal["onnx", "hashing"] = "onnx"
     retrieval: str = DEFAULT_RECIPE
     llm: LLMSettings = LLMSettings()
     retention: RetentionPolicy = RetentionPolicy()
     config_file: Path | None = Field(default=None, validation_alias=ENV_CONFIG)
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _file_or_url(cls, value: Any) -> Any:
+        from engram.store.opening import as_target
+
+        return None if value is None else as_target(value)
 
     @field_validator("retrieval")
     @classmethod

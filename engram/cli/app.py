@@ -9,7 +9,7 @@ import click
 
 from engram import __version__
 from engram.cli.agents import AGENT_COMMANDS
-from engram.cli.base import ENV_DB, ENV_TENANT, EngramGroup, Settings
+from engram.cli.base import ENV_DB, ENV_TENANT, EngramGroup, Settings, StoreOption
 from engram.cli.commands import COMMANDS
 from engram.cli.demo import demo_command
 from engram.cli.importers import import_command
@@ -20,9 +20,9 @@ from engram.settings import ENV_CONFIG
 @click.group(cls=EngramGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"The store file. Default: ${ENV_DB}, else the settings file's, else engram.db in the user "
-    "data directory. Reads never create it.",
+    type=StoreOption(),
+    help=f"The store file, or a postgresql:// URL. Default: ${ENV_DB}, else the settings file's, else "
+    "engram.db in the user data directory. Reads never create it.",
 )
 @click.option(
     "--tenant",
@@ -38,7 +38,7 @@ from engram.settings import ENV_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output on every command.")
 @click.version_option(version=__version__, prog_name="engram")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, tenant: str | None, config_file: Path | None, as_json: bool) -> None:
+def cli(ctx: click.Context, db: Path | str | None, tenant: str | None, config_file: Path | None, as_json: bool) -> None:
     """Engram: long- and short-term memory for LLM agents, in one local SQLite file.
 
     Start with `engram demo`. Every command takes --json for machine-readable output.

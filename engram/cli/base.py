@@ -89,8 +89,8 @@ class Settings:
         return self._settings
 
     @property
-    def db(self) -> Path:
-        """The store file the settings name."""
+    def db(self) -> Path | str:
+        """The store the settings name: a file, or a ``postgresql://`` URL."""
         return store_path(self.settings)
 
     @property
@@ -98,7 +98,7 @@ class Settings:
         """The tenant the settings name."""
         return self.settings.tenant
 
-    def use_db(self, path: Path) -> None:
+    def use_db(self, path: Path | str) -> None:
         """Work on ``path`` instead (before the store is opened)."""
         self.explicit["db"] = path
         self._settings = None
@@ -288,3 +288,18 @@ def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callab
     )
     with bar:
         yield bar.update
+
+
+class StoreOption(click.ParamType):  # type: ignore[type-arg]
+    """``--db``: an SQLite file path, or a ``postgresql://`` URL (kept as written)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        from engram.store.opening import as_target, is_store_url
+
+        if is_store_url(value) or isinstance(value, Path):
+            return value  # type: ignore[no-any-return]
+        if os.path.isdir(str(value)):
+            self.fail(f"{value} is a folder; give the path of a store file (or a postgresql:// URL)", param, ctx)
+        return as_target(value)

@@ -49,7 +49,7 @@ def load_sample() -> tuple[Conversation, list[SampleQuestion]]:
     return Conversation(raw["user_id"], sessions), questions
 
 
-def next_steps(db: Path | None, user_id: str, conversation: Conversation) -> list[str]:
+def next_steps(db: Path | str | None, user_id: str, conversation: Conversation) -> list[str]:
     """CLI commands worth trying on the demo store (``db`` ``None``: the store was temporary,
     so the commands name ``demo.db``, which ``engram demo --db demo.db`` keeps)."""
     target = db if db is not None else Path("demo.db")
@@ -144,7 +144,7 @@ def _run(settings: Settings, budget: int, *, kept: bool) -> None:
 
 
 def _as_json(
-    db: Path, summary: ImportSummary, answers: list[tuple[SampleQuestion, Any]], steps: list[str]
+    db: Path | str, summary: ImportSummary, answers: list[tuple[SampleQuestion, Any]], steps: list[str]
 ) -> dict[str, Any]:
     return {
         "db": str(db),

@@ -19,10 +19,12 @@ from typing import Any
 import click
 
 from engram.build import build_memory, close_memory, open_store, store_path
+from engram.cli.base import StoreOption
 from engram.errors import install_hint, require
 from engram.model.keys import ApiKey
 from engram.model.timeutil import iso
 from engram.settings import EngramSettings, load_settings
+from engram.store.opening import store_exists
 
 #: Hosts a keyless server may bind to (and the Host headers it accepts).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -30,14 +32,14 @@ DEFAULT_PORT = 8765
 
 _db_option = click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=StoreOption(),
     default=None,
-    help="The store file. Default: the engram group's --db, else $ENGRAM_DB, else the settings "
+    help="The store file, or a postgresql:// URL. Default: the engram group's --db, else $ENGRAM_DB, else the settings "
     "file's, else engram.db in the user data directory.",
 )
 
 
-def _settings(ctx: click.Context, db: Path | None, tenant: str | None = None) -> EngramSettings:
+def _settings(ctx: click.Context, db: Path | str | None, tenant: str | None = None) -> EngramSettings:
     """The settings, with this command's --db / --tenant over the engram group's options."""
     explicit = dict(getattr(ctx.find_root().obj, "explicit", None) or {})  # engram --db PATH serve
     if db is not None:
@@ -56,7 +58,7 @@ def _open_memory(settings: EngramSettings) -> Any:
     from engram.aio import AsyncMemory
 
     path = store_path(settings)
-    if str(path) != ":memory:" and not path.exists():
+    if not store_exists(path):
         _note(f"engram: no store at {path}: creating a new, empty one")
     return AsyncMemory(memory=build_memory(settings, create=True))
 
@@ -77,7 +79,7 @@ def _open_memory(settings: EngramSettings) -> Any:
 @click.pass_context
 def serve_command(
     ctx: click.Context,
-    db: Path | None,
+    db: Path | str | None,
     host: str,
     port: int,
     tenant: str | None,
@@ -136,7 +138,7 @@ def serve_command(
 @click.option("--tenant", default=None, metavar="NAME",
               help="The tenant the tools work in. Default: the engram group's --tenant, else 'default'.")
 @click.pass_context
-def mcp_command(ctx: click.Context, db: Path | None, tenant: str | None) -> None:
+def mcp_command(ctx: click.Context, db: Path | str | None, tenant: str | None) -> None:
     """Serve memory to an agent as MCP tools over stdio (remember, recall, context, forget).
 
     \b
@@ -156,7 +158,7 @@ def keys_group() -> None:
     """Create, list and revoke API keys for `engram serve`. Keys are stored hashed."""
 
 
-def _open_store(ctx: click.Context, db: Path | None, *, create: bool = False) -> Any:
+def _open_store(ctx: click.Context, db: Path | str | None, *, create: bool = False) -> Any:
     """The store, for key management; only ``keys create`` may create it."""
     return open_store(_settings(ctx, db), create=create)
 
@@ -178,7 +180,7 @@ def _key_dict(key: ApiKey) -> dict[str, Any]:
 @click.option("--tenant", required=True, metavar="NAME", help="The tenant the key opens.")
 @click.option("--label", default=None, help="A note to recognise the key by.")
 @click.pass_context
-def keys_create(ctx: click.Context, db: Path | None, tenant: str, label: str | None) -> None:
+def keys_create(ctx: click.Context, db: Path | str | None, tenant: str, label: str | None) -> None:
     """Make a key for TENANT and print it, once: only its hash is stored."""
     from engram.auth import create_key
 
@@ -196,7 +198,7 @@ def keys_create(ctx: click.Context, db: Path | None, tenant: str, label: str | N
 @click.option("--tenant", default=None, metavar="NAME", help="Only this tenant's keys.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def keys_list(ctx: click.Context, db: Path | None, tenant: str | None, as_json: bool) -> None:
+def keys_list(ctx: click.Context, db: Path | str | None, tenant: str | None, as_json: bool) -> None:
     """List keys (never their secrets): id, tenant, label, prefix, created, status."""
     store = _open_store(ctx, db)
     try:
@@ -218,7 +220,7 @@ def keys_list(ctx: click.Context, db: Path | None, tenant: str | None, as_json: 
 @_db_option
 @click.argument("key_id")
 @click.pass_context
-def keys_revoke(ctx: click.Context, db: Path | None, key_id: str) -> None:
+def keys_revoke(ctx: click.Context, db: Path | str | None, key_id: str) -> None:
     """Revoke KEY_ID (from `engram keys list`); requests with it fail from now on."""
     from engram.auth import revoke_key
 
