@@ -19,10 +19,10 @@ Traps this module absorbs:
   ids that name no message are dropped (a few annotations cite wrong ids: not repaired);
 * the answer is in ``answer``, ``ideal_answer``, ``ideal_summary``, ``ideal_response`` or, for
   instruction and preference following, ``expected_compliance``;
-* a few assistant messages are longer than the store accepts per message
-  (:data:`engram.model.limits.MAX_CONTENT_BYTES`): they are kept, cut to the limit at a
-  character boundary, and marked with ``metadata["cut_from_bytes"]`` (their original size) so
-  a run can say how many were cut.
+* a message longer than the store accepts (:data:`engram.model.limits.MAX_CONTENT_BYTES`,
+  1 MiB; none in the 500K split, whose longest is 348,469 bytes) would be kept, cut to the limit
+  at a character boundary, and marked with ``metadata["cut_from_bytes"]`` (its original size),
+  so that a benchmark's own data never stops a run and the report says how many were cut.
 
 The questions carry no date; the harness asks them just after the chat's last message.
 """

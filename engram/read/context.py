@@ -13,6 +13,11 @@
    (:func:`shortener`).
 5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
    (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
+6. **Filling the budget**: when the ``candidates`` best memories leave more than
+   :data:`FILL_SLACK` of the budget unused, the context takes the next best ones of the same
+   fused ranking (:attr:`~engram.read.retrieve.Retrieved.tail`) until the budget is used or
+   they run out. Assembly is greedy by rank, so what the first candidates placed stays as it
+   was: only the tail grows.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from engram.read.assemble import CountTokens, assemble_context
 from engram.read.excerpt import excerpt
 from engram.read.fact_guard import contradictions, kinds_asked
 from engram.read.query import query_terms
-from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact
+from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact, with_turns
 from engram.read.search import find
 from engram.store.base import Store, UserScope
+
+FactRef = tuple[str, FactVersion]
 
 #: How many of a context's top memories strengthen their co-use links.
 CO_USED = 5
@@ -44,6 +51,8 @@ USER_EXCERPT_FACTOR = 4
 NEIGHBOUR_EXCERPT_DIVISOR = 3
 #: The most working-memory turns read (the budget share decides how many are shown).
 WORKING_TURNS = 200
+#: A context that leaves more than this share of its budget unused takes more memories.
+FILL_SLACK = 0.05
 
 
 def build_context(
@@ -73,19 +82,30 @@ def build_context(
     if options.include_profile:
         facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
-    text, tokens, items, left_out, fact_refs = assemble_context(
-        user_id=scope.user_id,
-        working=working,
-        ranked=ranked,
-        budget_tokens=options.budget_tokens,
-        count=counter.count,
-        reference_time=at,
-        working_share=options.working_share,
-        facts=facts,
-        facts_share=options.facts_share,
-        fact_notes={fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()},
-        shorten=shortener(query, options.excerpt_tokens, counter.count),
-    )
+    notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
+    shorten = shortener(query, options.excerpt_tokens, counter.count)
+
+    def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
+        return assemble_context(
+            user_id=scope.user_id,
+            working=working,
+            ranked=hits,
+            budget_tokens=options.budget_tokens,
+            count=counter.count,
+            reference_time=at,
+            working_share=options.working_share,
+            facts=facts,
+            facts_share=options.facts_share,
+            fact_notes=notes,
+            shorten=shorten,
+        )
+
+    text, tokens, items, left_out, fact_refs = assemble(ranked)
+    if tokens < (1 - FILL_SLACK) * options.budget_tokens and found.tail:
+        placed = {hit.turn.id for hit in ranked}
+        more = with_turns(store, scope, [r for r in found.tail if r.turn.id not in placed])
+        if more:
+            text, tokens, items, left_out, fact_refs = assemble([*ranked, *more])
     if options.reinforce:
         reinforce(store, scope, items, [fact for _, fact in fact_refs], found, at=clock())
     return ContextResult(

@@ -1,0 +1,64 @@
+"""Windows of a long text, so that every part of it gets a vector of its own.
+
+An embedder sees only the start of a text (the default model, its first 128 word pieces), so
+a fact at the end of a pasted document or a long reply would be found by full text alone. The
+write path therefore embeds a long turn's text as overlapping windows too: the turn keeps its
+own vector (the text's start, what the embedder sees), and each window after the first gets a
+chunk vector; a turn's vector score is the best of them (:mod:`engram.store.vectors`).
+
+Windows are cut by approximate word pieces (words and punctuation marks, long words counted as
+several, like :class:`~engram.providers.tokens.ApproximateCounter`): the same for every embedder
+and cheap on a 1 MiB text (one regular-expression pass), so an export re-embedded on import gets
+the very same windows. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Approximate word pieces per window: English text stays inside the default model's 128
+#: (its [CLS] and [SEP] included); denser text (code) loses at most a window's last few pieces,
+#: which the next window repeats.
+WINDOW_PIECES = 112
+#: Pieces a window shares with the one before it, so a sentence cut at a window's end is whole
+#: in the next.
+OVERLAP_PIECES = 16
+
+_PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def text_windows(text: str, *, pieces: int = WINDOW_PIECES, overlap: int = OVERLAP_PIECES) -> list[str]:
+    """The text's overlapping windows of about ``pieces`` word pieces, in order.
+
+    A text of at most ``pieces`` is one window (itself). Windows are cut where white space or a
+    piece starts, so none splits a word; the first window is the text's start.
+
+    Raises:
+        ValueError: ``overlap`` is not smaller than ``pieces``.
+    """
+    if not 0 <= overlap < pieces:
+        raise ValueError("overlap must be at least 0 and smaller than pieces")
+    starts: list[int] = []  # where each piece starts, one entry per piece (long words several)
+    for match in _PIECE.finditer(text):
+        starts.extend([match.start()] * (1 + (match.end() - match.start()) // 8))
+    if len(starts) <= pieces:
+        return [text]
+    windows: list[str] = []
+    stride = pieces - overlap
+    first = 0
+    while True:
+        last = first + pieces
+        begin = starts[first] if first else 0
+        if last >= len(starts):
+            windows.append(text[begin:])
+            return windows
+        windows.append(text[begin : starts[last]].rstrip())
+        first += stride
+        while first < len(starts) and first > 0 and starts[first] == starts[first - 1]:
+            first += 1  # the middle of a long word: start at the word
+
+
+def chunk_texts(text: str) -> list[str]:
+    """The windows of ``text`` after its first (that one is the turn's own vector); none when
+    the text fits in one window."""
+    return text_windows(text)[1:]
