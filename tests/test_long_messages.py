@@ -193,3 +193,19 @@ def test_an_excerpt_of_a_1_mib_turn_is_the_part_the_question_asks_about() -> Non
     shown = excerpt(text, ["launch", "code", "observatory"], max_tokens=60, count=count)
     assert "zanzibar quokka" in shown and count(shown) <= 60
     assert excerpt(text, ["nothing", "matches"], max_tokens=30, count=count).startswith("Paragraph about")
+
+
+def test_a_large_budget_takes_the_next_best_memories_and_a_small_one_keeps_the_best(memory: Memory) -> None:
+    """Issue 11 item 3: the context used to stop at its ``candidates`` best memories."""
+    memory.add(
+        [{"role": "user", "content": f"Trip {n}: we hiked the ridge trail near lake {n} and camped."} for n in range(150)],
+        user_id="u",
+        session_id="s",
+    )
+    question = "Which ridge trail did we hike near the lake?"
+    small = memory.context(question, user_id="u", budget_tokens=300, candidates=10, reinforce=False)
+    large = memory.context(question, user_id="u", budget_tokens=3000, candidates=10, reinforce=False)
+    assert large.tokens >= 0.9 * 3000  # not the ~10 turns the candidates alone would give
+    assert {i.turn.id for i in small.items} <= {i.turn.id for i in large.items}
+    head = [hit.turn.id for hit in memory.search(question, user_id="u", k=10).hits]
+    assert set(head) <= {i.turn.id for i in large.items}  # the best memories first

@@ -15,21 +15,21 @@
    (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
 6. **Filling the budget**: when the ``candidates`` best memories leave more than
    :data:`FILL_SLACK` of the budget unused, the context takes the next best ones of the same
-   fused ranking (:attr:`~engram.read.retrieve.Retrieved.tail`) until the budget is used or
-   they run out. Assembly is greedy by rank, so what the first candidates placed stays as it
-   was: only the tail grows.
+   fused ranking (:attr:`~engram.read.retrieve.Retrieved.tail`), then of deeper retrievals
+   (:func:`next_memories`), until the budget is used or they run out. Assembly is greedy by
+   rank, so what the first candidates placed stays as it was: only the tail grows.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import combinations
 
 from engram.model import ContextItem, ContextResult, Hit, SearchFilters, Turn
 from engram.model.fact import FactVersion
-from engram.model.limits import MIN_EXCERPT_TOKENS
+from engram.model.limits import MAX_SEARCH_K, MIN_EXCERPT_TOKENS
 from engram.model.options import ContextOptions
 from engram.providers.embedder import Embedder
 from engram.providers.tokens import TokenCounter
@@ -53,6 +53,8 @@ NEIGHBOUR_EXCERPT_DIVISOR = 3
 WORKING_TURNS = 200
 #: A context that leaves more than this share of its budget unused takes more memories.
 FILL_SLACK = 0.05
+#: The deepest ranking a context fills its budget from.
+MAX_FILL_DEPTH = MAX_SEARCH_K
 
 
 def build_context(
@@ -101,11 +103,17 @@ def build_context(
         )
 
     text, tokens, items, left_out, fact_refs = assemble(ranked)
-    if tokens < (1 - FILL_SLACK) * options.budget_tokens and found.tail:
-        placed = {hit.turn.id for hit in ranked}
-        more = with_turns(store, scope, [r for r in found.tail if r.turn.id not in placed])
-        if more:
-            text, tokens, items, left_out, fact_refs = assemble([*ranked, *more])
+    if tokens < (1 - FILL_SLACK) * options.budget_tokens:
+
+        def deeper(depth: int) -> Retrieved:
+            return find(store, embedder, scope, query, k=depth, filters=filters, at=at, config=recipe)
+
+        offered = list(ranked)
+        for more in next_memories(store, scope, found, deeper, {hit.turn.id for hit in ranked}, options.candidates):
+            offered += more
+            text, tokens, items, left_out, fact_refs = assemble(offered)
+            if tokens >= (1 - FILL_SLACK) * options.budget_tokens:
+                break
     if options.reinforce:
         reinforce(store, scope, items, [fact for _, fact in fact_refs], found, at=clock())
     return ContextResult(
@@ -118,6 +126,36 @@ def build_context(
         took_ms=(time.perf_counter() - started) * 1000,
         facts=fact_refs,
     )
+
+
+def next_memories(
+    store: Store,
+    scope: UserScope,
+    found: Retrieved,
+    deeper: Callable[[int], Retrieved],
+    placed: set[str],
+    depth: int,
+) -> Iterator[list[Hit]]:
+    """Batches of the next best memories after ``placed``, best first: the rest of ``found``'s
+    fused ranking, then deeper retrievals (four times as deep each, up to :data:`MAX_FILL_DEPTH`)
+    until the user's memories run out. ``placed`` is updated with what is handed out."""
+    tail = found.tail
+    while True:
+        if tail:
+            more = with_turns(store, scope, [r for r in tail if r.turn.id not in placed])
+            tail = []
+        elif depth < MAX_FILL_DEPTH:
+            depth = min(4 * max(depth, 1), MAX_FILL_DEPTH)
+            again = deeper(depth)
+            more = [hit for hit in again.hits if hit.turn.id not in placed]
+            tail = again.tail
+            if len(again.hits) < depth and not tail:
+                depth = MAX_FILL_DEPTH  # every memory the question can reach is in hand
+        else:
+            return
+        placed.update(hit.turn.id for hit in more)
+        if more:
+            yield more
 
 
 def profile_facts(
