@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-#: Where a turn is cut into pieces: after a sentence's end, and at every line break.
-_PIECES = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+#: Where a line is cut into pieces: after a sentence's end (every line break cuts too).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MARKER = re.compile(r"(?:\d{1,3}|[a-zA-Z])[.)]|[-*•]")
 GAP = " … "
@@ -64,9 +64,13 @@ def excerpt(text: str, terms: Sequence[str], *, max_tokens: int, count: Callable
         order = list(range(len(pieces)))  # nothing matches: the opening says what the turn is about
     chosen: set[int] = set()
     room = max_tokens
+    tries = 0  # pieces counted: at most the cap's worth, however long the turn
     for index in order:
-        if room <= 1:
+        if room <= 1 or tries > max_tokens:
             break
+        if chosen and pieces[index].count(" ") + 2 > room:
+            continue  # more words than room: every word is a token at least (no need to count)
+        tries += 1
         cost = count(pieces[index]) + 1  # the joint or gap marker
         if cost <= room:
             chosen.add(index)
@@ -102,7 +106,7 @@ def _scores(pieces: Sequence[str], wanted: set[str]) -> list[int]:
 def split_sentences(text: str) -> list[str]:
     """Sentences and lines of ``text``; a list marker ("3.") stays with its item."""
     pieces: list[str] = []
-    for piece in _PIECES.split(text.strip()):
+    for piece in (part for line in text.strip().split("\n") for part in _SENTENCE_END.split(line.strip())):
         if pieces and _MARKER.fullmatch(pieces[-1]):
             pieces[-1] = f"{pieces[-1]} {piece}"
         elif piece:
