@@ -20,7 +20,7 @@ Traps this module absorbs:
 * the answer is in ``answer``, ``ideal_answer``, ``ideal_summary``, ``ideal_response`` or, for
   instruction and preference following, ``expected_compliance``;
 * a message longer than the store accepts (:data:`engram.model.limits.MAX_CONTENT_BYTES`,
-  1 MiB; none in the 500K split, whose longest is 348,469 bytes) would be kept, cut to the limit
+  1 MiB; none in the 500K split, whose longest is 246,463 bytes) would be kept, cut to the limit
   at a character boundary, and marked with ``metadata["cut_from_bytes"]`` (its original size),
   so that a benchmark's own data never stops a run and the report says how many were cut.
 

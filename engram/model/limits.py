@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Longest accepted message content, in bytes of UTF-8: 1 MiB, so that a pasted document or
-#: source file is one message (BEAM's longest is 348,469 bytes, LongMemEval_S's 76,719). A long
+#: source file is one message (BEAM 500K's longest is 246,463 bytes, LongMemEval_S's 76,719). A long
 #: message is embedded as overlapping windows (:mod:`engram.providers.chunking`).
 MAX_CONTENT_BYTES = 1024 * 1024
 #: Most messages accepted by one ``add`` call.
