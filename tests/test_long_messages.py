@@ -209,3 +209,25 @@ def test_a_large_budget_takes_the_next_best_memories_and_a_small_one_keeps_the_b
     assert {i.turn.id for i in small.items} <= {i.turn.id for i in large.items}
     head = [hit.turn.id for hit in memory.search(question, user_id="u", k=10).hits]
     assert set(head) <= {i.turn.id for i in large.items}  # the best memories first
+
+
+def test_a_longmemeval_message_over_the_limit_is_cut_and_counted_not_a_crash(memory: Memory) -> None:
+    from engram.formats.dataset import CUT_KEY
+
+    raw = [
+        {
+            "question_id": "q1",
+            "question_type": "single-session-user",
+            "question": "What did I paste?",
+            "answer": "a document",
+            "question_date": "2023/05/30 (Tue) 10:00",
+            "haystack_session_ids": ["a1"],
+            "haystack_dates": ["2023/05/20 (Sat) 10:00"],
+            "haystack_sessions": [[{"role": "user", "content": "é" * (MAX_CONTENT_BYTES // 2 + 1)}]],
+            "answer_session_ids": ["a1"],
+        }
+    ]
+    (message,) = parse_longmemeval(raw).conversations[0].sessions[0].messages
+    assert message["metadata"][CUT_KEY] == MAX_CONTENT_BYTES + 2
+    assert len(message["content"].encode()) == MAX_CONTENT_BYTES
+    memory.add([message], user_id="u", session_id="s")  # the store takes it

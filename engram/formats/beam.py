@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
-from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json
-from engram.model.limits import MAX_CONTENT_BYTES
+from engram.formats.dataset import CUT_KEY as CUT_KEY
+from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json, within_limit
+from engram.formats.dataset import cut_to_bytes as cut_to_bytes
 from engram.model.timeutil import UTC
 
 #: The ability whose questions cannot be answered from the chat (no turn evidence).
@@ -47,7 +48,6 @@ ABSTENTION = "abstention"
 QUESTIONS_FILE = Path("probing_questions") / "probing_questions.json"
 CHAT_FILE = "chat.json"
 #: Metadata key of a message cut to the store's limit: its size in bytes before the cut.
-CUT_KEY = "cut_from_bytes"
 #: Fields holding the reference answer, by preference.
 ANSWER_FIELDS = ("answer", "ideal_answer", "ideal_summary", "ideal_response", "expected_compliance")
 
@@ -132,14 +132,6 @@ def parse_beam_conversation(
 def clean_content(text: str) -> str:
     """A message's text without the generator's marker and what follows it."""
     return _MARKER.sub("", text, count=1).strip()
-
-
-def cut_to_bytes(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode("utf-8", errors="ignore")
 
 
 def evidence_ids(item: Mapping[str, Any]) -> list[str]:
@@ -235,10 +227,7 @@ def _message(message: object, where: str, when: datetime | None, index: int) -> 
     if not text:
         return None  # nothing was said; Memory.add would reject an empty message
     metadata: dict[str, Any] = {"beam_id": str(message_id)}
-    size = len(text.encode("utf-8"))
-    if size > MAX_CONTENT_BYTES:
-        text = cut_to_bytes(text, MAX_CONTENT_BYTES)
-        metadata[CUT_KEY] = size
+    text = within_limit(text, metadata)
     built: dict[str, Any] = {"role": role, "content": text, "metadata": metadata, "id": str(message_id)}
     if when is not None:
         # One second per message keeps the order within a batch visible in time.
