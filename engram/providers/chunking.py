@@ -1,10 +1,11 @@
 """Windows of a long text, so that every part of it gets a vector of its own.
 
 An embedder sees only the start of a text (the default model, its first 128 word pieces), so
-a fact at the end of a pasted document or a long reply would be found by full text alone. The
-write path therefore embeds a long turn's text as overlapping windows too: the turn keeps its
-own vector (the text's start, what the embedder sees), and each window after the first gets a
-chunk vector; a turn's vector score is the best of them (:mod:`engram.store.vectors`).
+a fact at the end of a pasted document would be found by full text alone. The write path
+therefore embeds a document-length turn (over :data:`CHUNK_MIN_PIECES`) as overlapping windows
+too: the turn keeps its own vector (the text's start, what the embedder sees), and each window
+after the first gets a chunk vector; a turn's vector score is the best of them
+(:mod:`engram.store.vectors`).
 
 Windows are cut by approximate word pieces (words and punctuation marks, long words counted as
 several, like :class:`~engram.providers.tokens.ApproximateCounter`): the same for every embedder
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from engram.providers.tokens import ApproximateCounter
+
 #: Approximate word pieces per window: English text stays inside the default model's 128
 #: (its [CLS] and [SEP] included); denser text (code) loses at most a window's last few pieces,
 #: which the next window repeats.
@@ -24,7 +27,15 @@ WINDOW_PIECES = 112
 #: in the next.
 OVERLAP_PIECES = 16
 
+#: Only a text longer than this many pieces (about 4 KB of prose: eight windows) gets chunk
+#: vectors. Measured on the development sets (benchmarks/RESULTS.md): chunking every reply
+#: longer than one window let long assistant replies, with several windows each, outrank the
+#: short user turns that answer a question (a turn's best window of many is a likelier match),
+#: and cost up to six times the embedding. A pasted document or source file is far longer.
+CHUNK_MIN_PIECES = 1024
+
 _PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_APPROXIMATE = ApproximateCounter()
 
 
 def text_windows(text: str, *, pieces: int = WINDOW_PIECES, overlap: int = OVERLAP_PIECES) -> list[str]:
@@ -57,7 +68,11 @@ def text_windows(text: str, *, pieces: int = WINDOW_PIECES, overlap: int = OVERL
         first += stride
 
 
-def chunk_texts(text: str) -> list[str]:
-    """The windows of ``text`` after its first (that one is the turn's own vector); none when
-    the text fits in one window."""
-    return text_windows(text)[1:]
+def chunk_texts(text: str, *, min_pieces: int = CHUNK_MIN_PIECES) -> list[str]:
+    """The windows of ``text`` after its first (that one is the turn's own vector); none for a
+    text of at most ``min_pieces`` approximate word pieces (a chat message, not a document)."""
+    windows = text_windows(text)
+    if len(windows) == 1 or _APPROXIMATE.count(text) <= min_pieces:
+        return []
+    return windows[1:]
+
