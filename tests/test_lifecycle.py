@@ -147,7 +147,7 @@ def test_forget_a_user_leaves_no_trace_in_the_database_files(db_path: Path, cloc
     secret = "zanzibarquokka 7781 lives in Reykjavik"
     for number in range(30):
         memory.add(f"I live in Reykjavik, note {number}: {secret}", user_id="victim", session_id=f"s{number % 3}")
-    memory.add("My notes. " + "The garden needs water. " * 300 + secret, user_id="victim", session_id="s0")
+    memory.add("My notes. " + "The garden needs water. " * 600 + secret, user_id="victim", session_id="s0")
     memory.add("I live in Lima and love quinoa", user_id="other", session_id="s1")
     chunk_rows = "SELECT count(*) FROM turn_chunks"
     assert memory.store._conn.execute(chunk_rows).fetchone()[0] > 0  # type: ignore[attr-defined]

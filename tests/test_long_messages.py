@@ -13,7 +13,13 @@ from engram import HashingEmbedder, Memory, SQLiteStore
 from engram.errors import ValidationError
 from engram.formats.longmemeval import parse_longmemeval
 from engram.model.limits import MAX_CONTENT_BYTES
-from engram.providers.chunking import OVERLAP_PIECES, WINDOW_PIECES, chunk_texts, text_windows
+from engram.providers.chunking import (
+    CHUNK_MIN_PIECES,
+    OVERLAP_PIECES,
+    WINDOW_PIECES,
+    chunk_texts,
+    text_windows,
+)
 from engram.read.excerpt import excerpt
 from engram.store.vectors import ScopeVectors
 
@@ -109,6 +115,8 @@ def test_rest_accepts_a_1_mib_message_and_refuses_a_longer_one(tmp_path: Path) -
 
 def test_windows_cover_the_text_in_order_with_overlap() -> None:
     assert text_windows("short text") == ["short text"] and chunk_texts("short text") == []
+    assert chunk_texts("word " * CHUNK_MIN_PIECES) == []  # a long chat reply keeps one vector
+    assert len(chunk_texts("word " * (CHUNK_MIN_PIECES + 1))) == 21  # 22 windows, the first is its own
     words = [f"w{n}" for n in range(1000)]
     windows = text_windows(" ".join(words))
     assert windows[0].startswith("w0 ") and windows[-1].endswith("w999")
