@@ -147,11 +147,15 @@ def test_forget_a_user_leaves_no_trace_in_the_database_files(db_path: Path, cloc
     secret = "zanzibarquokka 7781 lives in Reykjavik"
     for number in range(30):
         memory.add(f"I live in Reykjavik, note {number}: {secret}", user_id="victim", session_id=f"s{number % 3}")
+    memory.add("My notes. " + "The garden needs water. " * 600 + secret, user_id="victim", session_id="s0")
     memory.add("I live in Lima and love quinoa", user_id="other", session_id="s1")
+    chunk_rows = "SELECT count(*) FROM turn_chunks"
+    assert memory.store._conn.execute(chunk_rows).fetchone()[0] > 0  # type: ignore[attr-defined]
     memory.consolidate(user_id="victim")
     assert memory.facts(user_id="victim")
     receipt = memory.forget(user_id="victim")
-    assert len(receipt.turn_ids) == 30 and receipt.fact_ids and receipt.episode_ids
+    assert len(receipt.turn_ids) == 31 and receipt.fact_ids and receipt.episode_ids
+    assert memory.store._conn.execute(chunk_rows).fetchone()[0] == 0  # type: ignore[attr-defined]
     assert memory.stats(user_id="victim").turns == 0
     assert not memory.search("zanzibarquokka Reykjavik", user_id="victim").hits
     assert memory.facts(user_id="victim") == [] and len(memory.episodes(user_id="victim")) == 0

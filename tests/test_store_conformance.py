@@ -214,3 +214,34 @@ def test_api_keys_are_stored_hashed_and_revocable(store, tmp_path):
     assert verify_key(store, secret) is None
     stored = stored_bytes(store)
     assert stored is None or (secret.encode() not in stored and key.prefix.encode() in stored)
+
+
+def test_a_long_turn_scores_its_best_chunk_and_forgets_its_chunks(store):
+    from engram.store.base import TurnChunks
+
+    if type(store).__name__ == "PostgresStore":
+        pytest.skip("chunk vectors of long messages are not in the PostgreSQL backend yet (issue 12)")
+
+    scope, flt, until = UserScope("t", "u"), SearchFilters(), T0 + timedelta(days=1)
+    messages = [
+        {"role": "user", "content": "a long document about gardening and compost", "timestamp": T0},
+        {"role": "user", "content": "the bakery opens at nine", "timestamp": T0 + timedelta(minutes=1)},
+    ]
+    turns = parse_messages(messages, Scope("t", "u", None, "s"), now=T0)
+    texts = [t.embedding_text() for t in turns]
+    windows = ["observatory vault launch code zanzibar", "compost heaps in the garden"]
+    parts = TurnChunks([text_key(w) for w in windows], EMB.embed(windows))
+    ((long, _), (short, _)) = store.insert_turns(
+        turns, EMB.embed(texts), [text_key(t) for t in texts], T0, chunks=[parts, None]
+    )
+    query = EMB.embed(["observatory vault launch code zanzibar"])[0]
+    found = store.vector_search(scope, query, filters=flt, until=until, limit=5)
+    assert [c.turn.id for c in found] == [long.id, short.id]  # each turn once, by its best row
+    assert found[0].score == pytest.approx(1.0, abs=1e-5)
+    assert store.vector_scores(scope, [short, long], query)[long.id] == pytest.approx(1.0, abs=1e-5)
+    # the cache answers for a chunk's text, to its own user only
+    assert set(store.cached_vectors(scope, [text_key(windows[0])])) == {text_key(windows[0])}
+    assert store.cached_vectors(UserScope("t", "bob"), [text_key(windows[0])]) == {}
+    store.forget(scope, ids=[long.id])
+    assert [c.turn.id for c in store.vector_search(scope, query, filters=flt, until=until, limit=5)] == [short.id]
+    assert store.cached_vectors(scope, [text_key(windows[0])]) == {}

@@ -19,10 +19,10 @@ Traps this module absorbs:
   ids that name no message are dropped (a few annotations cite wrong ids: not repaired);
 * the answer is in ``answer``, ``ideal_answer``, ``ideal_summary``, ``ideal_response`` or, for
   instruction and preference following, ``expected_compliance``;
-* a few assistant messages are longer than the store accepts per message
-  (:data:`engram.model.limits.MAX_CONTENT_BYTES`): they are kept, cut to the limit at a
-  character boundary, and marked with ``metadata["cut_from_bytes"]`` (their original size) so
-  a run can say how many were cut.
+* a message longer than the store accepts (:data:`engram.model.limits.MAX_CONTENT_BYTES`,
+  1 MiB; none in the 500K split, whose longest is 246,463 bytes) would be kept, cut to the limit
+  at a character boundary, and marked with ``metadata["cut_from_bytes"]`` (its original size),
+  so that a benchmark's own data never stops a run and the report says how many were cut.
 
 The questions carry no date; the harness asks them just after the chat's last message.
 """
@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
-from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json
-from engram.model.limits import MAX_CONTENT_BYTES
+from engram.formats.dataset import CUT_KEY as CUT_KEY
+from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json, within_limit
+from engram.formats.dataset import cut_to_bytes as cut_to_bytes
 from engram.model.timeutil import UTC
 
 #: The ability whose questions cannot be answered from the chat (no turn evidence).
@@ -47,7 +48,6 @@ ABSTENTION = "abstention"
 QUESTIONS_FILE = Path("probing_questions") / "probing_questions.json"
 CHAT_FILE = "chat.json"
 #: Metadata key of a message cut to the store's limit: its size in bytes before the cut.
-CUT_KEY = "cut_from_bytes"
 #: Fields holding the reference answer, by preference.
 ANSWER_FIELDS = ("answer", "ideal_answer", "ideal_summary", "ideal_response", "expected_compliance")
 
@@ -132,14 +132,6 @@ def parse_beam_conversation(
 def clean_content(text: str) -> str:
     """A message's text without the generator's marker and what follows it."""
     return _MARKER.sub("", text, count=1).strip()
-
-
-def cut_to_bytes(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode("utf-8", errors="ignore")
 
 
 def evidence_ids(item: Mapping[str, Any]) -> list[str]:
@@ -235,10 +227,7 @@ def _message(message: object, where: str, when: datetime | None, index: int) -> 
     if not text:
         return None  # nothing was said; Memory.add would reject an empty message
     metadata: dict[str, Any] = {"beam_id": str(message_id)}
-    size = len(text.encode("utf-8"))
-    if size > MAX_CONTENT_BYTES:
-        text = cut_to_bytes(text, MAX_CONTENT_BYTES)
-        metadata[CUT_KEY] = size
+    text = within_limit(text, metadata)
     built: dict[str, Any] = {"role": role, "content": text, "metadata": metadata, "id": str(message_id)}
     if when is not None:
         # One second per message keeps the order within a batch visible in time.

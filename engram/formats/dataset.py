@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.model.limits import MAX_CONTENT_BYTES
+
+#: Marks a message a loader cut to the store's per-message limit: its original size in bytes.
+CUT_KEY = "cut_from_bytes"
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -134,3 +138,22 @@ def read_json(path: str | Path) -> tuple[Any, str]:
         return json.loads(data), digest
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def cut_to_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore")
+
+
+def within_limit(text: str, metadata: dict[str, Any]) -> str:
+    """``text`` as a store accepts it: whole when it fits (1 MiB), else cut to the limit at a
+    character boundary with its original size in ``metadata[CUT_KEY]``, so that a benchmark's
+    own data never stops a run and the run can report how many messages were cut."""
+    size = len(text.encode("utf-8"))
+    if size <= MAX_CONTENT_BYTES:
+        return text
+    metadata[CUT_KEY] = size
+    return cut_to_bytes(text, MAX_CONTENT_BYTES)

@@ -14,7 +14,10 @@ Turn line::
 
 Timestamps keep microseconds and offsets, so export → import → export is byte-identical apart
 from ``exported_at``. ``embedding`` may be null; vectors are reused on import only when the
-header's model matches the target store's.
+header's model matches the target store's. ``embedding`` is the turn's own vector: a long
+turn's chunk vectors (:class:`~engram.store.base.TurnChunks`) are not exported, they are
+derived from the content and embedded again on import (the same windows, so the same vectors
+and the same search).
 """
 
 from __future__ import annotations

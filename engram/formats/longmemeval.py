@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
-from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json
+from engram.formats.dataset import Conversation, Dataset, Question, Session, read_json, within_limit
 from engram.model.timeutil import UTC
 
 #: Suffix of the ids of abstention questions (the answer cannot be known).
@@ -166,12 +166,13 @@ def _haystack(item: Mapping[str, Any], question_id: str, where: str) -> tuple[Co
             if not content.strip():
                 continue  # nothing was said; Memory.add would reject an empty message
             message_id = f"{session_id}:{turn_index}"
+            metadata: dict[str, Any] = {"turn_index": turn_index}
             messages.append(
                 {
                     "role": role,
-                    "content": content,
+                    "content": within_limit(content, metadata),  # cut only beyond 1 MiB
                     "timestamp": timestamp + timedelta(seconds=turn_index),
-                    "metadata": {"turn_index": turn_index},
+                    "metadata": metadata,
                     "id": message_id,
                 }
             )

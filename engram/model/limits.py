@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-#: Longest accepted message content, in bytes of UTF-8.
-MAX_CONTENT_BYTES = 64 * 1024
+#: Longest accepted message content, in bytes of UTF-8: 1 MiB, so that a pasted document or
+#: source file is one message (BEAM 500K's longest is 246,463 bytes, LongMemEval_S's 76,719). A long
+#: message is embedded as overlapping windows (:mod:`engram.providers.chunking`).
+MAX_CONTENT_BYTES = 1024 * 1024
 #: Most messages accepted by one ``add`` call.
 MAX_BATCH_MESSAGES = 2_000
 #: Longest identifier (tenant, user, agent, session, message id, speaker name), in characters.

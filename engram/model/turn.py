@@ -119,8 +119,8 @@ def check_text(value: object, what: str) -> str:
         raise ValidationError(f"{what} is empty")
     if size > MAX_CONTENT_BYTES:
         raise ValidationError(
-            f"{what} is {size:,} bytes; the limit is {MAX_CONTENT_BYTES:,} bytes per message. "
-            "Split long documents into several messages."
+            f"{what} is {size:,} bytes; the limit is {MAX_CONTENT_BYTES:,} bytes (1 MiB) per message. "
+            "Split longer documents into several messages."
         )
     if "\x00" in value:
         raise ValidationError(f"{what} contains a NUL character")

@@ -13,18 +13,23 @@
    (:func:`shortener`).
 5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
    (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
+6. **Filling the budget**: when the ``candidates`` best memories leave more than
+   :data:`FILL_SLACK` of the budget unused, the context takes the next best ones of the same
+   fused ranking (:attr:`~engram.read.retrieve.Retrieved.tail`), then of deeper retrievals
+   (:func:`next_memories`), until the budget is used or they run out. Assembly is greedy by
+   rank, so what the first candidates placed stays as it was: only the tail grows.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import combinations
 
 from engram.model import ContextItem, ContextResult, Hit, SearchFilters, Turn
 from engram.model.fact import FactVersion
-from engram.model.limits import MIN_EXCERPT_TOKENS
+from engram.model.limits import MAX_SEARCH_K, MIN_EXCERPT_TOKENS
 from engram.model.options import ContextOptions
 from engram.providers.embedder import Embedder
 from engram.providers.tokens import TokenCounter
@@ -32,9 +37,11 @@ from engram.read.assemble import CountTokens, assemble_context
 from engram.read.excerpt import excerpt
 from engram.read.fact_guard import contradictions, kinds_asked
 from engram.read.query import query_terms
-from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact
+from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact, with_turns
 from engram.read.search import find
 from engram.store.base import Store, UserScope
+
+FactRef = tuple[str, FactVersion]
 
 #: How many of a context's top memories strengthen their co-use links.
 CO_USED = 5
@@ -44,6 +51,10 @@ USER_EXCERPT_FACTOR = 4
 NEIGHBOUR_EXCERPT_DIVISOR = 3
 #: The most working-memory turns read (the budget share decides how many are shown).
 WORKING_TURNS = 200
+#: A context that leaves more than this share of its budget unused takes more memories.
+FILL_SLACK = 0.05
+#: The deepest ranking a context fills its budget from.
+MAX_FILL_DEPTH = MAX_SEARCH_K
 
 
 def build_context(
@@ -73,19 +84,36 @@ def build_context(
     if options.include_profile:
         facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
-    text, tokens, items, left_out, fact_refs = assemble_context(
-        user_id=scope.user_id,
-        working=working,
-        ranked=ranked,
-        budget_tokens=options.budget_tokens,
-        count=counter.count,
-        reference_time=at,
-        working_share=options.working_share,
-        facts=facts,
-        facts_share=options.facts_share,
-        fact_notes={fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()},
-        shorten=shortener(query, options.excerpt_tokens, counter.count),
-    )
+    notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
+    shorten = shortener(query, options.excerpt_tokens, counter.count)
+
+    def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
+        return assemble_context(
+            user_id=scope.user_id,
+            working=working,
+            ranked=hits,
+            budget_tokens=options.budget_tokens,
+            count=counter.count,
+            reference_time=at,
+            working_share=options.working_share,
+            facts=facts,
+            facts_share=options.facts_share,
+            fact_notes=notes,
+            shorten=shorten,
+        )
+
+    text, tokens, items, left_out, fact_refs = assemble(ranked)
+    if tokens < (1 - FILL_SLACK) * options.budget_tokens:
+
+        def deeper(depth: int) -> Retrieved:
+            return find(store, embedder, scope, query, k=depth, filters=filters, at=at, config=recipe)
+
+        offered = list(ranked)
+        for more in next_memories(store, scope, found, deeper, {hit.turn.id for hit in ranked}, options.candidates):
+            offered += more
+            text, tokens, items, left_out, fact_refs = assemble(offered)
+            if tokens >= (1 - FILL_SLACK) * options.budget_tokens:
+                break
     if options.reinforce:
         reinforce(store, scope, items, [fact for _, fact in fact_refs], found, at=clock())
     return ContextResult(
@@ -98,6 +126,36 @@ def build_context(
         took_ms=(time.perf_counter() - started) * 1000,
         facts=fact_refs,
     )
+
+
+def next_memories(
+    store: Store,
+    scope: UserScope,
+    found: Retrieved,
+    deeper: Callable[[int], Retrieved],
+    placed: set[str],
+    depth: int,
+) -> Iterator[list[Hit]]:
+    """Batches of the next best memories after ``placed``, best first: the rest of ``found``'s
+    fused ranking, then deeper retrievals (four times as deep each, up to :data:`MAX_FILL_DEPTH`)
+    until the user's memories run out. ``placed`` is updated with what is handed out."""
+    tail = found.tail
+    while True:
+        if tail:
+            more = with_turns(store, scope, [r for r in tail if r.turn.id not in placed])
+            tail = []
+        elif depth < MAX_FILL_DEPTH:
+            depth = min(4 * max(depth, 1), MAX_FILL_DEPTH)
+            again = deeper(depth)
+            more = [hit for hit in again.hits if hit.turn.id not in placed]
+            tail = again.tail
+            if len(again.hits) < depth and not tail:
+                depth = MAX_FILL_DEPTH  # every memory the question can reach is in hand
+        else:
+            return
+        placed.update(hit.turn.id for hit in more)
+        if more:
+            yield more
 
 
 def profile_facts(

@@ -132,12 +132,17 @@ DEFAULT_RECIPE = "engram"
 
 @dataclass(slots=True)
 class Retrieved:
-    """What retrieval found: ranked turns, and the facts and episodes it went through."""
+    """What retrieval found: ranked turns, and the facts and episodes it went through.
+
+    ``tail`` is the fused ranking below the cut, light (no turn read): a context that has room
+    left after the hits takes its next best memories from it.
+    """
 
     hits: list[Hit]
     rest: list[Hit]
     facts: list[tuple[FactVersion, float]] = field(default_factory=list)
     episodes: list[tuple[Episode, float]] = field(default_factory=list)
+    tail: list[Ranked] = field(default_factory=list)
 
 
 def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
@@ -221,6 +226,7 @@ def retrieve(
     ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
     result.hits = with_turns(store, scope, ranked[:k])
     result.rest = with_turns(store, scope, ranked[k:]) if explain else []
+    result.tail = ranked[k:]
     return result
 
 

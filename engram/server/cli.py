@@ -70,7 +70,7 @@ def _open_memory(settings: EngramSettings) -> Any:
 @click.option("--tenant", default=None, metavar="NAME",
               help="The tenant keyless requests work in (only while no API key exists). "
               "Default: the engram group's --tenant, else $ENGRAM_TENANT, else 'default'.")
-@click.option("--max-body-bytes", default=4 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
+@click.option("--max-body-bytes", default=8 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
               help="Largest request body; larger ones get 413.")
 @click.option("--mcp/--no-mcp", "with_mcp", default=True, show_default=True, help="Serve MCP over HTTP at /mcp.")
 @click.option("--inspector/--no-inspector", default=True, show_default=True, help="Serve the inspector at /.")

@@ -26,8 +26,9 @@ from engram.model.limits import (
 from engram.model.options import CONTEXT, SEARCH
 from engram.read.retrieve import RECIPES
 
-#: Default largest request body, in bytes (``engram serve --max-body-bytes``).
-MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Default largest request body, in bytes (``engram serve --max-body-bytes``): a message of the
+#: largest size (1 MiB) fits even with its text JSON-escaped (up to six bytes per byte).
+MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Default largest ``POST /v1/import`` body, in bytes.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 #: Most messages one ``POST /v1/turns`` may carry (the library allows more per call).

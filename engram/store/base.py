@@ -95,6 +95,26 @@ class TurnNotes:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnChunks:
+    """The chunk vectors of a long turn: one per window of its text after the first.
+
+    A turn's own vector embeds the start of its text (what the embedder sees); a long turn also
+    has these, so that any part of it can be found (:mod:`engram.providers.chunking`). A backend
+    stores them with the turn, deletes them with it, scores the turn in :meth:`Store.vector_search`
+    by the best of its own vector and its chunks', and answers :meth:`Store.cached_vectors` for
+    their keys too. They are derived from the turn's text: an export leaves them out, an import
+    embeds them again (the same windows, the same vectors).
+
+    Attributes:
+        keys: each window's embedding-text key (sha256 of the window's text), in text order.
+        vectors: the windows' vectors, one row per key.
+    """
+
+    keys: Sequence[bytes]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryState:
     """What forgetting needs to know of one memory (a turn, episode or fact)."""
 
@@ -163,7 +183,8 @@ class Store(Protocol):
         """
 
     def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        """Vectors this user already stored for these embedding-text keys (sha256 digests).
+        """Vectors this user already stored for these embedding-text keys (sha256 digests), turns'
+        and chunks' (:class:`TurnChunks`) alike.
 
         Scoped: another tenant's or user's text never answers (no existence oracle).
         """
@@ -175,8 +196,10 @@ class Store(Protocol):
         keys: Sequence[bytes],
         recorded_at: datetime,
         notes: Sequence[TurnNotes] | None = None,
+        chunks: Sequence[TurnChunks | None] | None = None,
     ) -> list[tuple[Turn, bool]]:
-        """Store turns with their vectors (and notes) in one transaction, skipping ids already stored.
+        """Store turns with their vectors (and notes, and a long turn's chunk vectors) in one
+        transaction, skipping ids already stored.
 
         Returns each turn as stored, with ``True`` where it was written by this call.
         """
@@ -225,7 +248,8 @@ class Store(Protocol):
         until: datetime,
         limit: int,
     ) -> list[Candidate]:
-        """Cosine similarity to ``vector``. Best first."""
+        """Cosine similarity to ``vector``; a long turn scores its best chunk (:class:`TurnChunks`)
+        when that beats its own vector. Best first, each turn once."""
 
     def text_matches(
         self,
@@ -250,7 +274,8 @@ class Store(Protocol):
         """:meth:`vector_search`'s ranking (the same turns, order and scores), as light matches."""
 
     def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
-        """Cosine of ``vector`` to each (non-archived) turn's vector."""
+        """Cosine of ``vector`` to each (non-archived) turn's vector (or best chunk, as
+        :meth:`vector_search` scores it)."""
 
     def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
         """The turns just before and after ``turn`` in its session, in time order."""

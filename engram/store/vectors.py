@@ -1,5 +1,9 @@
 """An in-memory vector index over one user's turns: exact numpy search, HNSW when large.
 
+A row is a vector of a turn: its own, or one of a long turn's chunk vectors (windows of its
+text, :class:`~engram.store.base.TurnChunks`), which follow it with the same seq. A search
+scores each turn by its best row and returns each turn once.
+
 Vectors live in the database with their rows; this index is derived state, built on first
 search and kept current by the store. Exact search over 100k × 384 float32 takes about ten
 milliseconds; above ``hnsw_threshold`` vectors an HNSW graph (usearch) answers unfiltered
@@ -23,7 +27,10 @@ HNSW_THRESHOLD = 20_000
 
 
 class ScopeVectors:
-    """Vectors of one scope, with their seq ids and timestamps, in insertion order."""
+    """Vectors of one scope, with their seq ids and timestamps, in insertion order.
+
+    Rows of one seq (a turn and its chunks) are appended together, after every smaller seq.
+    """
 
     def __init__(self, dim: int, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
         self.dim = dim
@@ -38,6 +45,8 @@ class ScopeVectors:
         self._builder: threading.Thread | None = None
         self._without_hnsw = False  # usearch is not installed
         self._built: tuple[Any, int] | None = None  # the builder's index and the rows it holds
+        self._starts = np.empty(0, dtype=np.int64)  # the first row of each seq
+        self._starts_size = 0  # the rows ``_starts`` was computed for
 
     def __len__(self) -> int:
         return self._size
@@ -112,10 +121,42 @@ class ScopeVectors:
         scores = self.matrix @ query.astype(np.float32)  # one pass; cheaper than copying rows out
         if visible < self._size:
             scores[~mask] = -np.inf
+        seqs = self.seqs
+        starts = self._row_starts()
+        if len(starts) < self._size:  # chunk rows: each turn scores its best row
+            scores = np.maximum.reduceat(scores, starts)
+            seqs = seqs[starts]
+            visible = int(mask[starts].sum())
         take = min(limit, visible)
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.seqs[i]), float(scores[i])) for i in top]
+        return [(int(seqs[i]), float(scores[i])) for i in top]
+
+    def best_scores(self, seqs: np.ndarray, query: np.ndarray) -> dict[int, float]:
+        """The cosine of ``query`` to each of ``seqs`` that is here and active: its best row's."""
+        seqs = np.asarray(seqs, dtype=np.int64)
+        if self._size == 0 or len(seqs) == 0:
+            return {}
+        first = np.searchsorted(self.seqs, seqs, side="left")
+        end = np.searchsorted(self.seqs, seqs, side="right")
+        found = end > first
+        found[found] &= self.active[first[found]]
+        first, end, seqs = first[found], end[found], seqs[found]
+        if len(seqs) == 0:
+            return {}
+        counts = end - first
+        rows = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        scores = self.matrix[rows] @ query.astype(np.float32)
+        best = np.maximum.reduceat(scores, np.cumsum(counts) - counts)
+        return {int(seq): float(score) for seq, score in zip(seqs, best, strict=True)}
+
+    def _row_starts(self) -> np.ndarray:
+        """The first row of each seq (every row when no turn has chunk rows)."""
+        if self._starts_size != self._size:
+            seqs = self.seqs
+            self._starts = np.flatnonzero(np.concatenate(([True], seqs[1:] != seqs[:-1])))
+            self._starts_size = self._size
+        return self._starts
 
     def build_index(self, *, wait: bool = True) -> bool:
         """Start building the HNSW graph if this index is above its threshold.
@@ -138,14 +179,18 @@ class ScopeVectors:
         visible = int(mask.sum())
         if visible < limit or visible < 0.5 * self._size:
             return None  # the filter removes too much for an oversampled graph search
-        want = min(self._size, max(4 * limit, 64))
+        rows_per_turn = -(-self._size // max(len(self._row_starts()), 1))  # chunk rows: dig deeper
+        want = min(self._size, max(4 * limit, 64) * rows_per_turn)
         rows = np.asarray(index.search(query.astype(np.float32), want).keys, dtype=np.int64)
         rows = rows[mask[rows]]
-        if len(rows) < limit:
-            return None  # not enough survived the filter: let exact search answer
         scores = self.matrix[rows] @ query.astype(np.float32)
-        best = np.argsort(-scores, kind="stable")[:limit]
-        return [(int(self.seqs[rows[i]]), float(scores[i])) for i in best]
+        order = np.argsort(-scores, kind="stable")
+        seqs = self.seqs[rows[order]]
+        _, first = np.unique(seqs, return_index=True)  # each turn's best row
+        best = order[np.sort(first)]
+        if len(best) < limit:
+            return None  # not enough survived the filter: let exact search answer
+        return [(int(self.seqs[rows[i]]), float(scores[i])) for i in best[:limit]]
 
     def _ready_hnsw(self) -> Any:
         """The HNSW graph once built, brought up to date with rows appended since."""

@@ -161,7 +161,7 @@ def _clean_run(text: str, start: int, words: list[str]) -> str:
             len(words) == 1
             and (
                 first.endswith(("ing", "ed", "ly"))
-                or re.search(rf"\b{re.escape(first)}\b", text[start + 1 :])
+                or _used_after(text, first, start + 1)
             )
         ):
             words = words[1:]
@@ -170,6 +170,20 @@ def _clean_run(text: str, start: int, words: list[str]) -> str:
     if not words or (len(words) == 1 and (words[0].lower() in _NOT_NAMES or len(words[0]) < 2)):
         return ""
     return " ".join(words)
+
+
+def _used_after(text: str, word: str, after: int) -> bool:
+    """Whether ``word`` occurs as a whole word in ``text`` from ``after`` on (linear in the text
+    once, not per word: a 1 MiB message has thousands of sentence openers)."""
+    if not word.isalnum():
+        return re.search(rf"\b{re.escape(word)}\b", text[after:]) is not None
+    return _last_word_starts(text).get(word, -1) >= after
+
+
+@lru_cache(maxsize=8)
+def _last_word_starts(text: str) -> dict[str, int]:
+    """Where each word of ``text`` starts for the last time."""
+    return {match.group(): match.start() for match in re.finditer(r"\w+", text)}
 
 
 def entities(text: str) -> list[str]:

@@ -16,6 +16,7 @@ the one of the current week, "next <weekday>" the one of the following week.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -81,11 +82,15 @@ def find_time_mentions(text: str, reference: datetime) -> list[TimeMention]:
                 start, end = match.span("x") if has_x else match.span()
                 found.append((start, end, resolved))
     found.sort(key=lambda item: (item[0] - item[1], item[0]))
-    chosen: list[tuple[int, int, Resolved]] = []
+    chosen: list[tuple[int, int, Resolved]] = []  # non-overlapping, by start (so by end too)
+    starts: list[int] = []
     for item in found:
-        if all(item[1] <= other[0] or item[0] >= other[1] for other in chosen):
-            chosen.append(item)
-    chosen.sort(key=lambda item: item[0])
+        # Of the chosen spans starting before this one ends, the last ends latest: the only one
+        # to check (a pasted document has thousands of dates: not every pair).
+        before = bisect.bisect_left(starts, item[1])
+        if before == 0 or chosen[before - 1][1] <= item[0]:
+            chosen.insert(before, item)
+            starts.insert(before, item[0])
     return [
         TimeMention(
             text=text[start:end],

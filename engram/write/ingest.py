@@ -2,9 +2,11 @@
 
 1. Turns already stored (same id, same user) are returned as they are: adding the same
    messages twice stores nothing new.
-2. The new turns' embedding texts are looked up by content hash in the user's own stored
+2. The new turns' embedding texts, and a long turn's windows after the first (its chunks,
+   :mod:`engram.providers.chunking`), are looked up by content hash in the user's own stored
    vectors (the cache never answers from another tenant or user: no existence oracle); only
-   the rest go to the embedder. An import may hand in vectors it carries.
+   the rest go to the embedder, in one call. An import may hand in the turns' own vectors it
+   carries; chunk vectors are never carried (they are derived from the text).
 3. Each turn gets rule-based facts and notes (:mod:`engram.write.annotate`: importance, and
    keys from its facts, dates and the turn before it) and is stored with its vector in one
    transaction.
@@ -22,8 +24,9 @@ from datetime import datetime
 import numpy as np
 
 from engram.model import AddResult, NewTurn, Turn
+from engram.providers.chunking import chunk_texts
 from engram.providers.embedder import Embedder, text_key
-from engram.store.base import Store, UserScope
+from engram.store.base import Store, TurnChunks, UserScope
 from engram.write.absorb import AbsorbReport, absorb
 from engram.write.annotate import annotate
 from engram.write.extract import turn_facts
@@ -54,12 +57,12 @@ def write_turns(
     known = {t.id: t for t in _existing(store, turns)}
     fresh = list({t.id: t for t in turns if t.id not in known}.values())  # one id twice in a call: keep one
     keys = [text_key(t.embedding_text()) for t in fresh]
-    matrix, embedded = _embed(store, embedder, fresh, keys, vectors or {})
+    matrix, parts, embedded = _embed(store, embedder, fresh, keys, vectors or {})
     facts = {t.id: turn_facts(t) for t in fresh}
     previous = _previous_texts(store, fresh)
     notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
     now = clock()
-    stored = store.insert_turns(fresh, matrix, keys, now, notes) if fresh else []
+    stored = store.insert_turns(fresh, matrix, keys, now, notes, chunks=parts) if fresh else []
     by_id: dict[str, Turn] = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
     new_turns = [turn for turn, was_new in stored if was_new]
     # Keyed by the id each turn is stored under: the store may re-derive a colliding id.
@@ -85,31 +88,35 @@ def _embed(
     turns: Sequence[NewTurn],
     keys: Sequence[bytes],
     given: Mapping[str, np.ndarray],
-) -> tuple[np.ndarray, int]:
-    """The turns' vectors (given, else the user's cached ones, else embedded now) and how many
-    were embedded now."""
-    matrix = np.empty((len(turns), embedder.dim), dtype=np.float32)
+) -> tuple[np.ndarray, list[TurnChunks | None], int]:
+    """The turns' vectors (given, else the user's cached ones, else embedded now), each long
+    turn's chunk vectors (cached, else embedded now), and how many texts were embedded now."""
+    windows = [chunk_texts(turn.embedding_text()) for turn in turns]
+    window_keys = [[text_key(text) for text in texts] for texts in windows]
     wanted: dict[UserScope, list[bytes]] = {}
-    for turn, key in zip(turns, keys, strict=True):
-        if turn.id not in given:
-            wanted.setdefault(_user(turn), []).append(key)
+    for turn, key, more in zip(turns, keys, window_keys, strict=True):
+        wanted.setdefault(_user(turn), []).extend([*([] if turn.id in given else [key]), *more])
     cached = {
         (user, key): vector
         for user, user_keys in wanted.items()
         for key, vector in store.cached_vectors(user, user_keys).items()
     }
-    missing: list[int] = []
-    for row, (turn, key) in enumerate(zip(turns, keys, strict=True)):
+    texts: dict[tuple[UserScope, bytes], str] = {}  # what the embedder is asked for, once each
+    for turn, key, more, more_texts in zip(turns, keys, window_keys, windows, strict=True):
+        user = _user(turn)
+        if turn.id not in given and (user, key) not in cached:
+            texts[(user, key)] = turn.embedding_text()
+        texts.update({(user, k): text for k, text in zip(more, more_texts, strict=True) if (user, k) not in cached})
+    if texts:
+        cached.update(zip(texts, embedder.embed(list(texts.values())), strict=True))
+    matrix = np.empty((len(turns), embedder.dim), dtype=np.float32)
+    parts: list[TurnChunks | None] = []
+    for row, (turn, key, more) in enumerate(zip(turns, keys, window_keys, strict=True)):
+        user = _user(turn)
         vector = given.get(turn.id)
-        if vector is None:
-            vector = cached.get((_user(turn), key))
-        if vector is None:
-            missing.append(row)
-        else:
-            matrix[row] = vector
-    if missing:
-        matrix[missing] = embedder.embed([turns[row].embedding_text() for row in missing])
-    return matrix, len(missing)
+        matrix[row] = cached[(user, key)] if vector is None else vector
+        parts.append(TurnChunks(more, np.stack([cached[(user, k)] for k in more])) if more else None)
+    return matrix, parts, len(texts)
 
 
 def _previous_texts(store: Store, turns: Sequence[NewTurn]) -> dict[str, str]:

@@ -31,7 +31,7 @@ import numpy as np
 from engram.errors import EmbedderMismatchError, EngramError, StoreError, StoreReadOnlyError
 from engram.model import NewTurn, SearchFilters, Turn
 from engram.model.timeutil import to_micros
-from engram.store.base import TurnNotes, UserScope
+from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
 from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, TermCounts
@@ -179,7 +179,15 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         keys: Sequence[bytes],
         recorded_at: datetime,
         notes: Sequence[TurnNotes] | None = None,
+        chunks: Sequence[TurnChunks | None] | None = None,
     ) -> list[tuple[Turn, bool]]:
+        """See :meth:`engram.store.base.Store.insert_turns`.
+
+        ``chunks`` (the window vectors of a document-length turn) are not stored by this backend
+        yet: a long turn is found by its own vector (its opening) and by full text over all of
+        it (docs/postgres.md, "Limits").
+        """
+        del chunks
         if self._model is None:
             raise StoreError("bind_embedder must be called before turns are inserted")
         if len({turn.scope.tenant for turn in turns}) > 1:

@@ -231,6 +231,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX turns_user_seq ON turns(tenant, user_id);
         """,
     ),
+    (
+        "0005_turn_chunks",
+        # A long turn's chunk vectors: one per window of its text after the first (the turn's
+        # own vector embeds its start). Deleted with the turn by a trigger (every path that
+        # deletes turns, forget's secure delete included); a turn's scope is the turn's row.
+        """
+        CREATE TABLE turn_chunks (
+            seq        INTEGER NOT NULL,  -- the turn's seq
+            part       INTEGER NOT NULL,  -- 1, 2, ... in text order
+            embed_key  BLOB NOT NULL,
+            embedding  BLOB NOT NULL,
+            PRIMARY KEY (seq, part)
+        ) WITHOUT ROWID;
+        CREATE INDEX turn_chunks_embed_key ON turn_chunks(embed_key);
+        CREATE TRIGGER turn_chunks_delete AFTER DELETE ON turns BEGIN
+            DELETE FROM turn_chunks WHERE seq = old.seq;
+        END;
+        """,
+    ),
 ]
 
 

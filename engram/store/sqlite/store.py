@@ -30,7 +30,7 @@ import numpy as np
 from engram.errors import EmbedderMismatchError, StoreError
 from engram.model import NewTurn, SearchFilters, Turn
 from engram.model.timeutil import to_micros
-from engram.store.base import TurnNotes, UserScope
+from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
 from engram.store.sqlite.fulltext import FullTextMixin
@@ -146,6 +146,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         keys: Sequence[bytes],
         recorded_at: datetime,
         notes: Sequence[TurnNotes] | None = None,
+        chunks: Sequence[TurnChunks | None] | None = None,
     ) -> list[tuple[Turn, bool]]:
         if self._model is None:
             raise StoreError("bind_embedder must be called before turns are inserted")
@@ -176,27 +177,29 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         tenants = {turn.scope.tenant for turn in turns}
         if len(tenants) > 1:
             raise StoreError("one insert_turns call writes to one tenant")
-        inserted: list[str] = []
+        inserted: dict[str, int] = {}  # the turns this call writes, to their seqs
         actual: list[str] = []  # the id each input turn is stored under
         with self._lock:
             self._sync_caches()
             with self.atomic():
                 for row in rows:
-                    if self._insert_row(row):
-                        inserted.append(row[0])
+                    if seq := self._insert_row(row):
+                        inserted[row[0]] = seq
                     elif self._owner(row[0]) != (row[1], row[2]):
                         # The id is taken by another tenant or user (an imported file can carry
                         # any id): store under an id derived for this owner, and reveal nothing.
                         row = (_rederived_id(row[0], row[1], row[2]), *row[1:])
-                        if self._insert_row(row):
-                            inserted.append(row[0])
+                        if seq := self._insert_row(row):
+                            inserted[row[0]] = seq
                         elif self._owner(row[0]) != (row[1], row[2]):
                             raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
                     actual.append(row[0])
+                parts = {turn_id: part for turn_id, part in zip(actual, chunks or [], strict=False) if part}
+                self._insert_chunk_rows(inserted, parts)
             self._data_version = self._read_data_version()
             owners = {(row[1], row[2]) for row in rows}
             stored = {turn.id: turn for owner in owners for turn in self._fetch_by_ids(*owner, actual)}
-            self._append_vectors(stored, inserted, dict(zip(actual, vectors, strict=True)))
+            self._append_vectors(stored, list(inserted), dict(zip(actual, vectors, strict=True)), parts)
             for turn_id in inserted:
                 key = (stored[turn_id].scope.tenant, stored[turn_id].scope.user_id)
                 if key in self._turn_counts:
@@ -207,14 +210,15 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         new = set(inserted)
         return [(stored[turn_id], turn_id in new) for turn_id in actual]
 
-    def _insert_row(self, row: tuple[Any, ...]) -> bool:
+    def _insert_row(self, row: tuple[Any, ...]) -> int | None:
+        """The new turn's seq, or None when its id is already stored."""
         cursor = self._conn.execute(
             "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
             "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
             "embed_key, embedding, keys, importance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             row,
         )
-        return cursor.rowcount == 1
+        return cursor.lastrowid if cursor.rowcount == 1 else None
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -253,6 +257,8 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                     (scope.tenant, scope.user_id, *chunk),
                 ):
                     out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+            missing = [key for key in keys if key not in out]
+            out.update(self._cached_chunk_vectors(scope, missing) if missing else {})
         return out
 
     def list_turns(

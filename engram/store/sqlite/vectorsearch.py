@@ -19,7 +19,7 @@ import numpy as np
 
 from engram.model import SearchFilters, Turn
 from engram.model.timeutil import to_micros
-from engram.store.base import Candidate, Match, UserScope
+from engram.store.base import Candidate, Match, TurnChunks, UserScope
 from engram.store.sqlite.sql import (
     MATCH_COLUMNS,
     TURN_COLUMNS,
@@ -115,23 +115,13 @@ class VectorSearchMixin:
             return self._scope_vectors(tenant, user_id).build_index(wait=wait)
 
     def vector_scores(self, scope: UserScope, turns: Sequence[Turn], vector: np.ndarray) -> dict[str, float]:
-        """Cosine of ``vector`` to each turn's vector; archived turns are left out."""
+        """Cosine of ``vector`` to each turn's vector (a long turn's best chunk when better);
+        archived turns are left out."""
         with self._lock:
             self._sync_caches()
             index = self._scope_vectors(scope.tenant, scope.user_id)
-            seqs = np.array([t.seq for t in turns], dtype=np.int64)
-            rows = np.searchsorted(index.seqs, seqs)
-            rows = np.minimum(rows, max(len(index) - 1, 0))
-            out: dict[str, float] = {}
-            if len(index) == 0:
-                return out
-            found = (index.seqs[rows] == seqs) & index.active[rows]
-            scores = index.matrix[rows[found]] @ vector.astype(np.float32)
-            for turn, score in zip(
-                [t for t, ok in zip(turns, found, strict=True) if ok], scores, strict=True
-            ):
-                out[turn.id] = float(score)
-        return out
+            best = index.best_scores(np.array([t.seq for t in turns], dtype=np.int64), vector)
+        return {turn.id: best[turn.seq] for turn in turns if turn.seq in best}
 
     def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
         key = (tenant, user_id)
@@ -149,23 +139,26 @@ class VectorSearchMixin:
             ]
             index.reserve(len(seqs))
             for chunk in chunks(seqs):
+                marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
                     "SELECT seq, ts, embedding, archived_at IS NULL FROM turns WHERE tenant=? AND user_id=? "
-                    f"AND seq IN ({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY seq",
+                    f"AND seq IN ({marks}) AND embedding IS NOT NULL ORDER BY seq",
                     (*key, *chunk),
                 ).fetchall()
                 if rows:
-                    index.append(
-                        np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-                        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-                        np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim),
-                        np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows)),
-                    )
+                    parts = self._conn.execute(
+                        f"SELECT seq, embedding FROM turn_chunks WHERE seq IN ({marks}) ORDER BY seq, part", chunk
+                    ).fetchall()
+                    index.append(*_with_chunk_rows(rows, parts, dim))
             self._vectors[key] = index
         return index
 
     def _append_vectors(
-        self, stored: dict[str, Turn], inserted: list[str], vectors: dict[str, np.ndarray]
+        self,
+        stored: dict[str, Turn],
+        inserted: list[str],
+        vectors: dict[str, np.ndarray],
+        parts: dict[str, TurnChunks],
     ) -> None:
         by_scope: dict[tuple[str, str], list[Turn]] = {}
         for turn_id in inserted:
@@ -175,12 +168,38 @@ class VectorSearchMixin:
             index = self._vectors.get(key)
             if index is None:
                 continue  # built from the file on first search
+            counts = [1 + (len(parts[t.id].keys) if t.id in parts else 0) for t in turns]
             index.append(
-                np.array([t.seq for t in turns], dtype=np.int64),
-                np.array([to_micros(t.timestamp) for t in turns], dtype=np.int64),
-                np.stack([vectors[t.id] for t in turns]),
+                np.repeat(np.array([t.seq for t in turns], dtype=np.int64), counts),
+                np.repeat(np.array([to_micros(t.timestamp) for t in turns], dtype=np.int64), counts),
+                np.concatenate(
+                    [np.vstack([vectors[t.id], *([parts[t.id].vectors] if t.id in parts else [])]) for t in turns]
+                ),
             )
 
+    def _insert_chunk_rows(self, seq_of: dict[str, int], parts: dict[str, TurnChunks]) -> None:
+        """Store the chunk vectors of the turns just inserted (their ids to their seqs)."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO turn_chunks(seq, part, embed_key, embedding) VALUES (?,?,?,?)",
+            [
+                (seq_of[turn_id], number, key, np.ascontiguousarray(vector, dtype=np.float32).tobytes())
+                for turn_id, found in parts.items()
+                if turn_id in seq_of
+                for number, (key, vector) in enumerate(zip(found.keys, found.vectors, strict=True), start=1)
+            ],
+        )
+
+    def _cached_chunk_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The chunk vectors this user stored for these window keys (another user's never answer)."""
+        out: dict[bytes, np.ndarray] = {}
+        for chunk in chunks(list(dict.fromkeys(keys))):
+            for key, blob in self._conn.execute(
+                "SELECT c.embed_key, c.embedding FROM turn_chunks c JOIN turns t ON t.seq = c.seq "
+                f"WHERE c.embed_key IN ({','.join('?' * len(chunk))}) AND +t.tenant=? AND +t.user_id=?",
+                (*chunk, scope.tenant, scope.user_id),
+            ):
+                out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+        return out
 
     def _rows_by_seq(self, scope: UserScope, seqs: Sequence[int], columns: str) -> dict[int, tuple[Any, ...]]:
         """Rows of ``columns`` (seq first) of the user's turns with these seqs, by seq."""
@@ -193,3 +212,28 @@ class VectorSearchMixin:
             ):
                 out[row[0]] = row
         return out
+
+
+def _with_chunk_rows(
+    rows: Sequence[tuple[Any, ...]], parts: Sequence[tuple[Any, ...]], dim: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index rows (seqs, timestamps, vectors, active) of turn ``rows`` (seq, ts, embedding,
+    active; by seq) each followed by its chunk rows of ``parts`` (seq, embedding; in order)."""
+    seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    timestamps = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+    active = np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=len(rows))
+    known = set(seqs.tolist())
+    parts = [p for p in parts if p[0] in known]
+    if not parts:
+        return seqs, timestamps, vectors, active
+    part_seqs = np.fromiter((p[0] for p in parts), dtype=np.int64, count=len(parts))
+    owner = np.searchsorted(seqs, part_seqs)
+    order = np.argsort(np.concatenate([seqs, part_seqs]), kind="stable")  # a turn, then its chunks
+    part_vectors = np.frombuffer(b"".join(p[1] for p in parts), dtype=np.float32).reshape(len(parts), dim)
+    return (
+        np.concatenate([seqs, part_seqs])[order],
+        np.concatenate([timestamps, timestamps[owner]])[order],
+        np.concatenate([vectors, part_vectors])[order],
+        np.concatenate([active, active[owner]])[order],
+    )
