@@ -81,6 +81,18 @@ def test_a_1_mib_message_round_trips_and_its_last_part_is_found_then_forgotten(t
     memory.close()
 
 
+def test_a_long_message_is_kept_whole_and_found_by_its_words_on_every_backend(memory: Memory) -> None:
+    # 64 KiB: chunked on SQLite; PostgreSQL keeps the turn's own vector only (docs/postgres.md)
+    text = document(64 * 1024)
+    (turn,) = memory.add(text, user_id="u", session_id="s").turns
+    other_turns(memory)
+    assert memory.get(turn.id, user_id="u").content == text
+    assert memory.search("zanzibar quokka", user_id="u", k=3, config="bm25").hits[0].turn.id == turn.id
+    assert "zanzibar quokka" in memory.context("What is the vault's launch code?", user_id="u", budget_tokens=400).text
+    memory.forget(user_id="u", ids=[turn.id])
+    assert turn.id not in [hit.turn.id for hit in memory.search("zanzibar quokka", user_id="u", k=5).hits]
+
+
 def test_over_the_limit_is_refused_and_writes_nothing(memory: Memory) -> None:
     memory.add("kept", user_id="u", session_id="s")
     with pytest.raises(ValidationError, match=r"1,048,577 bytes; the limit is 1,048,576 bytes \(1 MiB\)"):
