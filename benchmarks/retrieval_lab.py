@@ -3,7 +3,8 @@
 A change to retrieval counts only when it helps on every development set (issue 11), so this
 lab asks every question of LoCoMo, the LongMemEval dev split and BEAM 500K under each variant
 and prints the headline metrics side by side, with LoCoMo as a two-fold split (conversations
-1-5 and 6-10) so that a gain tuned on one half shows whether it holds on the other.
+1-5 and 6-10, as ``engram bench locomo`` reports them) so that a gain tuned on one half shows
+whether it holds on the other.
 
     # once per data set: ingest each conversation as `engram bench` does, into its own store
     PYTHONPATH=. .venv/bin/python benchmarks/retrieval_lab.py build --bench locomo --work /tmp/lab
@@ -37,7 +38,7 @@ from retrieval_variants import parse_variants  # benchmarks/ is on the path when
 from engram import Memory, SQLiteStore
 from engram.bench.embcache import DiskCachedEmbedder
 from engram.bench.haystacks import load_dataset, prepare, reference_time
-from engram.bench.scoring import recall_all_at_k
+from engram.bench.scoring import fold_of, recall_all_at_k
 from engram.bench.systems import BENCH_USER, CONTEXT_CANDIDATES, MemoCounter
 from engram.formats.dataset import Conversation, Dataset, Question
 from engram.providers.embedder import CachedEmbedder
@@ -104,6 +105,7 @@ def evaluate(work: Path, bench: str, variants: Mapping[str, dict[str, Any]], lim
     counter = MemoCounter(default_counter())
     records: list[dict[str, Any]] = []
     conversations = list(scored(dataset, bench))[:limit]
+    folds = fold_of(c.id for c in dataset.conversations) if bench == "locomo" else {}
     for number, (conversation, questions) in enumerate(conversations, 1):
         path = work / bench / f"{conversation.id}.db"
         if not path.exists():
@@ -130,7 +132,7 @@ def evaluate(work: Path, bench: str, variants: Mapping[str, dict[str, Any]], lim
                     "bench": bench,
                     "variant": name,
                     "conversation": conversation.id,
-                    "fold": _fold(bench, dataset, conversation.id),
+                    "fold": folds.get(conversation.id, ""),
                     "question": question.id,
                     "category": question.category,
                     f"recall_all@{K}": recall_all_at_k(ranked, gold, K),
@@ -153,14 +155,6 @@ def evaluate(work: Path, bench: str, variants: Mapping[str, dict[str, Any]], lim
         print(f"{bench} {number}/{len(conversations)}", file=sys.stderr, end="\r")
     print(file=sys.stderr)
     return records
-
-
-def _fold(bench: str, dataset: Dataset, conversation_id: str) -> str:
-    """LoCoMo's two folds: conversations 1-5 (``A``) and 6-10 (``B``); one fold elsewhere."""
-    if bench != "locomo":
-        return ""
-    order = [c.id for c in dataset.conversations]
-    return "A" if order.index(conversation_id) < len(order) / 2 else "B"
 
 
 def table(records: list[dict[str, Any]], by_category: bool = False) -> str:

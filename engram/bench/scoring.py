@@ -202,19 +202,27 @@ def summarize_system(
     return result
 
 
-def two_folds(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """The records split by conversation into two halves, in natural id order (``conv-26`` …
-    ``conv-50``: locomo10.json's own order), named by the conversations' numbers (``1-5``)."""
-    ids = sorted({str(r.get("conversation_id")) for r in records}, key=_natural)
+def fold_of(conversation_ids: Iterable[str]) -> dict[str, str]:
+    """Each conversation's fold: the first or second half in natural id order (``conv-26`` …
+    ``conv-50``: locomo10.json's own order), named by the conversations' numbers (``1-5``).
+    Empty with fewer than two conversations."""
+    ids = sorted(set(conversation_ids), key=_natural)
     if len(ids) < 2:
         return {}
     half = (len(ids) + 1) // 2
-    folds = {"first": ids[:half], "second": ids[half:]}
-    names = {"first": f"conversations 1-{half}", "second": f"conversations {half + 1}-{len(ids)}"}
-    return {
-        names[fold]: [r for r in records if str(r.get("conversation_id")) in set(members)]
-        for fold, members in folds.items()
-    }
+    first, second = f"conversations 1-{half}", f"conversations {half + 1}-{len(ids)}"
+    return {conversation: first if index < half else second for index, conversation in enumerate(ids)}
+
+
+def two_folds(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The records split by conversation into the two folds of :func:`fold_of`, first fold first."""
+    fold = fold_of(str(r.get("conversation_id")) for r in records)
+    if not fold:
+        return {}
+    split: dict[str, list[Mapping[str, Any]]] = {name: [] for name in dict.fromkeys(fold.values())}
+    for record in records:
+        split[fold[str(record.get("conversation_id"))]].append(record)
+    return split
 
 
 def _natural(text: str) -> tuple[Any, ...]:
