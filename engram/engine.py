@@ -320,6 +320,10 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, World
 def _recipe(value: str | RetrievalConfig) -> RetrievalConfig:
     if isinstance(value, RetrievalConfig):
         return value
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"config must be a recipe name ({', '.join(RECIPES)}) or a RetrievalConfig, not {type(value).__name__}"
+        )
     if value not in RECIPES:
         raise ValidationError(f"unknown retrieval recipe {value!r}; choose one of {', '.join(RECIPES)}")
     return RECIPES[value]

@@ -171,6 +171,7 @@ def test_get_list_delete(memory):
         (lambda m: m.search("x", user_id=None), "user_id"),
         (lambda m: m.search("x", user_id="u", k=0), "k must"),
         (lambda m: m.search("x", user_id="u", config="magic"), "recipe"),
+        (lambda m: m.search("x", user_id="u", config={"base": "engram"}), "recipe name"),
         (lambda m: m.context("x", user_id="u", budget_tokens=0), "budget_tokens"),
         (lambda m: m.list(user_id="u", limit=0), "limit"),
         (lambda m: m.delete([], user_id="u"), "no turn ids"),

@@ -192,7 +192,7 @@ def test_llm_extraction_can_end_a_value_and_place_a_past_span(db_path: Path):
         ("Summarise the hike", set()),
         (
             "What do you know about me?",
-            {"identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other"},
+            {"identity", "location", "work", "family", "pet", "possession", "plan", "preference", "instruction", "other"},
         ),
     ],
 )

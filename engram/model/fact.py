@@ -18,8 +18,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-#: Kinds of facts about people, for the profile's sections.
-PERSON_KINDS = ("identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other")
+#: Kinds of facts about people, for the profile's sections (``instruction``: what the user told
+#: the assistant to do from now on, :mod:`engram.write.instructions`).
+PERSON_KINDS = ("identity", "location", "work", "family", "pet", "possession", "plan", "preference", "instruction", "other")
 #: Every kind: also ``lesson`` (what an agent learned from its runs) and ``world`` (the state of
 #: things an agent observed; see :mod:`engram.agents`).
 KINDS = (*PERSON_KINDS, "lesson", "world")

@@ -16,6 +16,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("possessions", ("possession",)),
     ("preferences", ("preference",)),
     ("plans", ("plan",)),
+    ("instructions", ("instruction",)),
     ("other", ("other",)),
 )
 

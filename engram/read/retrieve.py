@@ -10,6 +10,10 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
   best match the question (H-MEM's top-down routing);
 * ``fact``: facts whose statements match, routed to the turns they came from; superseded
   facts only when the question asks about the past.
+* ``instruction``: the user's current standing instructions ("Always include cost details
+  when I ask about travel", :mod:`engram.write.instructions`), routed to the turns that gave
+  them and ranked by meaning against the question: an instruction governs requests that share
+  few words with it, so full text alone rarely finds it.
 
 Fused by weighted RRF, then priors raise the fused scores of turns that fit what the question
 says about them:
@@ -54,6 +58,7 @@ class RetrievalConfig:
         episodes: how many episodes the episode route opens.
         turns_per_episode: how many of an opened episode's turns it ranks.
         facts: how many facts the fact route follows.
+        instructions: how many standing instructions the instruction route ranks.
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
         window_boost: the same for turns inside the question's time window.
@@ -75,6 +80,7 @@ class RetrievalConfig:
     episodes: int = 8
     turns_per_episode: int = 3
     facts: int = 10
+    instructions: int = 5
     role_boost: float = 0.0
     name_boost: float = 0.0
     window_boost: float = 0.0
@@ -88,7 +94,7 @@ class RetrievalConfig:
 #: chit-chat, where question and evidence share words, and wrong on long user-assistant
 #: chats (BEAM), where they often do not; measured on all three development sets with
 #: benchmarks/retrieval_lab.py (benchmarks/RESULTS.md).
-ENGRAM_WEIGHTS = (("bm25", 1.5), ("vector", 1.5), ("time", 0.5), ("fact", 0.3))
+ENGRAM_WEIGHTS = (("bm25", 1.5), ("vector", 1.5), ("time", 0.5), ("fact", 0.3), ("instruction", 0.75))
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
 #: both rank middling; the priors favour whom and when the question is about. Each ranking
@@ -104,7 +110,7 @@ CONFIDENCE_RANGE = (0.5, 2.0)
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "fact"),
+        retrievers=("bm25", "vector", "time", "fact", "instruction"),
         weights=ENGRAM_WEIGHTS,
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -114,7 +120,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         vector_confidence=ENGRAM_VECTOR_CONFIDENCE,
     ),
     "engram-episodes": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "episode", "fact"),
+        retrievers=("bm25", "vector", "time", "episode", "fact", "instruction"),
         weights=(*ENGRAM_WEIGHTS, ("episode", 0.3)),
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -223,6 +229,10 @@ def retrieve(
         )
     if "fact" in use:
         result.facts, rankings["fact"] = _fact_route(store, scope, analysis, filters=filters, until=until, config=config)
+    if query_vector is not None and "instruction" in use:
+        rankings["instruction"] = _instruction_route(
+            store, scope, query_vector, filters=filters, until=until, config=config
+        )
     ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
     result.hits = with_turns(store, scope, ranked[:k])
     result.rest = with_turns(store, scope, ranked[k:]) if explain else []
@@ -365,6 +375,34 @@ def _fact_route(
         if fact.source_turn_ids and fact.source_turn_ids[0] in turns
     ]
     return facts, ranking
+
+
+#: Most standing instructions the instruction route reads (the latest given).
+MAX_INSTRUCTIONS = 500
+
+
+def _instruction_route(
+    store: Store,
+    scope: UserScope,
+    query_vector: np.ndarray,
+    *,
+    filters: SearchFilters,
+    until: datetime,
+    config: RetrievalConfig,
+) -> list[Match]:
+    given = [
+        fact.source_turn_ids[0]
+        for fact in store.list_facts(scope, kinds=("instruction",))
+        if fact.source_turn_ids and fact.valid_from <= until
+    ][-MAX_INSTRUCTIONS:]
+    turns = store.get_turns(scope, given, filters=filters, until=until) if given else []
+    if not turns:
+        return []
+    turns.sort(key=lambda t: (t.timestamp, t.seq))  # float32 scores of a batch depend on its order
+    scores = store.vector_scores(scope, turns, query_vector)
+    ranking = [Match.of(turn, scores[turn.id]) for turn in turns if turn.id in scores]
+    ranking.sort(key=lambda match: -match.score)
+    return ranking[: config.instructions]
 
 
 #: The share of its hit's score a pulled-in neighbour is ranked at.

@@ -21,7 +21,8 @@ from engram.write.consolidate import ConsolidationReport
 
 #: A fact kind, as ``GET /v1/facts?kind=`` accepts it (the library's ``KINDS``; a test keeps them equal).
 Kind = Literal[
-    "identity", "location", "work", "family", "pet", "possession", "plan", "preference", "other", "lesson", "world"
+    "identity", "location", "work", "family", "pet", "possession", "plan", "preference", "instruction", "other",
+    "lesson", "world",
 ]
 PinAction = Literal["pin", "unpin", "restore"]
 

@@ -359,10 +359,11 @@ class Store(Protocol):
         *,
         ids: Sequence[str] | None = None,
         slots: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         include_history: bool = False,
         include_archived: bool = False,
     ) -> list[FactVersion]:
-        """Fact versions of a user."""
+        """Fact versions of a user (only of ``kinds`` when given)."""
 
     def fact_text_search(self, scope: UserScope, terms: Sequence[str], *, limit: int) -> list[tuple[FactVersion, float]]:
         """BM25 over fact statements."""

@@ -42,7 +42,8 @@ def date_keys(text: str, turn: NewTurn) -> list[str]:
 
 def annotate(turn: NewTurn, facts: Sequence[FactCandidate], previous: str | None) -> TurnNotes:
     """The notes of one turn, given the facts extracted from it and the text of the turn before."""
-    parts: list[str] = [fact.statement for fact in facts]
+    # An instruction's statement repeats its own sentence: as a key it would only count its words twice.
+    parts: list[str] = [fact.statement for fact in facts if fact.kind != "instruction"]
     parts += date_keys(turn.content, turn)
     if previous:
         parts += keyphrases(previous, top=CONTEXT_PHRASES)

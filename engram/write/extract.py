@@ -20,6 +20,7 @@ from engram.write import patterns as p
 from engram.write.builders import Context, Found
 from engram.write.change_rules import CHANGE_RULES
 from engram.write.hedges import conditional, is_pasted
+from engram.write.instructions import instruction_facts_of
 from engram.write.life_rules import LIFE_RULES
 from engram.write.rules import RULES, Rule
 
@@ -325,7 +326,28 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
                     key = (found.attribute, found.value.lower())
                     if key not in facts or (ends and not facts[key].ends):
                         facts[key] = candidate  # "my dog Rex passed away": the end, not the dog
-    return _named_pets_only(list(facts.values()))
+    stated = _named_pets_only(list(facts.values()))
+    if role == "user":
+        stated += _instructions(text, subject, display)
+    return stated
+
+
+def _instructions(text: str, subject: str, display: str) -> list[FactCandidate]:
+    """The user's standing instructions in ``text`` (:mod:`engram.write.instructions`)."""
+    return [
+        FactCandidate(
+            subject=subject,
+            attribute=attribute,
+            value=sentence,
+            statement=f"{display}'s standing instruction: {sentence}",
+            kind="instruction",
+            multi=True,
+            valid_from=None,
+            confidence=0.9,
+            evidence=sentence,
+        )
+        for attribute, sentence in instruction_facts_of(text)
+    ]
 
 
 def _named_pets_only(facts: list[FactCandidate]) -> list[FactCandidate]:

@@ -250,6 +250,7 @@ class LifecycleMixin:
         *,
         ids: Sequence[str] | None = None,
         slots: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         include_history: bool = False,
         include_archived: bool = False,
     ) -> list[FactVersion]:
@@ -261,6 +262,9 @@ class LifecycleMixin:
         if slots is not None:
             sql += " AND slot = ANY(%s)"
             params.append(list(slots))
+        if kinds is not None:
+            sql += " AND kind = ANY(%s)"
+            params.append(list(kinds))
         if not include_history:
             sql += " AND superseded_by IS NULL"
         if not include_archived:

@@ -307,6 +307,7 @@ class LifecycleMixin:
         *,
         ids: Sequence[str] | None = None,
         slots: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         include_history: bool = False,
         include_archived: bool = False,
     ) -> list[FactVersion]:
@@ -319,6 +320,9 @@ class LifecycleMixin:
         if slots is not None:
             sql += f" AND slot IN ({_marks(slots)})"
             params.extend(slots)
+        if kinds is not None:
+            sql += f" AND kind IN ({_marks(kinds)})"
+            params.extend(kinds)
         if not include_history:
             sql += " AND superseded_by IS NULL"
         if not include_archived:

@@ -250,6 +250,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0006_facts_by_kind",
+        # A user's current facts of one kind (every search reads the standing instructions).
+        """
+        CREATE INDEX facts_kind ON facts(tenant, user_id, kind);
+        """,
+    ),
 ]
 
 
