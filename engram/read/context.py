@@ -37,7 +37,8 @@ from engram.read.assemble import CountTokens, assemble_context
 from engram.read.excerpt import excerpt
 from engram.read.fact_guard import contradictions, kinds_asked
 from engram.read.query import query_terms
-from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, relevant_fact, with_turns
+from engram.read.retrieve import RetrievalConfig, Retrieved, expand_neighbours, with_turns
+from engram.read.routes import relevant_fact
 from engram.read.search import find
 from engram.store.base import Store, UserScope
 

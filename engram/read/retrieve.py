@@ -15,6 +15,8 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
   them and ranked by meaning against the question: an instruction governs requests that share
   few words with it, so full text alone rarely finds it.
 
+The episode, fact and instruction routes live in :mod:`engram.read.routes`.
+
 Fused by weighted RRF, then priors raise the fused scores of turns that fit what the question
 says about them:
 
@@ -42,7 +44,8 @@ from engram.model import Hit, SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
-from engram.read.fuse import Fused, Fusion, fuse, reciprocal_rank_fusion
+from engram.read.fuse import Fused, Fusion, fuse
+from engram.read.routes import episode_route, fact_route, instruction_route
 from engram.store.base import Match, Store, UserScope
 
 
@@ -151,18 +154,6 @@ class Retrieved:
     tail: list[Ranked] = field(default_factory=list)
 
 
-def relevant_fact(fact: FactVersion, at: datetime, *, about_past: bool) -> bool:
-    """Whether a fact version may be shown for a question asked at ``at``.
-
-    Versions that start after ``at`` never are; versions that ended before ``at`` only when
-    the question is about the past; otherwise what was true at ``at`` (in valid time: a
-    version replaced by a later statement was still true before that statement's date).
-    """
-    if fact.valid_from > at or (fact.valid_to is not None and fact.valid_to <= fact.valid_from):
-        return False  # from the future, or a merged duplicate (an empty span)
-    return about_past or fact.true_at(at)
-
-
 @dataclass(frozen=True, slots=True)
 class Ranked:
     """A fused candidate before its turn is read: what the priors and the cut need of it.
@@ -224,13 +215,13 @@ def retrieve(
             narrowed = replace(filters, since=since, until=end)
             rankings["time"] = store.vector_matches(scope, query_vector, filters=narrowed, until=until, limit=pool)
     if query_vector is not None and "episode" in use:
-        result.episodes, rankings["episode"] = _episode_route(
+        result.episodes, rankings["episode"] = episode_route(
             store, scope, analysis, query_vector, filters=filters, until=until, config=config
         )
     if "fact" in use:
-        result.facts, rankings["fact"] = _fact_route(store, scope, analysis, filters=filters, until=until, config=config)
+        result.facts, rankings["fact"] = fact_route(store, scope, analysis, filters=filters, until=until, config=config)
     if query_vector is not None and "instruction" in use:
-        rankings["instruction"] = _instruction_route(
+        rankings["instruction"] = instruction_route(
             store, scope, query_vector, filters=filters, until=until, config=config
         )
     ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
@@ -321,88 +312,6 @@ def _raised(hit: H, factor: float, priors: dict[str, float]) -> H:
     if isinstance(hit, Ranked):
         return Ranked(hit.turn, hit.score * factor, hit.fused, {**hit.priors, **priors}, hit.fusion)
     return Hit(hit.turn, hit.score * factor, {**hit.signals, **priors})
-
-
-def _episode_route(
-    store: Store,
-    scope: UserScope,
-    analysis: QueryAnalysis,
-    query_vector: np.ndarray,
-    *,
-    filters: SearchFilters,
-    until: datetime,
-    config: RetrievalConfig,
-) -> tuple[list[tuple[Episode, float]], list[Match]]:
-    by_text = store.episode_text_search(scope, analysis.terms, until=until, limit=config.episodes * 2)
-    by_vector = store.episode_vector_search(scope, query_vector, until=until, limit=config.episodes * 2)
-    episodes = {e.id: e for e, _ in [*by_text, *by_vector]}
-    fused = reciprocal_rank_fusion(
-        {"text": [(e.id, s) for e, s in by_text], "vector": [(e.id, s) for e, s in by_vector]}, k=config.rrf_k
-    )[: config.episodes]
-    chosen = [(episodes[str(item.key)], item.score) for item in fused]
-    wanted = [turn_id for episode, _ in chosen for turn_id in episode.turn_ids]
-    found = store.get_turns(scope, wanted, filters=filters, until=until) if wanted else []
-    turns = {t.id: t for t in sorted(found, key=lambda t: (t.timestamp, t.seq))}
-    # In time order: the float32 scores of a batch depend (in their last bits) on its order.
-    scores = store.vector_scores(scope, list(turns.values()), query_vector)
-    ranking: list[Match] = []
-    for episode, _ in chosen:
-        inside = [Match.of(turns[tid], scores[tid]) for tid in episode.turn_ids if tid in scores]
-        inside.sort(key=lambda match: -match.score)
-        ranking += inside[: config.turns_per_episode]
-    return chosen, ranking
-
-
-def _fact_route(
-    store: Store,
-    scope: UserScope,
-    analysis: QueryAnalysis,
-    *,
-    filters: SearchFilters,
-    until: datetime,
-    config: RetrievalConfig,
-) -> tuple[list[tuple[FactVersion, float]], list[Match]]:
-    # Facts are about people: a match on a person's name alone says nothing about the question.
-    terms = [term for term in analysis.terms if term not in analysis.names]
-    found = store.fact_text_search(scope, terms, limit=config.facts * 3)
-    facts = [(fact, score) for fact, score in found if relevant_fact(fact, until, about_past=analysis.about_past)]
-    facts = facts[: config.facts]
-    wanted = [fact.source_turn_ids[0] for fact, _ in facts if fact.source_turn_ids]
-    turns = {t.id: t for t in store.get_turns(scope, wanted, filters=filters, until=until)} if wanted else {}
-    ranking = [
-        Match.of(turns[fact.source_turn_ids[0]], score)
-        for fact, score in facts
-        if fact.source_turn_ids and fact.source_turn_ids[0] in turns
-    ]
-    return facts, ranking
-
-
-#: Most standing instructions the instruction route reads (the latest given).
-MAX_INSTRUCTIONS = 500
-
-
-def _instruction_route(
-    store: Store,
-    scope: UserScope,
-    query_vector: np.ndarray,
-    *,
-    filters: SearchFilters,
-    until: datetime,
-    config: RetrievalConfig,
-) -> list[Match]:
-    given = [
-        fact.source_turn_ids[0]
-        for fact in store.list_facts(scope, kinds=("instruction",))
-        if fact.source_turn_ids and fact.valid_from <= until
-    ][-MAX_INSTRUCTIONS:]
-    turns = store.get_turns(scope, given, filters=filters, until=until) if given else []
-    if not turns:
-        return []
-    turns.sort(key=lambda t: (t.timestamp, t.seq))  # float32 scores of a batch depend on its order
-    scores = store.vector_scores(scope, turns, query_vector)
-    ranking = [Match.of(turn, scores[turn.id]) for turn in turns if turn.id in scores]
-    ranking.sort(key=lambda match: -match.score)
-    return ranking[: config.instructions]
 
 
 #: The share of its hit's score a pulled-in neighbour is ranked at.
