@@ -162,3 +162,14 @@ def test_the_inspector_shows_a_runs_timeline(amem: AsyncMemory):
         assert opened < failed < worked < closed
         assert 'badge no">failed' in page and "0.5" in page
         assert client.get("/run", params={"user_id": "u", "run_id": "nope"}).status_code == 404
+
+
+def test_agent_json_writes_times_as_every_other_json_does():
+    from datetime import datetime, timedelta, timezone
+
+    from engram.agents.serialize import step_json
+    from engram.model.run import Step
+
+    lisbon_summer = timezone(timedelta(hours=1))
+    step = Step(0, "message", "user", "Fix the build", "t_1", datetime(2024, 6, 1, 10, 0, tzinfo=lisbon_summer))
+    assert step_json(step)["timestamp"] == "2024-06-01T09:00:00.000000+00:00"

@@ -7,11 +7,13 @@ from typing import Any
 
 from engram.model.fact import FactVersion
 from engram.model.run import Experience, RankedRun, RunContext, RunRecord, Step, Subgoal
+from engram.model.timeutil import iso
 from engram.model.world import ObservationResult, Sighting, Whereabouts
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+    """The same form as every other JSON of Engram's (:func:`~engram.model.timeutil.iso`)."""
+    return iso(moment) if moment is not None else None
 
 
 def step_json(step: Step) -> dict[str, Any]:
