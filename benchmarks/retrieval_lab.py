@@ -39,7 +39,7 @@ from engram import Memory, SQLiteStore
 from engram.bench.embcache import DiskCachedEmbedder
 from engram.bench.haystacks import load_dataset, prepare, reference_time
 from engram.bench.scoring import fold_of, recall_all_at_k
-from engram.bench.systems import BENCH_USER, CONTEXT_CANDIDATES, MemoCounter
+from engram.bench.systems import BENCH_USER, CONTEXT_CANDIDATES, MemoCounter, add_conversation
 from engram.formats.dataset import Conversation, Dataset, Question
 from engram.providers.embedder import CachedEmbedder
 from engram.providers.onnx import OnnxEmbedder
@@ -69,12 +69,7 @@ def build(work: Path, bench: str) -> None:
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         memory = Memory(store=SQLiteStore(partial), embedder=embedder)
-        to_message: dict[str, str] = {}
-        for session in conversation.sessions:
-            for start in range(0, len(session.messages), 1000):
-                batch = session.messages[start : start + 1000]
-                result = memory.add(batch, user_id=BENCH_USER, session_id=session.id, timestamp=session.timestamp)
-                to_message.update({t.id: m["id"] for m, t in zip(batch, result.turns, strict=True)})
+        to_message = add_conversation(memory, conversation)
         memory.close()
         embedder.flush()
         path.with_suffix(".ids.json").write_text(json.dumps(to_message))

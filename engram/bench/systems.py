@@ -31,12 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.errors import ValidationError
 from engram.formats.dataset import Conversation
 from engram.providers.embedder import Embedder
 from engram.providers.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from engram.engine import Memory
 
 #: The user every benchmark conversation is stored under (each has a store of its own).
 BENCH_USER = "bench"
@@ -46,6 +49,22 @@ CONTEXT_CANDIDATES = 50
 BUILTIN_SYSTEMS = ("engram", "bm25", "dense")
 #: Every system name ``--systems`` accepts.
 KNOWN_SYSTEMS = (*BUILTIN_SYSTEMS, "mem0", "engram-postgres")
+
+
+#: Most messages one ``Memory.add`` of a benchmark takes (a session may hold more).
+ADD_BATCH = 1000
+
+
+def add_conversation(memory: Memory, conversation: Conversation, *, user_id: str = BENCH_USER) -> dict[str, str]:
+    """Add every session of ``conversation`` as the benchmark's user, in batches of
+    :data:`ADD_BATCH` messages; returns each stored turn's message id, by turn id."""
+    to_message: dict[str, str] = {}
+    for session in conversation.sessions:
+        for start in range(0, len(session.messages), ADD_BATCH):
+            batch = session.messages[start : start + ADD_BATCH]
+            result = memory.add(batch, user_id=user_id, session_id=session.id, timestamp=session.timestamp)
+            to_message.update({turn.id: message["id"] for message, turn in zip(batch, result.turns, strict=True)})
+    return to_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,16 +211,9 @@ class EngramSystem:
         )
         calls, tokens = _llm_usage(self._shared.llm)
         started = time.perf_counter()
-        turns = 0
-        for session in conversation.sessions:
-            for start in range(0, len(session.messages), 1000):
-                batch = session.messages[start : start + 1000]
-                result = self._memory.add(
-                    batch, user_id=BENCH_USER, session_id=session.id, timestamp=session.timestamp
-                )
-                for message, turn in zip(batch, result.turns, strict=True):
-                    self._to_message[turn.id] = message["id"]
-                turns += len(batch)
+        added = add_conversation(self._memory, conversation)
+        self._to_message.update(added)
+        turns = sum(len(session.messages) for session in conversation.sessions)
         seconds = time.perf_counter() - started
         size = self._memory.stats().store_bytes
         calls_after, tokens_after = _llm_usage(self._shared.llm)
