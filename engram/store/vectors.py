@@ -18,12 +18,18 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
 HNSW_THRESHOLD = 20_000
+#: The default memory budget of the loaded vector indexes of one store, in MiB.
+VECTOR_CACHE_MB = 1024
+
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 class ScopeVectors:
@@ -55,6 +61,14 @@ class ScopeVectors:
     def matrix(self) -> np.ndarray:
         """The stored vectors, one row per turn."""
         return self._matrix[: self._size]
+
+    @property
+    def nbytes(self) -> int:
+        """The memory this index holds: its vector buffer, its row arrays and its HNSW graph."""
+        size = self._matrix.nbytes + self.seqs.nbytes + self.timestamps.nbytes + self.active.nbytes
+        size += self._starts.nbytes
+        graph = self._hnsw if self._hnsw is not None else (self._built[0] if self._built is not None else None)
+        return size + (int(graph.memory_usage) if graph is not None else 0)
 
     def reserve(self, rows: int) -> None:
         """Make room for ``rows`` rows in all, so that appending up to them copies nothing."""
@@ -221,6 +235,48 @@ class ScopeVectors:
 
         self._builder = threading.Thread(target=build, name="engram-hnsw-build", daemon=True)
         self._builder.start()
+
+
+class VectorCache(OrderedDict[_Key, ScopeVectors], Generic[_Key]):
+    """Loaded vector indexes by user, least recently used first, under a memory budget.
+
+    Each index is derived state (rebuilt from the store's rows when next searched), so an
+    index evicted here costs only its reload (about 1.5 s per 100k vectors, and its HNSW graph
+    rebuilt in the background). The index in use is never evicted: a single user larger than
+    the budget stays loaded alone, so the memory held is at most the larger of the budget
+    and the largest user's index.
+    """
+
+    def __init__(self, budget_bytes: int = VECTOR_CACHE_MB * 2**20) -> None:
+        super().__init__()
+        if budget_bytes < 0:
+            raise ValueError("the vector cache's budget cannot be negative")
+        self.budget_bytes = budget_bytes
+
+    def use(self, key: _Key) -> ScopeVectors | None:
+        """The index of ``key`` (now the most recently used), or None when not loaded."""
+        index = self.get(key)
+        if index is not None:
+            self.move_to_end(key)
+        return index
+
+    def __setitem__(self, key: _Key, index: ScopeVectors) -> None:
+        super().__setitem__(key, index)
+        self.move_to_end(key)
+        self.trim()
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the loaded indexes hold."""
+        return sum(index.nbytes for index in self.values())
+
+    def trim(self) -> None:
+        """Evict the least recently used indexes until the rest fit the budget (keeping the
+        most recently used one whatever its size)."""
+        total = self.nbytes
+        while len(self) > 1 and total > self.budget_bytes:
+            _, index = self.popitem(last=False)
+            total -= index.nbytes
 
 
 def _usearch_index() -> Any:

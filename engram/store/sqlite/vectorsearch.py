@@ -3,7 +3,8 @@
 A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
 lock and caches. Each user's vectors are loaded once into a :class:`~engram.store.vectors.ScopeVectors`
 (exact search, then HNSW above a size), kept up to date by the store's own inserts and dropped
-when another connection writes (``_sync_caches``). A search finds seqs in the index and reads
+when another connection writes (``_sync_caches``), and evicted least recently used first
+when the loaded users' indexes exceed the store's budget (:class:`~engram.store.vectors.VectorCache`). A search finds seqs in the index and reads
 only the columns its caller needs of those turns, always within the user's scope.
 """
 
@@ -28,7 +29,7 @@ from engram.store.sqlite.sql import (
     match_from_row,
     turn_from_row,
 )
-from engram.store.vectors import ScopeVectors
+from engram.store.vectors import ScopeVectors, VectorCache
 
 
 class VectorSearchMixin:
@@ -36,7 +37,7 @@ class VectorSearchMixin:
 
     _conn: sqlite3.Connection
     _lock: threading.RLock
-    _vectors: dict[tuple[str, str], ScopeVectors]
+    _vectors: VectorCache[tuple[str, str]]
     _model: tuple[str, int] | None
     hnsw_threshold: int
     _sync_caches: Callable[[], None]
@@ -125,8 +126,10 @@ class VectorSearchMixin:
 
     def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
         key = (tenant, user_id)
-        index = self._vectors.get(key)
-        if index is None:
+        index = self._vectors.use(key)
+        if index is not None:
+            self._vectors.trim()  # its HNSW graph, or rows appended, may have grown it
+        else:
             dim = self._model[1] if self._model else 0
             index = ScopeVectors(dim, self.hnsw_threshold)
             # By seq, in chunks into a buffer of the final size: a copy of every vector at once,
