@@ -75,7 +75,7 @@ def ranking(store: SQLiteStore, user: str) -> list[tuple[str, float]]:
 def test_a_store_evicts_users_under_a_tiny_budget_and_reloads_them(tmp_path) -> None:
     users = ["u1", "u2", "u3"]
     roomy = SQLiteStore(tmp_path / "a.db")
-    tiny = SQLiteStore(tmp_path / "b.db", vector_cache_mb=0.01)  # about one user's 60 vectors
+    tiny = SQLiteStore(tmp_path / "b.db", vector_cache_mb=0.015)  # one user's 60 vectors and labels, not two
     for store in (roomy, tiny):
         fill(store, users)
     expected = {user: ranking(roomy, user) for user in users}

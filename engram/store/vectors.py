@@ -19,7 +19,7 @@ import importlib.util
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -53,6 +53,13 @@ class ScopeVectors:
         self._built: tuple[Any, int] | None = None  # the builder's index and the rows it holds
         self._starts = np.empty(0, dtype=np.int64)  # the first row of each seq
         self._starts_size = 0  # the rows ``_starts`` was computed for
+        # What a match says of each row's turn, so that a search reads nothing back: its id,
+        # and its role and speaker as codes into ``_labels`` (a few distinct strings).
+        self._ids = np.empty(0, dtype="S1")
+        self._roles = np.empty(0, dtype=np.int32)
+        self._names = np.empty(0, dtype=np.int32)
+        self._labels: list[str | None] = []
+        self._codes: dict[str | None, int] = {}
 
     def __len__(self) -> int:
         return self._size
@@ -66,7 +73,7 @@ class ScopeVectors:
     def nbytes(self) -> int:
         """The memory this index holds: its vector buffer, its row arrays and its HNSW graph."""
         size = self._matrix.nbytes + self.seqs.nbytes + self.timestamps.nbytes + self.active.nbytes
-        size += self._starts.nbytes
+        size += self._starts.nbytes + self._ids.nbytes + self._roles.nbytes + self._names.nbytes
         graph = self._hnsw if self._hnsw is not None else (self._built[0] if self._built is not None else None)
         return size + (int(graph.memory_usage) if graph is not None else 0)
 
@@ -78,12 +85,26 @@ class ScopeVectors:
             self._matrix = grown
 
     def append(
-        self, seqs: np.ndarray, timestamps: np.ndarray, vectors: np.ndarray, active: np.ndarray | None = None
+        self,
+        seqs: np.ndarray,
+        timestamps: np.ndarray,
+        vectors: np.ndarray,
+        active: np.ndarray | None = None,
+        turns: Sequence[tuple[str, str, str | None]] | None = None,
     ) -> None:
-        """Add rows (amortised O(1) by doubling the buffer)."""
+        """Add rows (amortised O(1) by doubling the buffer).
+
+        Args:
+            turns: each row's turn as ``(id, role, name)``, for :meth:`describe`.
+        """
         count = len(seqs)
         if count == 0:
             return
+        if turns is None:
+            turns = [("", "", None)] * count
+        self._ids = np.concatenate([self._ids, np.array([turn[0].encode() for turn in turns], dtype="S")])
+        self._roles = np.concatenate([self._roles, self._encoded(turn[1] for turn in turns)])
+        self._names = np.concatenate([self._names, self._encoded(turn[2] for turn in turns)])
         needed = self._size + count
         if needed > len(self._matrix):
             self.reserve(max(needed, 2 * len(self._matrix), 256))
@@ -93,6 +114,32 @@ class ScopeVectors:
         flags = np.ones(count, dtype=bool) if active is None else np.asarray(active, dtype=bool)
         self.active = np.concatenate([self.active, flags])
         self._size = needed
+
+    def _encoded(self, labels: Iterable[str | None]) -> np.ndarray:
+        codes = self._codes
+        out = []
+        for label in labels:
+            code = codes.get(label)
+            if code is None:
+                code = codes[label] = len(self._labels)
+                self._labels.append(label)
+            out.append(code)
+        return np.array(out, dtype=np.int32)
+
+    def describe(self, seqs: Sequence[int]) -> list[tuple[str, str, str | None, int]]:
+        """``(id, role, name, timestamp)`` of the turns of ``seqs`` (all here), as appended."""
+        rows = np.searchsorted(self.seqs, np.asarray(seqs, dtype=np.int64))
+        labels = self._labels
+        return [
+            (turn_id.decode(), str(labels[role]), labels[name], ts)
+            for turn_id, role, name, ts in zip(
+                self._ids[rows].tolist(),
+                self._roles[rows].tolist(),
+                self._names[rows].tolist(),
+                self.timestamps[rows].tolist(),
+                strict=True,
+            )
+        ]
 
     def set_active(self, seqs: np.ndarray, active: bool) -> None:
         """Mark rows archived (``False``) or restored (``True``)."""
