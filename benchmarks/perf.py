@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from engram.model import Scope
 from engram.model.messages import parse_messages
 from engram.model.timeutil import now
 from engram.providers.embedder import text_key
+from engram.read.retrieve import RECIPES, RetrievalConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 
@@ -148,18 +150,46 @@ def latency(times: list[float]) -> dict:
     }
 
 
-def bench_search(mem: Memory, questions: list[str], repeats: int) -> dict:
+#: The default recipe before per-question fusion (issue 11): full text over vectors, 2 : 1.5,
+#: fixed weights. ``--recipes engram,previous`` times both side by side, question by question.
+PREVIOUS_RECIPE = replace(
+    RECIPES["engram"],
+    weights=(("bm25", 2.0), ("vector", 1.5), ("time", 0.5), ("fact", 0.3)),
+    vector_confidence=0.0,
+)
+
+
+def recipe_config(name: str) -> str | RetrievalConfig:
+    """A named recipe, or ``previous`` (:data:`PREVIOUS_RECIPE`)."""
+    return PREVIOUS_RECIPE if name == "previous" else name
+
+
+def bench_search(mem: Memory, questions: list[str], repeats: int, recipes: tuple[str, ...] = ("engram",)) -> dict:
     """Search latency with the question's embedding left out: a first, untimed pass embeds
-    every question (``Memory.search`` then finds its vector among the recent questions')."""
+    every question (``Memory.search`` then finds its vector among the recent questions').
+
+    Each recipe searches every question in turn (alternating, so that the machine's drift
+    falls on all alike); wall clock and the process's CPU time are both reported. The
+    first recipe's wall-clock figures are the top-level ones.
+    """
     for q in questions:
-        mem.search(q, user_id="bench", k=10)
-    times = []
+        for recipe in recipes:
+            mem.search(q, user_id="bench", k=10, config=recipe_config(recipe))
+    walls: dict[str, list[float]] = {recipe: [] for recipe in recipes}
+    cpus: dict[str, list[float]] = {recipe: [] for recipe in recipes}
     for _ in range(repeats):
         for q in questions:
-            started = time.perf_counter()
-            mem.search(q, user_id="bench", k=10)
-            times.append((time.perf_counter() - started) * 1000)
-    return latency(times)
+            for recipe in recipes:
+                config = recipe_config(recipe)
+                started, cpu = time.perf_counter(), time.process_time()
+                mem.search(q, user_id="bench", k=10, config=config)
+                walls[recipe].append((time.perf_counter() - started) * 1000)
+                cpus[recipe].append((time.process_time() - cpu) * 1000)
+    out = latency(walls[recipes[0]])
+    out["cpu"] = latency(cpus[recipes[0]])
+    if len(recipes) > 1:
+        out["recipes"] = {recipe: {"wall": latency(walls[recipe]), "cpu": latency(cpus[recipe])} for recipe in recipes}
+    return out
 
 
 def current_rss_mb() -> float:
@@ -170,9 +200,14 @@ def current_rss_mb() -> float:
     return 0.0
 
 
-def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+def scale_run(
+    data: Path, size: int, work: Path, queries: int, exact_up_to: int, recipes: tuple[str, ...], keep: bool
+) -> dict:
     """One store size, in a process of its own (its peak RSS is this size's): build the
-    store, open it afresh, search it exactly (up to ``exact_up_to`` turns) and with HNSW."""
+    store, open it afresh, search it exactly (up to ``exact_up_to`` turns) and with HNSW.
+
+    With ``keep`` the store is left in ``work`` (``scale-<size>.db``) and reused by the
+    next run that keeps it (no build figures then)."""
     embedder = OnnxEmbedder()
     dataset = load_locomo(data)
     base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
@@ -186,15 +221,16 @@ def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int)
         embeds.append((time.perf_counter() - started) * 1000)
     report["question_embedding"] = latency(embeds)
     path = work / f"scale-{size}.db"
-    path.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    build_store(path, size, base, base_vectors, embedder).close()
-    took = time.perf_counter() - t0
+    if not (keep and path.exists()):
+        path.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        build_store(path, size, base, base_vectors, embedder).close()
+        took = time.perf_counter() - t0
+        report["insert"] = {"seconds": round(took, 1), "turns_per_s": round(size / took, 1)}
+        report["rss_after_build_mb"] = current_rss_mb()
+        report["add_into_store"] = add_into(path, embedder, dataset.conversations[0])
     del base_vectors
-    report["insert"] = {"seconds": round(took, 1), "turns_per_s": round(size / took, 1)}
     report["store_mb"] = round(sum(p.stat().st_size for p in work.glob(f"scale-{size}.db*")) / 2**20, 1)
-    report["rss_after_build_mb"] = current_rss_mb()
-    report["add_into_store"] = add_into(path, embedder, dataset.conversations[0])
     for label, threshold in (("exact", 10**12), ("hnsw", 20_000)):
         if (label == "hnsw" and size < 20_000) or (label == "exact" and size > exact_up_to):
             continue
@@ -207,12 +243,13 @@ def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int)
             t0 = time.perf_counter()
             store.build_vector_index("default", "bench", wait=True)
             result["hnsw_build_s"] = round(time.perf_counter() - t0 + result["vectors_load_s"], 1)
-        result.update(bench_search(mem, questions, repeats=1))
+        result.update(bench_search(mem, questions, repeats=1, recipes=recipes))
         result["rss_mb"] = current_rss_mb()
         report[label] = result
         mem.close()
     report["peak_rss_mb"] = round(rss_mb(), 1)
-    path.unlink(missing_ok=True)
+    if not keep:
+        path.unlink(missing_ok=True)
     return report
 
 
@@ -241,11 +278,14 @@ def base_embeddings(embedder: OnnxEmbedder, base: list[tuple[str, str]], work: P
     return vectors
 
 
-def run_scale(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+def run_scale(
+    data: Path, size: int, work: Path, queries: int, exact_up_to: int, recipes: tuple[str, ...], keep: bool
+) -> dict:
     """:func:`scale_run` in a fresh process."""
     done = subprocess.run(
         [sys.executable, __file__, "--data", str(data), "--scale-size", str(size), "--work", str(work),
-         "--queries", str(queries), "--exact-up-to", str(exact_up_to)],
+         "--queries", str(queries), "--exact-up-to", str(exact_up_to), "--recipes", ",".join(recipes),
+         *(["--keep-stores"] if keep else [])],
         check=True,
         capture_output=True,
         text=True,
@@ -299,10 +339,18 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="where the synthetic stores are written (default: a temporary folder)")
     parser.add_argument("--skip-locomo", action="store_true", help="only the synthetic stores")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--recipes", default="engram,previous",
+                        help="recipes timed side by side at every size, the first the headline (default "
+                             "engram,previous: the default and the one before per-question fusion)")
+    parser.add_argument("--keep-stores", action="store_true",
+                        help="keep the synthetic stores in --work and reuse them in later runs")
     parser.add_argument("--store", help="also measure on PostgreSQL: a postgresql:// URL (empty database) or 'embedded'")
     parser.add_argument("--locomo-workload", action="store_true", help=argparse.SUPPRESS)  # step 1's process
     parser.add_argument("--scale-size", type=int, help=argparse.SUPPRESS)  # step 3's process, one size
     args = parser.parse_args()
+    recipes = tuple(args.recipes.split(","))
+    if args.keep_stores and args.work is None:
+        parser.error("--keep-stores needs --work")
     if not args.data.exists():
         print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
         return 2
@@ -310,7 +358,9 @@ def main() -> int:
         print(json.dumps(locomo_workload(args.data)))
         return 0
     if args.scale_size:
-        print(json.dumps(scale_run(args.data, args.scale_size, args.work, args.queries, args.exact_up_to)))
+        print(json.dumps(scale_run(
+            args.data, args.scale_size, args.work, args.queries, args.exact_up_to, recipes, args.keep_stores
+        )))
         return 0
     report: dict = {
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
@@ -319,20 +369,29 @@ def main() -> int:
         locomo_steps(args.data, report)
     report["search"] = {}
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        stores = args.work if args.keep_stores else Path(tmp)
         for size in (int(s) for s in args.sizes.split(",")):
-            result = run_scale(args.data, size, Path(tmp), args.queries, args.exact_up_to)
+            result = run_scale(args.data, size, stores, args.queries, args.exact_up_to, recipes, args.keep_stores)
             report["search"][str(size)] = result
-            line = (
-                f"{size:>8} turns: insert {result['insert']['turns_per_s']} turns/s, store {result['store_mb']} MB, "
+            line = f"{size:>8} turns: "
+            if "insert" in result:
+                line += f"insert {result['insert']['turns_per_s']} turns/s, "
+            line += (
+                f"store {result['store_mb']} MB, "
                 f"question embedding p50 {result['question_embedding']['p50_ms']} ms (apart)"
             )
             for label in ("exact", "hnsw"):
                 if label in result:
                     r = result[label]
-                    line += f"; {label} p50 {r['p50_ms']} / p95 {r['p95_ms']} ms"
+                    line += f"; {label} p50 {r['p50_ms']} / p95 {r['p95_ms']} ms (CPU {r['cpu']['p50_ms']} / {r['cpu']['p95_ms']})"
                     if "hnsw_build_s" in r:
                         line += f" (graph built in {r['hnsw_build_s']} s)"
-            print(line + f"; peak RSS {result['peak_rss_mb']} MB", flush=True)
+                    for recipe, figures in r.get("recipes", {}).items():
+                        line += (
+                            f"\n           {label} {recipe:>9}: wall p50 {figures['wall']['p50_ms']} / p95 "
+                            f"{figures['wall']['p95_ms']} ms, CPU p50 {figures['cpu']['p50_ms']} / p95 {figures['cpu']['p95_ms']} ms"
+                        )
+            print(line + f"\n           peak RSS {result['peak_rss_mb']} MB", flush=True)
         if args.store:
             report["postgres"] = postgres_section(args, Path(tmp))
     if args.json:
