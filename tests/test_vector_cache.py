@@ -48,8 +48,18 @@ def test_growth_of_a_loaded_index_is_counted() -> None:
     cache: VectorCache[str] = VectorCache(budget_bytes=3 * first.nbytes)
     cache["a"], cache["b"] = first, index_of(100)
     cache["b"].append(np.arange(100, 1000), np.arange(100, 1000), np.ones((900, 8), dtype=np.float32))
-    cache.trim()
-    assert list(cache) == ["b"]
+    assert cache.use("b") is not None  # its new size is counted when it is next used
+    assert list(cache) == ["b"] and cache.nbytes == cache["b"].nbytes
+
+
+def test_removing_indexes_keeps_the_count() -> None:
+    cache: VectorCache[str] = VectorCache(budget_bytes=10**9)
+    cache["a"], cache["b"], cache["c"] = index_of(10), index_of(20), index_of(30)
+    assert cache.pop("a") is not None and cache.pop("missing", None) is None
+    del cache["b"]
+    assert cache.nbytes == cache["c"].nbytes
+    cache.clear()
+    assert cache.nbytes == 0 and not cache
 
 
 def fill(store: SQLiteStore, users: list[str], per_user: int = 60) -> None:

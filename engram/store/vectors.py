@@ -299,31 +299,61 @@ class VectorCache(OrderedDict[_Key, ScopeVectors], Generic[_Key]):
         if budget_bytes < 0:
             raise ValueError("the vector cache's budget cannot be negative")
         self.budget_bytes = budget_bytes
+        self._sizes: dict[_Key, int] = {}  # each index's size when last used (an HNSW graph grows it)
+        self._total = 0
 
     def use(self, key: _Key) -> ScopeVectors | None:
         """The index of ``key`` (now the most recently used), or None when not loaded."""
         index = self.get(key)
         if index is not None:
             self.move_to_end(key)
+            self._account(key, index)
+            if self._total > self.budget_bytes:
+                self.trim()
         return index
 
     def __setitem__(self, key: _Key, index: ScopeVectors) -> None:
         super().__setitem__(key, index)
         self.move_to_end(key)
+        self._account(key, index)
         self.trim()
+
+    def __delitem__(self, key: _Key) -> None:
+        super().__delitem__(key)
+        self._forget(key)
+
+    def pop(self, key: _Key, *default: Any) -> Any:  # type: ignore[override]
+        self._forget(key)
+        return super().pop(key, *default)
+
+    def popitem(self, last: bool = True) -> tuple[_Key, ScopeVectors]:
+        key, index = super().popitem(last)
+        self._forget(key)
+        return key, index
+
+    def clear(self) -> None:
+        super().clear()
+        self._sizes.clear()
+        self._total = 0
 
     @property
     def nbytes(self) -> int:
-        """The memory the loaded indexes hold."""
-        return sum(index.nbytes for index in self.values())
+        """The memory the loaded indexes hold (each as of its last use)."""
+        return self._total
 
     def trim(self) -> None:
         """Evict the least recently used indexes until the rest fit the budget (keeping the
         most recently used one whatever its size)."""
-        total = self.nbytes
-        while len(self) > 1 and total > self.budget_bytes:
-            _, index = self.popitem(last=False)
-            total -= index.nbytes
+        while len(self) > 1 and self._total > self.budget_bytes:
+            self.popitem(last=False)
+
+    def _account(self, key: _Key, index: ScopeVectors) -> None:
+        size = index.nbytes
+        self._total += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+
+    def _forget(self, key: _Key) -> None:
+        self._total -= self._sizes.pop(key, 0)
 
 
 def _usearch_index() -> Any:

@@ -133,10 +133,8 @@ class VectorSearchMixin:
 
     def _scope_vectors(self, tenant: str, user_id: str) -> ScopeVectors:
         key = (tenant, user_id)
-        index = self._vectors.use(key)
-        if index is not None:
-            self._vectors.trim()  # its HNSW graph, or rows appended, may have grown it
-        else:
+        index = self._vectors.use(key)  # counts its size again: its HNSW graph, or rows appended, grow it
+        if index is None:
             dim = self._model[1] if self._model else 0
             index = ScopeVectors(dim, self.hnsw_threshold)
             # By seq, in chunks into a buffer of the final size: a copy of every vector at once,
