@@ -163,3 +163,32 @@ def test_exact_term_bounds_are_each_terms_best_score(store):
         scores = [score for _, score in every_match(store, UserScope("t", "ann"), [term], lambda *_: True, 10**6)]
         scores += [score for _, score in every_match(store, UserScope("t", "bob"), [term], lambda *_: True, 10**6)]
         assert bounds[term] >= max(scores, default=0.0) and bounds[term] <= max(scores, default=0.0) * (1 + 1e-6) + 1e-9
+
+
+def test_exact_bounds_follow_the_index_and_not_other_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    s = SQLiteStore(tmp_path / "b.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    rng = random.Random(5)
+    rows = [("user", "ann", " ".join(rng.choices(WORDS[:20], k=rng.randint(4, 12)))) for _ in range(200)]
+    put(s, "ann", "s0", rows, T0)
+    scope, terms = UserScope("t", "ann"), ["w1", "w2", "w30"]
+
+    def check() -> None:
+        found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=5)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, 5)
+
+    check()
+    check()  # no write since: the exact bounds are kept
+    kept = dict(s._fts_bounds or {})
+    assert set(kept) == set(terms)
+    s._conn.execute("UPDATE turns SET recalls = recalls + 1")  # what a context's reinforcement writes
+    s._conn.commit()
+    check()
+    assert s._fts_bounds == kept
+    put(s, "ann", "s1", [("user", "ann", "w30 w30 w30 w30"), ("user", "ann", "w1 w30")], T0 + timedelta(days=1))
+    check()  # the index changed: the first search prunes by term counts, the next one by bounds
+    assert not s._fts_bounds
+    check()
+    assert (s._fts_bounds or {})["w30"] > kept["w30"]  # computed again, above the new turn's score
+    s.close()

@@ -55,9 +55,10 @@ class FullTextMixin:
     _lock: threading.RLock
     _turn_counts: dict[tuple[str, str], int]
     #: The index's row count of each term seen, and the state of the database they hold for.
-    _fts_counts: tuple[tuple[int, int], dict[str, int]] | None = None
+    _fts_counts: tuple[tuple[Any, ...], dict[str, int]] | None = None
     #: Each term's best single-term bm25 score (a bound), for the state of ``_fts_counts``.
     _fts_bounds: dict[str, float] | None = None
+    _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
     def text_search(
@@ -203,12 +204,12 @@ class FullTextMixin:
         return common if _prunable(terms, common) else {}
 
     def _term_counts(self, terms: list[str]) -> dict[str, int]:
-        """How many rows of the index hold each term, remembered until the database changes.
+        """How many rows of the index hold each term, remembered until the index changes.
 
         A count reads the term's whole posting list (tens of thousands of rows for a common
         term in a large store), and the same words come back query after query. The counts
-        are dropped whenever this connection writes (``total_changes``) or another one
-        commits (``PRAGMA data_version``), so they are always the index's own.
+        are dropped whenever the index changes (:meth:`_fts_stamp`), by this connection or
+        another, so they are always the index's own.
         """
         stamp = self._fts_stamp()
         if self._fts_counts is None or self._fts_counts[0] != stamp or len(self._fts_counts[1]) > MAX_COUNTED_TERMS:
@@ -222,9 +223,19 @@ class FullTextMixin:
                 ).fetchone()[0]
         return {term: known[term] for term in terms}
 
-    def _fts_stamp(self) -> tuple[int, int]:
-        """The state of the database: changes by this connection, and commits by others."""
-        return (self._conn.total_changes, self._conn.execute("PRAGMA data_version").fetchone()[0])
+    def _fts_stamp(self) -> tuple[Any, ...]:
+        """The state of the full-text index: its averages record (rows, tokens per column) and
+        its structure record (segments, and a counter every write moves on).
+
+        Writes that leave the index alone (a context's recall counts) keep it; inside a
+        transaction, whose writes the index may not hold yet, it is new every time.
+        """
+        if self._conn.in_transaction:
+            self._stamps += 1
+            return ("in a transaction", self._stamps)
+        return tuple(
+            self._conn.execute("SELECT block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
+        )
 
     def _term_bounds(self, terms: list[str]) -> dict[str, float]:
         """Each term's best single-term bm25 score over the whole index, a hair above: what the
