@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/perf.py --json out.json
     .venv/bin/python benchmarks/perf.py --store embedded   # and the same on PostgreSQL, side by side
     .venv/bin/python benchmarks/perf.py --store postgresql://user@host/empty_db
+    .venv/bin/python benchmarks/perf.py --many-users 8x12500 --vector-cache-mb 64 --work /tmp/w
 
 1. LoCoMo, in a process of its own: every conversation is added session by session through
    ``Memory.add`` into a fresh store with a cold embedding cache (validate, embed, persist,
@@ -20,6 +21,10 @@
    background from the first search on, is ready; its build time is reported apart).
 4. With ``--store``, steps 1 and 3 again on PostgreSQL (``benchmarks/perf_postgres.py``), in
    the same run: LoCoMo ingest and search (a tenant per conversation), and search at each size.
+5. With ``--many-users``: one store of many synthetic users searched round-robin, with the
+   vector cache under ``--vector-cache-mb`` and without a bound: the RSS each reaches.
+Search figures are the wall clock and the process's CPU time, for each recipe of
+``--recipes`` (the default, and the one before per-question fusion) side by side.
 Peak RSS of the whole run and store sizes are reported. Timings on a shared machine are
 noisy: compare ratios within one run.
 """
@@ -114,9 +119,9 @@ def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, emb
     return store
 
 
-def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder) -> None:
-    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors, in
-    any store (SQLite or PostgreSQL): see :func:`build_store`."""
+def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder, user: str = "bench") -> None:
+    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors for
+    ``user``, in any store (SQLite or PostgreSQL): see :func:`build_store`."""
     store.bind_embedder(embedder.model_id, embedder.dim)
     rng = np.random.default_rng(0)
     start = now() - timedelta(days=3650)
@@ -134,7 +139,7 @@ def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder)
             }
             for i, r in enumerate(rows)
         ]
-        turns = parse_messages(messages, Scope("default", "bench", None, session), now=start)
+        turns = parse_messages(messages, Scope("default", user, None, session), now=start)
         vectors = base_vectors[rows] + rng.normal(scale=0.02, size=(count, embedder.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.insert_turns(turns, vectors, [text_key(t.embedding_text() + str(offset)) for t in turns], start)
@@ -253,6 +258,50 @@ def scale_run(
     return report
 
 
+def many_users_run(data: Path, work: Path, users: int, per_user: int, budget_mb: float, queries: int) -> dict:
+    """Memory held by the loaded vector indexes of many users, under a budget: ``users``
+    users of ``per_user`` synthetic turns each in one store, searched round-robin (three
+    rounds of ``queries`` questions a user), in a process of its own."""
+    embedder = OnnxEmbedder()
+    dataset = load_locomo(data)
+    base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
+    base_vectors = base_embeddings(embedder, base, work)
+    path = work / f"users-{users}x{per_user}.db"
+    if not path.exists():
+        store = SQLiteStore(path.with_suffix(".partial"), synchronous="NORMAL")
+        for number in range(users):
+            fill_store(store, per_user, base, base_vectors, embedder, user=f"u{number}")
+        store.close()
+        path.with_suffix(".partial").rename(path)
+    del base_vectors
+    questions = [q.question for q in dataset.questions][:queries]
+    store = SQLiteStore(path, synchronous="NORMAL", vector_cache_mb=budget_mb)
+    mem = Memory(store=store, embedder=embedder)
+    for q in questions:
+        embedder.embed([q])
+    rss_before = current_rss_mb()
+    times = []
+    for _ in range(3):
+        for number in range(users):
+            for q in questions:
+                started = time.perf_counter()
+                mem.search(q, user_id=f"u{number}", k=10)
+                times.append((time.perf_counter() - started) * 1000)
+    report = {
+        "users": users,
+        "turns_per_user": per_user,
+        "vector_cache_mb": budget_mb,
+        "rss_before_searches_mb": rss_before,
+        "rss_after_mb": current_rss_mb(),
+        "peak_rss_mb": round(rss_mb(), 1),
+        "loaded_users": len(store._vectors),
+        "loaded_mb": round(store._vectors.nbytes / 2**20, 1),
+        "search": latency(times),
+    }
+    mem.close()
+    return report
+
+
 def add_into(path: Path, embedder: OnnxEmbedder, conversation) -> dict:
     """``Memory.add`` into the store of this size, session by session (embedding, lifecycle and
     indexing included, cold embedding cache), for a new user: whether writing slows as the
@@ -342,6 +391,9 @@ def main() -> int:
     parser.add_argument("--recipes", default="engram,previous",
                         help="recipes timed side by side at every size, the first the headline (default "
                              "engram,previous: the default and the one before per-question fusion)")
+    parser.add_argument("--many-users", help="USERSxTURNS: RSS of many users' vector indexes under "
+                        "--vector-cache-mb, and without a bound, each in a process of its own (then exit)")
+    parser.add_argument("--vector-cache-mb", type=float, default=64.0)
     parser.add_argument("--keep-stores", action="store_true",
                         help="keep the synthetic stores in --work and reuse them in later runs")
     parser.add_argument("--store", help="also measure on PostgreSQL: a postgresql:// URL (empty database) or 'embedded'")
@@ -356,6 +408,21 @@ def main() -> int:
         return 2
     if args.locomo_workload:
         print(json.dumps(locomo_workload(args.data)))
+        return 0
+    if args.many_users:
+        users, per_user = (int(n) for n in args.many_users.split("x"))
+        if args.scale_size == -1:  # the child process
+            print(json.dumps(many_users_run(args.data, args.work, users, per_user, args.vector_cache_mb, 20)))
+            return 0
+        if args.work is None:
+            parser.error("--many-users needs --work")
+        for budget in (args.vector_cache_mb, 10**6):
+            done = subprocess.run(
+                [sys.executable, __file__, "--data", str(args.data), "--work", str(args.work), "--scale-size", "-1",
+                 "--many-users", args.many_users, "--vector-cache-mb", str(budget)],
+                check=True, capture_output=True, text=True,
+            )
+            print(done.stdout.strip(), flush=True)
         return 0
     if args.scale_size:
         print(json.dumps(scale_run(
