@@ -26,6 +26,8 @@ import numpy as np
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
 HNSW_THRESHOLD = 20_000
+#: Rows a time slice of the matrix starts and ends on (see ``ScopeVectors._exact``).
+_ALIGN = 64
 #: The default memory budget of the loaded vector indexes of one store, in MiB.
 VECTOR_CACHE_MB = 1024
 
@@ -60,6 +62,8 @@ class ScopeVectors:
         self._names = np.empty(0, dtype=np.int32)
         self._labels: list[str | None] = []
         self._codes: dict[str | None, int] = {}
+        self._time_sorted = True  # the rows' timestamps never decrease (checked up to _sorted_upto)
+        self._sorted_upto = 0
 
     def __len__(self) -> int:
         return self._size
@@ -176,21 +180,39 @@ class ScopeVectors:
             found = self._search_hnsw(query, limit, mask)
             if found is not None:
                 return found
+        if self._size >= self.hnsw_threshold:
+            lo, hi = self._time_range(since, until)
+            found = self._exact(query, limit, mask, lo, hi)
+            if found is not None:
+                return found
+        return self._exact(query, limit, mask, 0, self._size) or []
+
+    def _exact(self, query: np.ndarray, limit: int, mask: np.ndarray, lo: int, hi: int) -> list[tuple[int, float]] | None:
+        """The exact search of rows ``[lo, hi)`` (all of ``mask``'s rows are there). A slice
+        returns None where its answer could differ from the whole index's: equal scores in
+        or at the edge of the top, whose order the selection below does not fix."""
+        sliced = (lo, hi) != (0, self._size)
+        if sliced:  # aligned: the matrix product then gives each row the same bits as the whole's
+            lo, hi = lo // _ALIGN * _ALIGN, min(self._size, -(-hi // _ALIGN) * _ALIGN)
+        mask = mask[lo:hi]
         visible = int(mask.sum())
         if visible == 0:
             return []
-        scores = self.matrix @ query.astype(np.float32)  # one pass; cheaper than copying rows out
-        if visible < self._size:
+        scores = self._matrix[lo:hi] @ query.astype(np.float32)  # one pass; cheaper than copying rows out
+        if visible < hi - lo:
             scores[~mask] = -np.inf
-        seqs = self.seqs
+        seqs = self.seqs[lo:hi]
         starts = self._row_starts()
         if len(starts) < self._size:  # chunk rows: each turn scores its best row
+            starts = starts[(starts >= lo) & (starts < hi)] - lo  # a turn's rows share its time
             scores = np.maximum.reduceat(scores, starts)
             seqs = seqs[starts]
             visible = int(mask[starts].sum())
         take = min(limit, visible)
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
+        if sliced and (len(np.unique(scores[top])) < take or np.count_nonzero(scores == scores[top[-1]]) > 1):
+            return None
         return [(int(seqs[i]), float(scores[i])) for i in top]
 
     def best_scores(self, seqs: np.ndarray, query: np.ndarray) -> dict[int, float]:
@@ -210,6 +232,20 @@ class ScopeVectors:
         scores = self.matrix[rows] @ query.astype(np.float32)
         best = np.maximum.reduceat(scores, np.cumsum(counts) - counts)
         return {int(seq): float(score) for seq, score in zip(seqs, best, strict=True)}
+
+    def _time_range(self, since: int | None, until: int) -> tuple[int, int]:
+        """The rows ``[lo, hi)`` that can fall between ``since`` and ``until``: a slice by
+        time when the rows are in time order (as a conversation's turns mostly are), so that
+        a question about last May scores last May's rows only; else every row."""
+        stamps = self.timestamps
+        if self._sorted_upto != self._size:
+            start = max(self._sorted_upto - 1, 0)
+            self._time_sorted = self._time_sorted and bool(np.all(stamps[start + 1 :] >= stamps[start:-1]))
+            self._sorted_upto = self._size
+        if not self._time_sorted:
+            return 0, self._size
+        lo = int(np.searchsorted(stamps, since, side="left")) if since is not None else 0
+        return lo, int(np.searchsorted(stamps, until, side="right"))
 
     def _row_starts(self) -> np.ndarray:
         """The first row of each seq (every row when no turn has chunk rows)."""
