@@ -45,7 +45,7 @@ from engram.errors import ValidationError
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import DEFAULT_TENANT
 from engram.read.retrieve import DEFAULT_RECIPE, RECIPES
-from engram.store.vectors import VECTOR_CACHE_MB
+from engram.store.vector_cache import VECTOR_CACHE_MB
 
 ENV_PREFIX = "ENGRAM_"
 #: The environment variable naming the settings file.

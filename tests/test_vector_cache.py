@@ -13,7 +13,8 @@ from engram.errors import ValidationError
 from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
-from engram.store.vectors import ScopeVectors, VectorCache
+from engram.store.vector_cache import VectorCache
+from engram.store.vectors import ScopeVectors
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EMBEDDER = HashingEmbedder(32)

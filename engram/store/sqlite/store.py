@@ -50,7 +50,8 @@ from engram.store.sqlite.sql import (
 )
 from engram.store.sqlite.transactions import maps_errors, read_only_error, transaction
 from engram.store.sqlite.vectorsearch import VectorSearchMixin
-from engram.store.vectors import HNSW_THRESHOLD, VECTOR_CACHE_MB, ScopeVectors, VectorCache
+from engram.store.vector_cache import VECTOR_CACHE_MB, VectorCache
+from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 
 @maps_errors
@@ -69,7 +70,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
             its receipt says the scrub is pending (finished later, see :meth:`finish_scrub`).
         hnsw_threshold: vectors per user above which the approximate index is used.
         vector_cache_mb: the memory budget, in MiB, of the users' vector indexes kept loaded
-            (least recently searched evicted first; see :class:`~engram.store.vectors.VectorCache`).
+            (least recently searched evicted first; see :class:`~engram.store.vector_cache.VectorCache`).
         synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
     """
 

@@ -2,10 +2,12 @@
 
 A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
 lock and caches. Each user's vectors are loaded once into a :class:`~engram.store.vectors.ScopeVectors`
-(exact search, then HNSW above a size), kept up to date by the store's own inserts and dropped
-when another connection writes (``_sync_caches``), and evicted least recently used first
-when the loaded users' indexes exceed the store's budget (:class:`~engram.store.vectors.VectorCache`). A search finds seqs in the index and reads
-only the columns its caller needs of those turns, always within the user's scope.
+(exact search, then HNSW above a size), kept up to date by the store's own inserts, dropped
+when another connection writes (``_sync_caches``), and evicted least recently used first when
+the loaded users' indexes exceed the store's budget
+(:class:`~engram.store.vector_cache.VectorCache`). A search finds seqs in the index; its
+matches come from the index itself (id, role, speaker and time are kept beside the vectors),
+whole turns from their rows, always within the user's scope.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from engram.store.sqlite.sql import (
     filter_sql,
     turn_from_row,
 )
-from engram.store.vectors import ScopeVectors, VectorCache
+from engram.store.vector_cache import VectorCache
+from engram.store.vectors import ScopeVectors
 
 
 class VectorSearchMixin:
