@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/perf.py --json out.json
     .venv/bin/python benchmarks/perf.py --store embedded   # and the same on PostgreSQL, side by side
     .venv/bin/python benchmarks/perf.py --store postgresql://user@host/empty_db
+    .venv/bin/python benchmarks/perf.py --many-users 8x12500 --vector-cache-mb 64 --work /tmp/w
 
 1. LoCoMo, in a process of its own: every conversation is added session by session through
    ``Memory.add`` into a fresh store with a cold embedding cache (validate, embed, persist,
@@ -20,6 +21,10 @@
    background from the first search on, is ready; its build time is reported apart).
 4. With ``--store``, steps 1 and 3 again on PostgreSQL (``benchmarks/perf_postgres.py``), in
    the same run: LoCoMo ingest and search (a tenant per conversation), and search at each size.
+5. With ``--many-users``: one store of many synthetic users searched round-robin, with the
+   vector cache under ``--vector-cache-mb`` and without a bound: the RSS each reaches.
+Search figures are the wall clock and the process's CPU time, for each recipe of
+``--recipes`` (the default, and the one before per-question fusion) side by side.
 Peak RSS of the whole run and store sizes are reported. Timings on a shared machine are
 noisy: compare ratios within one run.
 """
@@ -35,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,6 +52,7 @@ from engram.model import Scope
 from engram.model.messages import parse_messages
 from engram.model.timeutil import now
 from engram.providers.embedder import text_key
+from engram.read.retrieve import RECIPES, RetrievalConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 
@@ -112,9 +119,9 @@ def build_store(path: Path, size: int, base_texts, base_vectors: np.ndarray, emb
     return store
 
 
-def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder) -> None:
-    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors, in
-    any store (SQLite or PostgreSQL): see :func:`build_store`."""
+def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder, user: str = "bench") -> None:
+    """``size`` turns of LoCoMo text (repeated under new sessions) with noisy real vectors for
+    ``user``, in any store (SQLite or PostgreSQL): see :func:`build_store`."""
     store.bind_embedder(embedder.model_id, embedder.dim)
     rng = np.random.default_rng(0)
     start = now() - timedelta(days=3650)
@@ -132,7 +139,7 @@ def fill_store(store, size: int, base_texts, base_vectors: np.ndarray, embedder)
             }
             for i, r in enumerate(rows)
         ]
-        turns = parse_messages(messages, Scope("default", "bench", None, session), now=start)
+        turns = parse_messages(messages, Scope("default", user, None, session), now=start)
         vectors = base_vectors[rows] + rng.normal(scale=0.02, size=(count, embedder.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.insert_turns(turns, vectors, [text_key(t.embedding_text() + str(offset)) for t in turns], start)
@@ -148,18 +155,46 @@ def latency(times: list[float]) -> dict:
     }
 
 
-def bench_search(mem: Memory, questions: list[str], repeats: int) -> dict:
+#: The default recipe before per-question fusion (issue 11): full text over vectors, 2 : 1.5,
+#: fixed weights. ``--recipes engram,previous`` times both side by side, question by question.
+PREVIOUS_RECIPE = replace(
+    RECIPES["engram"],
+    weights=(("bm25", 2.0), ("vector", 1.5), ("time", 0.5), ("fact", 0.3)),
+    vector_confidence=0.0,
+)
+
+
+def recipe_config(name: str) -> str | RetrievalConfig:
+    """A named recipe, or ``previous`` (:data:`PREVIOUS_RECIPE`)."""
+    return PREVIOUS_RECIPE if name == "previous" else name
+
+
+def bench_search(mem: Memory, questions: list[str], repeats: int, recipes: tuple[str, ...] = ("engram",)) -> dict:
     """Search latency with the question's embedding left out: a first, untimed pass embeds
-    every question (``Memory.search`` then finds its vector among the recent questions')."""
+    every question (``Memory.search`` then finds its vector among the recent questions').
+
+    Each recipe searches every question in turn (alternating, so that the machine's drift
+    falls on all alike); wall clock and the process's CPU time are both reported. The
+    first recipe's wall-clock figures are the top-level ones.
+    """
     for q in questions:
-        mem.search(q, user_id="bench", k=10)
-    times = []
+        for recipe in recipes:
+            mem.search(q, user_id="bench", k=10, config=recipe_config(recipe))
+    walls: dict[str, list[float]] = {recipe: [] for recipe in recipes}
+    cpus: dict[str, list[float]] = {recipe: [] for recipe in recipes}
     for _ in range(repeats):
         for q in questions:
-            started = time.perf_counter()
-            mem.search(q, user_id="bench", k=10)
-            times.append((time.perf_counter() - started) * 1000)
-    return latency(times)
+            for recipe in recipes:
+                config = recipe_config(recipe)
+                started, cpu = time.perf_counter(), time.process_time()
+                mem.search(q, user_id="bench", k=10, config=config)
+                walls[recipe].append((time.perf_counter() - started) * 1000)
+                cpus[recipe].append((time.process_time() - cpu) * 1000)
+    out = latency(walls[recipes[0]])
+    out["cpu"] = latency(cpus[recipes[0]])
+    if len(recipes) > 1:
+        out["recipes"] = {recipe: {"wall": latency(walls[recipe]), "cpu": latency(cpus[recipe])} for recipe in recipes}
+    return out
 
 
 def current_rss_mb() -> float:
@@ -170,9 +205,14 @@ def current_rss_mb() -> float:
     return 0.0
 
 
-def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+def scale_run(
+    data: Path, size: int, work: Path, queries: int, exact_up_to: int, recipes: tuple[str, ...], keep: bool
+) -> dict:
     """One store size, in a process of its own (its peak RSS is this size's): build the
-    store, open it afresh, search it exactly (up to ``exact_up_to`` turns) and with HNSW."""
+    store, open it afresh, search it exactly (up to ``exact_up_to`` turns) and with HNSW.
+
+    With ``keep`` the store is left in ``work`` (``scale-<size>.db``) and reused by the
+    next run that keeps it (no build figures then)."""
     embedder = OnnxEmbedder()
     dataset = load_locomo(data)
     base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
@@ -186,15 +226,16 @@ def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int)
         embeds.append((time.perf_counter() - started) * 1000)
     report["question_embedding"] = latency(embeds)
     path = work / f"scale-{size}.db"
-    path.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    build_store(path, size, base, base_vectors, embedder).close()
-    took = time.perf_counter() - t0
+    if not (keep and path.exists()):
+        path.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        build_store(path, size, base, base_vectors, embedder).close()
+        took = time.perf_counter() - t0
+        report["insert"] = {"seconds": round(took, 1), "turns_per_s": round(size / took, 1)}
+        report["rss_after_build_mb"] = current_rss_mb()
+        report["add_into_store"] = add_into(path, embedder, dataset.conversations[0])
     del base_vectors
-    report["insert"] = {"seconds": round(took, 1), "turns_per_s": round(size / took, 1)}
     report["store_mb"] = round(sum(p.stat().st_size for p in work.glob(f"scale-{size}.db*")) / 2**20, 1)
-    report["rss_after_build_mb"] = current_rss_mb()
-    report["add_into_store"] = add_into(path, embedder, dataset.conversations[0])
     for label, threshold in (("exact", 10**12), ("hnsw", 20_000)):
         if (label == "hnsw" and size < 20_000) or (label == "exact" and size > exact_up_to):
             continue
@@ -207,12 +248,57 @@ def scale_run(data: Path, size: int, work: Path, queries: int, exact_up_to: int)
             t0 = time.perf_counter()
             store.build_vector_index("default", "bench", wait=True)
             result["hnsw_build_s"] = round(time.perf_counter() - t0 + result["vectors_load_s"], 1)
-        result.update(bench_search(mem, questions, repeats=1))
+        result.update(bench_search(mem, questions, repeats=1, recipes=recipes))
         result["rss_mb"] = current_rss_mb()
         report[label] = result
         mem.close()
     report["peak_rss_mb"] = round(rss_mb(), 1)
-    path.unlink(missing_ok=True)
+    if not keep:
+        path.unlink(missing_ok=True)
+    return report
+
+
+def many_users_run(data: Path, work: Path, users: int, per_user: int, budget_mb: float, queries: int) -> dict:
+    """Memory held by the loaded vector indexes of many users, under a budget: ``users``
+    users of ``per_user`` synthetic turns each in one store, searched round-robin (three
+    rounds of ``queries`` questions a user), in a process of its own."""
+    embedder = OnnxEmbedder()
+    dataset = load_locomo(data)
+    base = [(m.get("name") or "", m["content"]) for c in dataset.conversations for s in c.sessions for m in s.messages]
+    base_vectors = base_embeddings(embedder, base, work)
+    path = work / f"users-{users}x{per_user}.db"
+    if not path.exists():
+        store = SQLiteStore(path.with_suffix(".partial"), synchronous="NORMAL")
+        for number in range(users):
+            fill_store(store, per_user, base, base_vectors, embedder, user=f"u{number}")
+        store.close()
+        path.with_suffix(".partial").rename(path)
+    del base_vectors
+    questions = [q.question for q in dataset.questions][:queries]
+    store = SQLiteStore(path, synchronous="NORMAL", vector_cache_mb=budget_mb)
+    mem = Memory(store=store, embedder=embedder)
+    for q in questions:
+        embedder.embed([q])
+    rss_before = current_rss_mb()
+    times = []
+    for _ in range(3):
+        for number in range(users):
+            for q in questions:
+                started = time.perf_counter()
+                mem.search(q, user_id=f"u{number}", k=10)
+                times.append((time.perf_counter() - started) * 1000)
+    report = {
+        "users": users,
+        "turns_per_user": per_user,
+        "vector_cache_mb": budget_mb,
+        "rss_before_searches_mb": rss_before,
+        "rss_after_mb": current_rss_mb(),
+        "peak_rss_mb": round(rss_mb(), 1),
+        "loaded_users": len(store._vectors),
+        "loaded_mb": round(store._vectors.nbytes / 2**20, 1),
+        "search": latency(times),
+    }
+    mem.close()
     return report
 
 
@@ -241,11 +327,14 @@ def base_embeddings(embedder: OnnxEmbedder, base: list[tuple[str, str]], work: P
     return vectors
 
 
-def run_scale(data: Path, size: int, work: Path, queries: int, exact_up_to: int) -> dict:
+def run_scale(
+    data: Path, size: int, work: Path, queries: int, exact_up_to: int, recipes: tuple[str, ...], keep: bool
+) -> dict:
     """:func:`scale_run` in a fresh process."""
     done = subprocess.run(
         [sys.executable, __file__, "--data", str(data), "--scale-size", str(size), "--work", str(work),
-         "--queries", str(queries), "--exact-up-to", str(exact_up_to)],
+         "--queries", str(queries), "--exact-up-to", str(exact_up_to), "--recipes", ",".join(recipes),
+         *(["--keep-stores"] if keep else [])],
         check=True,
         capture_output=True,
         text=True,
@@ -299,18 +388,46 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="where the synthetic stores are written (default: a temporary folder)")
     parser.add_argument("--skip-locomo", action="store_true", help="only the synthetic stores")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--recipes", default="engram,previous",
+                        help="recipes timed side by side at every size, the first the headline (default "
+                             "engram,previous: the default and the one before per-question fusion)")
+    parser.add_argument("--many-users", help="USERSxTURNS: RSS of many users' vector indexes under "
+                        "--vector-cache-mb, and without a bound, each in a process of its own (then exit)")
+    parser.add_argument("--vector-cache-mb", type=float, default=64.0)
+    parser.add_argument("--keep-stores", action="store_true",
+                        help="keep the synthetic stores in --work and reuse them in later runs")
     parser.add_argument("--store", help="also measure on PostgreSQL: a postgresql:// URL (empty database) or 'embedded'")
     parser.add_argument("--locomo-workload", action="store_true", help=argparse.SUPPRESS)  # step 1's process
     parser.add_argument("--scale-size", type=int, help=argparse.SUPPRESS)  # step 3's process, one size
     args = parser.parse_args()
+    recipes = tuple(args.recipes.split(","))
+    if args.keep_stores and args.work is None:
+        parser.error("--keep-stores needs --work")
     if not args.data.exists():
         print(f"error: {args.data} not found (the LoCoMo file of ../shared/data)", file=sys.stderr)
         return 2
     if args.locomo_workload:
         print(json.dumps(locomo_workload(args.data)))
         return 0
+    if args.many_users:
+        users, per_user = (int(n) for n in args.many_users.split("x"))
+        if args.scale_size == -1:  # the child process
+            print(json.dumps(many_users_run(args.data, args.work, users, per_user, args.vector_cache_mb, 20)))
+            return 0
+        if args.work is None:
+            parser.error("--many-users needs --work")
+        for budget in (args.vector_cache_mb, 10**6):
+            done = subprocess.run(
+                [sys.executable, __file__, "--data", str(args.data), "--work", str(args.work), "--scale-size", "-1",
+                 "--many-users", args.many_users, "--vector-cache-mb", str(budget)],
+                check=True, capture_output=True, text=True,
+            )
+            print(done.stdout.strip(), flush=True)
+        return 0
     if args.scale_size:
-        print(json.dumps(scale_run(args.data, args.scale_size, args.work, args.queries, args.exact_up_to)))
+        print(json.dumps(scale_run(
+            args.data, args.scale_size, args.work, args.queries, args.exact_up_to, recipes, args.keep_stores
+        )))
         return 0
     report: dict = {
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
@@ -319,20 +436,29 @@ def main() -> int:
         locomo_steps(args.data, report)
     report["search"] = {}
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        stores = args.work if args.keep_stores else Path(tmp)
         for size in (int(s) for s in args.sizes.split(",")):
-            result = run_scale(args.data, size, Path(tmp), args.queries, args.exact_up_to)
+            result = run_scale(args.data, size, stores, args.queries, args.exact_up_to, recipes, args.keep_stores)
             report["search"][str(size)] = result
-            line = (
-                f"{size:>8} turns: insert {result['insert']['turns_per_s']} turns/s, store {result['store_mb']} MB, "
+            line = f"{size:>8} turns: "
+            if "insert" in result:
+                line += f"insert {result['insert']['turns_per_s']} turns/s, "
+            line += (
+                f"store {result['store_mb']} MB, "
                 f"question embedding p50 {result['question_embedding']['p50_ms']} ms (apart)"
             )
             for label in ("exact", "hnsw"):
                 if label in result:
                     r = result[label]
-                    line += f"; {label} p50 {r['p50_ms']} / p95 {r['p95_ms']} ms"
+                    line += f"; {label} p50 {r['p50_ms']} / p95 {r['p95_ms']} ms (CPU {r['cpu']['p50_ms']} / {r['cpu']['p95_ms']})"
                     if "hnsw_build_s" in r:
                         line += f" (graph built in {r['hnsw_build_s']} s)"
-            print(line + f"; peak RSS {result['peak_rss_mb']} MB", flush=True)
+                    for recipe, figures in r.get("recipes", {}).items():
+                        line += (
+                            f"\n           {label} {recipe:>9}: wall p50 {figures['wall']['p50_ms']} / p95 "
+                            f"{figures['wall']['p95_ms']} ms, CPU p50 {figures['cpu']['p50_ms']} / p95 {figures['cpu']['p95_ms']} ms"
+                        )
+            print(line + f"\n           peak RSS {result['peak_rss_mb']} MB", flush=True)
         if args.store:
             report["postgres"] = postgres_section(args, Path(tmp))
     if args.json:

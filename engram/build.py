@@ -71,7 +71,7 @@ def open_store(settings: EngramSettings, *, create: bool = True) -> Store:
         StoreNotFoundError: ``create`` is false and there is no file at the path; nothing was
             created.
     """
-    from engram.store.opening import open_store_at, store_exists
+    from engram.store.opening import is_store_url, open_store_at, store_exists
 
     path = store_path(settings)
     if not create and not store_exists(path):
@@ -79,7 +79,9 @@ def open_store(settings: EngramSettings, *, create: bool = True) -> Store:
             f"no Engram store at {path} (check --db / $ENGRAM_DB; "
             "`engram add` or `engram import` creates one)"
         )
-    return open_store_at(path, create=create)
+    if is_store_url(path):
+        return open_store_at(path, create=create)
+    return open_store_at(path, create=create, vector_cache_mb=settings.vector_cache_mb)
 
 
 def build_llm(settings: LLMSettings) -> LLM | None:

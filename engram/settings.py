@@ -13,6 +13,7 @@ defaults. Nested values use one underscore: ``ENGRAM_LLM_BASE_URL`` is ``llm.bas
     tenant = "default"
     embedder = "onnx"            # or "hashing" (tests, offline experiments)
     retrieval = "engram"         # a recipe: engram, engram-episodes, hybrid, bm25, vector
+    vector_cache_mb = 1024       # memory for loaded users' vector indexes (SQLite store)
 
     [llm]                        # optional: consolidation's fact extraction
     base_url = "http://127.0.0.1:8080/v1"
@@ -44,6 +45,7 @@ from engram.errors import ValidationError
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import DEFAULT_TENANT
 from engram.read.retrieve import DEFAULT_RECIPE, RECIPES
+from engram.store.vector_cache import VECTOR_CACHE_MB
 
 ENV_PREFIX = "ENGRAM_"
 #: The environment variable naming the settings file.
@@ -79,6 +81,11 @@ class EngramSettings(BaseSettings):
         embedder: ``"onnx"`` (the local model) or ``"hashing"`` (deterministic, for tests;
             its vectors are not interchangeable with the model's) (``ENGRAM_EMBEDDER``).
         retrieval: the default retrieval recipe (``ENGRAM_RETRIEVAL``).
+        vector_cache_mb: the SQLite store's memory budget, in MiB, for the vector indexes of
+            the users it keeps loaded; the least recently searched are evicted beyond it and
+            reloaded from the file when searched again. One user larger than the budget
+            stays loaded alone (about 2.1 KB a turn with its HNSW graph)
+            (``ENGRAM_VECTOR_CACHE_MB``).
         llm: the LLM for consolidation (``ENGRAM_LLM_BASE_URL``, ``_MODEL``, ``_API_KEY``,
             ``_TIMEOUT``, ``_MAX_RETRIES``).
         retention: the forgetting curve (``ENGRAM_RETENTION_BASE_DAYS``, ...).
@@ -98,6 +105,7 @@ class EngramSettings(BaseSettings):
     tenant: str = DEFAULT_TENANT
     embedder: Literal["onnx", "hashing"] = "onnx"
     retrieval: str = DEFAULT_RECIPE
+    vector_cache_mb: float = Field(default=VECTOR_CACHE_MB, ge=0)
     llm: LLMSettings = LLMSettings()
     retention: RetentionPolicy = RetentionPolicy()
     config_file: Path | None = Field(default=None, validation_alias=ENV_CONFIG)

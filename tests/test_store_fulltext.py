@@ -12,7 +12,7 @@ from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
 from engram.store.sqlite import fulltext as sqlite_store
-from engram.store.sqlite.sql import any_term, bm25_bound, match_expression
+from engram.store.sqlite.sql import any_term, bm25_bound, match_expression, scope_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EMB = HashingEmbedder(16)
@@ -60,21 +60,32 @@ def every_match(store: SQLiteStore, scope: UserScope, terms: list[str], keep, li
     return [(seq, -rank) for rank, seq in ranked[:limit]]
 
 
-@pytest.fixture
-def pruning(monkeypatch) -> dict[str, int]:
-    """Prune in this small store, and count the searches that pruned and that searched again."""
+@pytest.fixture(params=["after a write", "no write since"])
+def pruning(request, monkeypatch) -> dict[str, int]:
+    """Prune in this small store, and count the searches that pruned and that searched again.
+
+    Both plans: right after a write (term counts alone: every search forgets the state) and
+    with no write since the last search (each term's exact bound).
+    """
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
     monkeypatch.setattr(sqlite_store, "COMMON_TERM_SHARE", 0.05)
     seen = {"pruned": 0, "again": 0}
     calls: list[bool] = []
     rank, search = SQLiteStore._rank_text, SQLiteStore.text_search
 
-    def counting_rank(self, scope, terms, common, *args):
-        calls.append(bool(common))
-        return rank(self, scope, terms, common, *args)
+    def counting_rank(self, scope, terms, candidates, *args):
+        every = {
+            match_expression(scope, "{content name keys}", terms),
+            sqlite_store._any_set([[term] for term in terms]),
+            f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND ' + sqlite_store._any_set([[t] for t in terms]),
+        }
+        calls.append(candidates not in every)
+        return rank(self, scope, terms, candidates, *args)
 
     def counting_search(self, *args, **kwargs):
         calls.clear()
+        if request.param == "after a write":
+            self._fts_counts = None
         found = search(self, *args, **kwargs)
         seen["pruned"] += calls[:1] == [True]
         seen["again"] += len(calls) > 1
@@ -132,3 +143,52 @@ def test_the_bound_is_above_any_single_term_score(matching, rows):
     assert bm25_bound(matching, rows) > 0
     assert bm25_bound(matching, rows + 100) >= bm25_bound(matching, rows)  # more rows: higher bound
     assert bm25_bound(matching + 1, rows + 1) <= bm25_bound(matching, rows + 1)
+
+
+def test_sufficient_sets_are_the_minimal_sets_reaching_the_floor():
+    bounds = {"a": 5.0, "b": 3.0, "c": 2.0, "d": 1.0}
+    assert sqlite_store._sufficient_sets(bounds, 4.0) == [["a"], ["b", "c"], ["b", "d"]]
+    assert sqlite_store._sufficient_sets(bounds, 0.0) == [["a"], ["b"], ["c"], ["d"]]
+    assert sqlite_store._sufficient_sets(bounds, 5.5) == [["a", "b"], ["a", "c"], ["a", "d"], ["b", "c", "d"]]
+    assert sqlite_store._sufficient_sets(bounds, 12.0) == []  # nothing reaches it
+    many = {f"t{i}": 1.0 for i in range(20)}
+    assert sqlite_store._sufficient_sets(many, 10.0) == [[term] for term in many]  # too many sets: no pruning
+    assert sqlite_store._any_set([["a"], ["b", 'c"d']]) == '{content name keys} : (("a") OR ("b" AND "c""d"))'
+
+
+def test_exact_term_bounds_are_each_terms_best_score(store):
+    terms = ["w0", "w3", "ann", "nothing"]
+    bounds = store._term_bounds(terms)
+    for term in terms:
+        scores = [score for _, score in every_match(store, UserScope("t", "ann"), [term], lambda *_: True, 10**6)]
+        scores += [score for _, score in every_match(store, UserScope("t", "bob"), [term], lambda *_: True, 10**6)]
+        assert bounds[term] >= max(scores, default=0.0) and bounds[term] <= max(scores, default=0.0) * (1 + 1e-6) + 1e-9
+
+
+def test_exact_bounds_follow_the_index_and_not_other_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    s = SQLiteStore(tmp_path / "b.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    rng = random.Random(5)
+    rows = [("user", "ann", " ".join(rng.choices(WORDS[:20], k=rng.randint(4, 12)))) for _ in range(200)]
+    put(s, "ann", "s0", rows, T0)
+    scope, terms = UserScope("t", "ann"), ["w1", "w2", "w30"]
+
+    def check() -> None:
+        found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=5)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, 5)
+
+    check()
+    check()  # no write since: the exact bounds are kept
+    kept = dict(s._fts_bounds or {})
+    assert set(kept) == set(terms)
+    s._conn.execute("UPDATE turns SET recalls = recalls + 1")  # what a context's reinforcement writes
+    s._conn.commit()
+    check()
+    assert s._fts_bounds == kept
+    put(s, "ann", "s1", [("user", "ann", "w30 w30 w30 w30"), ("user", "ann", "w1 w30")], T0 + timedelta(days=1))
+    check()  # the index changed: the first search prunes by term counts, the next one by bounds
+    assert not s._fts_bounds
+    check()
+    assert (s._fts_bounds or {})["w30"] > kept["w30"]  # computed again, above the new turn's score
+    s.close()

@@ -18,12 +18,15 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
 HNSW_THRESHOLD = 20_000
+#: Rows a time slice of the matrix starts and ends on (see ``ScopeVectors._exact``).
+_ALIGN = 64
 
 
 class ScopeVectors:
@@ -47,6 +50,15 @@ class ScopeVectors:
         self._built: tuple[Any, int] | None = None  # the builder's index and the rows it holds
         self._starts = np.empty(0, dtype=np.int64)  # the first row of each seq
         self._starts_size = 0  # the rows ``_starts`` was computed for
+        # What a match says of each row's turn, so that a search reads nothing back: its id,
+        # and its role and speaker as codes into ``_labels`` (a few distinct strings).
+        self._ids = np.empty(0, dtype="S1")
+        self._roles = np.empty(0, dtype=np.int32)
+        self._names = np.empty(0, dtype=np.int32)
+        self._labels: list[str | None] = []
+        self._codes: dict[str | None, int] = {}
+        self._time_sorted = True  # the rows' timestamps never decrease (checked up to _sorted_upto)
+        self._sorted_upto = 0
 
     def __len__(self) -> int:
         return self._size
@@ -56,6 +68,14 @@ class ScopeVectors:
         """The stored vectors, one row per turn."""
         return self._matrix[: self._size]
 
+    @property
+    def nbytes(self) -> int:
+        """The memory this index holds: its vector buffer, its row arrays and its HNSW graph."""
+        size = self._matrix.nbytes + self.seqs.nbytes + self.timestamps.nbytes + self.active.nbytes
+        size += self._starts.nbytes + self._ids.nbytes + self._roles.nbytes + self._names.nbytes
+        graph = self._hnsw if self._hnsw is not None else (self._built[0] if self._built is not None else None)
+        return size + (int(graph.memory_usage) if graph is not None else 0)
+
     def reserve(self, rows: int) -> None:
         """Make room for ``rows`` rows in all, so that appending up to them copies nothing."""
         if rows > len(self._matrix):
@@ -64,12 +84,26 @@ class ScopeVectors:
             self._matrix = grown
 
     def append(
-        self, seqs: np.ndarray, timestamps: np.ndarray, vectors: np.ndarray, active: np.ndarray | None = None
+        self,
+        seqs: np.ndarray,
+        timestamps: np.ndarray,
+        vectors: np.ndarray,
+        active: np.ndarray | None = None,
+        turns: Sequence[tuple[str, str, str | None]] | None = None,
     ) -> None:
-        """Add rows (amortised O(1) by doubling the buffer)."""
+        """Add rows (amortised O(1) by doubling the buffer).
+
+        Args:
+            turns: each row's turn as ``(id, role, name)``, for :meth:`describe`.
+        """
         count = len(seqs)
         if count == 0:
             return
+        if turns is None:
+            turns = [("", "", None)] * count
+        self._ids = np.concatenate([self._ids, np.array([turn[0].encode() for turn in turns], dtype="S")])
+        self._roles = np.concatenate([self._roles, self._encoded(turn[1] for turn in turns)])
+        self._names = np.concatenate([self._names, self._encoded(turn[2] for turn in turns)])
         needed = self._size + count
         if needed > len(self._matrix):
             self.reserve(max(needed, 2 * len(self._matrix), 256))
@@ -79,6 +113,32 @@ class ScopeVectors:
         flags = np.ones(count, dtype=bool) if active is None else np.asarray(active, dtype=bool)
         self.active = np.concatenate([self.active, flags])
         self._size = needed
+
+    def _encoded(self, labels: Iterable[str | None]) -> np.ndarray:
+        codes = self._codes
+        out = []
+        for label in labels:
+            code = codes.get(label)
+            if code is None:
+                code = codes[label] = len(self._labels)
+                self._labels.append(label)
+            out.append(code)
+        return np.array(out, dtype=np.int32)
+
+    def describe(self, seqs: Sequence[int]) -> list[tuple[str, str, str | None, int]]:
+        """``(id, role, name, timestamp)`` of the turns of ``seqs`` (all here), as appended."""
+        rows = np.searchsorted(self.seqs, np.asarray(seqs, dtype=np.int64))
+        labels = self._labels
+        return [
+            (turn_id.decode(), str(labels[role]), labels[name], ts)
+            for turn_id, role, name, ts in zip(
+                self._ids[rows].tolist(),
+                self._roles[rows].tolist(),
+                self._names[rows].tolist(),
+                self.timestamps[rows].tolist(),
+                strict=True,
+            )
+        ]
 
     def set_active(self, seqs: np.ndarray, active: bool) -> None:
         """Mark rows archived (``False``) or restored (``True``)."""
@@ -115,21 +175,39 @@ class ScopeVectors:
             found = self._search_hnsw(query, limit, mask)
             if found is not None:
                 return found
+        if self._size >= self.hnsw_threshold:
+            lo, hi = self._time_range(since, until)
+            found = self._exact(query, limit, mask, lo, hi)
+            if found is not None:
+                return found
+        return self._exact(query, limit, mask, 0, self._size) or []
+
+    def _exact(self, query: np.ndarray, limit: int, mask: np.ndarray, lo: int, hi: int) -> list[tuple[int, float]] | None:
+        """The exact search of rows ``[lo, hi)`` (all of ``mask``'s rows are there). A slice
+        returns None where its answer could differ from the whole index's: equal scores in
+        or at the edge of the top, whose order the selection below does not fix."""
+        sliced = (lo, hi) != (0, self._size)
+        if sliced:  # aligned: the matrix product then gives each row the same bits as the whole's
+            lo, hi = lo // _ALIGN * _ALIGN, min(self._size, -(-hi // _ALIGN) * _ALIGN)
+        mask = mask[lo:hi]
         visible = int(mask.sum())
         if visible == 0:
             return []
-        scores = self.matrix @ query.astype(np.float32)  # one pass; cheaper than copying rows out
-        if visible < self._size:
+        scores = self._matrix[lo:hi] @ query.astype(np.float32)  # one pass; cheaper than copying rows out
+        if visible < hi - lo:
             scores[~mask] = -np.inf
-        seqs = self.seqs
+        seqs = self.seqs[lo:hi]
         starts = self._row_starts()
         if len(starts) < self._size:  # chunk rows: each turn scores its best row
+            starts = starts[(starts >= lo) & (starts < hi)] - lo  # a turn's rows share its time
             scores = np.maximum.reduceat(scores, starts)
             seqs = seqs[starts]
             visible = int(mask[starts].sum())
         take = min(limit, visible)
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
+        if sliced and (len(np.unique(scores[top])) < take or np.count_nonzero(scores == scores[top[-1]]) > 1):
+            return None
         return [(int(seqs[i]), float(scores[i])) for i in top]
 
     def best_scores(self, seqs: np.ndarray, query: np.ndarray) -> dict[int, float]:
@@ -149,6 +227,20 @@ class ScopeVectors:
         scores = self.matrix[rows] @ query.astype(np.float32)
         best = np.maximum.reduceat(scores, np.cumsum(counts) - counts)
         return {int(seq): float(score) for seq, score in zip(seqs, best, strict=True)}
+
+    def _time_range(self, since: int | None, until: int) -> tuple[int, int]:
+        """The rows ``[lo, hi)`` that can fall between ``since`` and ``until``: a slice by
+        time when the rows are in time order (as a conversation's turns mostly are), so that
+        a question about last May scores last May's rows only; else every row."""
+        stamps = self.timestamps
+        if self._sorted_upto != self._size:
+            start = max(self._sorted_upto - 1, 0)
+            self._time_sorted = self._time_sorted and bool(np.all(stamps[start + 1 :] >= stamps[start:-1]))
+            self._sorted_upto = self._size
+        if not self._time_sorted:
+            return 0, self._size
+        lo = int(np.searchsorted(stamps, since, side="left")) if since is not None else 0
+        return lo, int(np.searchsorted(stamps, until, side="right"))
 
     def _row_starts(self) -> np.ndarray:
         """The first row of each seq (every row when no turn has chunk rows)."""

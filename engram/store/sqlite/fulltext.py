@@ -1,10 +1,13 @@
 """The SQLite store's full-text search over turns (FTS5, bm25).
 
 A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
-lock and caches. In a large store a query scores only the turns that can rank: a term in
-many turns (a speaker's name, "like") adds at most a known amount to a bm25 score, so turns
-holding only one such term, and no other, are left out whenever that amount is below the
-``limit``-th score found among the rest. The ranking is the one of scoring every match.
+lock and caches. In a large store a query scores only the turns that can rank (MaxScore):
+each term adds at most a known amount to a bm25 score, so a turn whose terms' amounts add up
+below the ``limit``-th score found cannot rank and is left out. The amount is the term's
+best score over the whole index, computed once per term while the index does not change
+(:meth:`FullTextMixin._term_bounds`); right after a write, a looser bound from the term's
+count alone prunes turns holding a single common term. Either way the ranking is the one of
+scoring every match.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from engram.store.sqlite.sql import (
     filter_sql,
     match_expression,
     match_from_row,
+    scope_key,
     turn_from_row,
 )
 
@@ -37,6 +41,11 @@ PRUNE_FROM_TURNS = 20_000
 COMMON_TERM_SHARE = 0.02
 #: Most term counts remembered between writes.
 MAX_COUNTED_TERMS = 10_000
+#: The first floor tried, as a share of the best term's bound (the ``limit``-th score is
+#: above it for about nine questions in ten; below, a second pass uses the score found).
+FLOOR_GUESS = 0.8
+#: Most term sets in a candidate query (beyond, every term alone: no pruning).
+MAX_TERM_SETS = 64
 
 
 class FullTextMixin:
@@ -46,7 +55,10 @@ class FullTextMixin:
     _lock: threading.RLock
     _turn_counts: dict[tuple[str, str], int]
     #: The index's row count of each term seen, and the state of the database they hold for.
-    _fts_counts: tuple[tuple[int, int], dict[str, int]] | None = None
+    _fts_counts: tuple[tuple[Any, ...], dict[str, int]] | None = None
+    #: Each term's best single-term bm25 score (a bound), for the state of ``_fts_counts``.
+    _fts_bounds: dict[str, float] | None = None
+    _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
     def text_search(
@@ -100,16 +112,58 @@ class FullTextMixin:
             self._sync_caches()
             if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
                 return self._every_match(scope, terms, where, params, limit, columns)
+            if self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
+                # no write since the last search: the terms' exact bounds pay for themselves
+                return self._max_score(scope, terms, self._term_bounds(terms), where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
             bounds = self._common_terms(terms, total, limit)
-            rows = self._rank_text(scope, terms, bounds, where, params, limit, columns)
+            rows = self._rank_text(scope, terms, self._pruned(scope, terms, bounds), where, params, limit, columns)
             floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
             if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
                 kept = {term: bound for term, bound in bounds.items() if bound < floor}
-                rows = self._rank_text(
-                    scope, terms, kept if _prunable(terms, kept) else {}, where, params, limit, columns
-                )
+                kept = kept if _prunable(terms, kept) else {}
+                rows = self._rank_text(scope, terms, self._pruned(scope, terms, kept), where, params, limit, columns)
         return rows
+
+    @staticmethod
+    def _pruned(scope: UserScope, terms: list[str], common: Collection[str]) -> str:
+        """The FTS5 query for the user's turns holding a term not in ``common``, or two of them."""
+        return match_expression(scope, _TEXT_COLUMNS, terms, common)
+
+    def _max_score(
+        self,
+        scope: UserScope,
+        terms: list[str],
+        bounds: dict[str, float],
+        where: str,
+        params: list[Any],
+        limit: int,
+        columns: str,
+    ) -> list[tuple[Any, ...]]:
+        """:meth:`_rank_text` of the turns whose terms' ``bounds`` add up to a floor.
+
+        The floor is first a guess; when the ``limit``-th score found is below it (or fewer
+        turns were found), a second pass takes that score (or nothing) as the floor, which
+        every turn that can rank reaches. When the user holds at least half the store's
+        turns, the candidates are not narrowed to the user by the scope token (the filters
+        check the user's rows; the token's long posting list costs more than the few other
+        rows scored).
+        """
+        floor = FLOOR_GUESS * max(bounds.values(), default=0.0)
+        rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
+        mostly_theirs = 2 * self._user_turns(scope.tenant, scope.user_id) >= rows_at_most
+        while True:
+            sets = _sufficient_sets(bounds, floor)
+            if not sets:
+                return []  # no turn can reach the floor: none holds a term (bounds of 0)
+            candidates = _any_set(sets)
+            if not mostly_theirs:  # the scope token costs more than other users' rows would
+                candidates = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {candidates}'
+            rows = self._rank_text(scope, terms, candidates, where, params, limit, columns)
+            found = -float(rows[-1][-1]) if len(rows) == limit else 0.0
+            if floor <= 0.0 or found >= floor:
+                return rows
+            floor = found
 
     def _user_turns(self, tenant: str, user_id: str) -> int:
         """How many turns a user has: counted once, then kept by this process's inserts.
@@ -150,16 +204,17 @@ class FullTextMixin:
         return common if _prunable(terms, common) else {}
 
     def _term_counts(self, terms: list[str]) -> dict[str, int]:
-        """How many rows of the index hold each term, remembered until the database changes.
+        """How many rows of the index hold each term, remembered until the index changes.
 
         A count reads the term's whole posting list (tens of thousands of rows for a common
         term in a large store), and the same words come back query after query. The counts
-        are dropped whenever this connection writes (``total_changes``) or another one
-        commits (``PRAGMA data_version``), so they are always the index's own.
+        are dropped whenever the index changes (:meth:`_fts_stamp`), by this connection or
+        another, so they are always the index's own.
         """
-        stamp = (self._conn.total_changes, self._conn.execute("PRAGMA data_version").fetchone()[0])
+        stamp = self._fts_stamp()
         if self._fts_counts is None or self._fts_counts[0] != stamp or len(self._fts_counts[1]) > MAX_COUNTED_TERMS:
             self._fts_counts = (stamp, {})
+            self._fts_bounds = {}
         known = self._fts_counts[1]
         for term in terms:
             if term not in known:
@@ -168,17 +223,49 @@ class FullTextMixin:
                 ).fetchone()[0]
         return {term: known[term] for term in terms}
 
+    def _fts_stamp(self) -> tuple[Any, ...]:
+        """The state of the full-text index: its averages record (rows, tokens per column) and
+        its structure record (segments, and a counter every write moves on).
+
+        Writes that leave the index alone (a context's recall counts) keep it; inside a
+        transaction, whose writes the index may not hold yet, it is new every time.
+        """
+        if self._conn.in_transaction:
+            self._stamps += 1
+            return ("in a transaction", self._stamps)
+        return tuple(
+            self._conn.execute("SELECT block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
+        )
+
+    def _term_bounds(self, terms: list[str]) -> dict[str, float]:
+        """Each term's best single-term bm25 score over the whole index, a hair above: what the
+        term adds to any turn's score (its IDF, its weighted count and the turn's length are
+        the same inside a longer query). Computed once per term for the state of
+        :meth:`_term_counts` (about a microsecond a row holding the term)."""
+        self._term_counts(terms)  # (re)starts the cache for this state
+        known = self._fts_bounds if self._fts_bounds is not None else {}
+        self._fts_bounds = known
+        for term in terms:
+            if term not in known:
+                best = self._conn.execute(
+                    f"SELECT {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT 1",
+                    (any_term(_TEXT_COLUMNS, [term]),),
+                ).fetchone()
+                known[term] = -float(best[0]) * (1 + 1e-9) + 1e-12 if best else 0.0
+        return {term: known[term] for term in terms}
+
     def _rank_text(
         self,
         scope: UserScope,
         terms: list[str],
-        common: Collection[str],
+        candidates: str,
         where: str,
         params: list[Any],
         limit: int,
         columns: str,
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``columns`` and bm25 ranks, best first, of the user's turns :func:`any_term` finds.
+        """Rows of ``columns`` and bm25 ranks, best first, of the user's turns the FTS5 query
+        ``candidates`` finds.
 
         Scored by every term, without the scope token: its IDF alone would read all the
         user's rows, and the candidates are the user's already. The filters are checked on
@@ -190,7 +277,6 @@ class FullTextMixin:
             "AND +rowid IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?) ORDER BY rank, rowid LIMIT ?"
         )
         scored = any_term(_TEXT_COLUMNS, terms)
-        candidates = match_expression(scope, _TEXT_COLUMNS, terms, common)
         for best in (4 * limit, -1):  # LIMIT -1: all
             ranked = self._conn.execute(sql, [scored, candidates, best]).fetchall()
             rows = self._filtered(dict(ranked), where, params, limit, columns)
@@ -227,3 +313,37 @@ class FullTextMixin:
 def _prunable(terms: Sequence[str], common: Collection[str]) -> bool:
     """Whether pruning ``common`` leaves a query: another term, or two common ones."""
     return bool(common) and (len(common) < len(terms) or len(common) >= 2)
+
+
+def _sufficient_sets(bounds: dict[str, float], floor: float) -> list[list[str]]:
+    """The smallest sets of terms whose ``bounds`` add up to ``floor``: a turn holding none of
+    them scores below it. Each term alone whose bound reaches ``floor``, then the minimal
+    pairs, triples... of the others; every term alone when the sets would be too many.
+    """
+    alone = [term for term, bound in bounds.items() if bound >= floor]
+    light = sorted((term for term in bounds if term not in alone), key=lambda term: -bounds[term])
+    rest = [sum(bounds[term] for term in light[i:]) for i in range(len(light) + 1)]  # bounds from i on
+    sets: list[list[str]] = [[term] for term in alone]
+    steps = [0]
+
+    def extend(chosen: list[str], total: float, start: int) -> bool:
+        for i in range(start, len(light)):
+            steps[0] += 1
+            if steps[0] > 16 * MAX_TERM_SETS or len(sets) > MAX_TERM_SETS:
+                return False
+            if total + rest[i] < floor:
+                return True  # no set from here on reaches it
+            term = light[i]
+            if total + bounds[term] >= floor:
+                sets.append([*chosen, term])
+            elif not extend([*chosen, term], total + bounds[term], i + 1):
+                return False
+        return True
+
+    return sets if extend([], 0.0, 0) else [[term] for term in bounds]
+
+
+def _any_set(sets: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query for rows holding every term of one of ``sets``, in the text columns."""
+    groups = [" AND ".join('"' + term.replace('"', '""') + '"' for term in group) for group in sets]
+    return f"{_TEXT_COLUMNS} : ({' OR '.join(f'({group})' for group in groups)})"

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from engram.errors import EmbedderMismatchError, StoreError
+from engram.errors import EmbedderMismatchError, StoreError, ValidationError
 from engram.model import NewTurn, SearchFilters, Turn
 from engram.model.timeutil import to_micros
 from engram.store.base import TurnChunks, TurnNotes, UserScope
@@ -50,6 +50,7 @@ from engram.store.sqlite.sql import (
 )
 from engram.store.sqlite.transactions import maps_errors, read_only_error, transaction
 from engram.store.sqlite.vectorsearch import VectorSearchMixin
+from engram.store.vector_cache import VECTOR_CACHE_MB, VectorCache
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 
 
@@ -68,6 +69,8 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         scrub_wait: seconds a forget waits for readers to let the WAL be checkpointed before
             its receipt says the scrub is pending (finished later, see :meth:`finish_scrub`).
         hnsw_threshold: vectors per user above which the approximate index is used.
+        vector_cache_mb: the memory budget, in MiB, of the users' vector indexes kept loaded
+            (least recently searched evicted first; see :class:`~engram.store.vector_cache.VectorCache`).
         synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
     """
 
@@ -80,6 +83,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         timeout: float = 30.0,
         scrub_wait: float = 5.0,
         hnsw_threshold: int = HNSW_THRESHOLD,
+        vector_cache_mb: float = VECTOR_CACHE_MB,
         synchronous: str = "FULL",
     ) -> None:
         self.path = str(path)
@@ -89,7 +93,9 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         self.scrub_wait = scrub_wait
         self._synchronous = synchronous.upper()
         self._lock = threading.RLock()
-        self._vectors: dict[tuple[str, str], ScopeVectors] = {}
+        if vector_cache_mb < 0:
+            raise ValidationError(f"vector_cache_mb must be 0 or more, not {vector_cache_mb}")
+        self._vectors: VectorCache[tuple[str, str]] = VectorCache(int(vector_cache_mb * 2**20))
         self._turn_counts: dict[tuple[str, str], int] = {}  # per user, for choosing a search plan
         self._speakers: dict[tuple[str, str], frozenset[str]] = {}  # per user
         self._episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]] = {}
