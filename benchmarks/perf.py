@@ -155,10 +155,12 @@ def latency(times: list[float]) -> dict:
     }
 
 
-#: The default recipe before per-question fusion (issue 11): full text over vectors, 2 : 1.5,
-#: fixed weights. ``--recipes engram,previous`` times both side by side, question by question.
+#: The default recipe before per-question fusion and the instruction route (issue 11): full
+#: text over vectors, 2 : 1.5, fixed weights. ``--recipes engram,previous`` times both side by
+#: side, question by question.
 PREVIOUS_RECIPE = replace(
     RECIPES["engram"],
+    retrievers=("bm25", "vector", "time", "fact"),
     weights=(("bm25", 2.0), ("vector", 1.5), ("time", 0.5), ("fact", 0.3)),
     vector_confidence=0.0,
 )
