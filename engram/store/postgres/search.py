@@ -21,7 +21,7 @@ import numpy as np
 from engram.model import SearchFilters, Turn
 from engram.store.base import Candidate, Match, UserScope
 from engram.store.postgres.connection import Database
-from engram.store.postgres.fulltext import Query, TermCounts, idf_weights, score_params, score_sql
+from engram.store.postgres.fulltext import TermCounts, bm25_rows
 from engram.store.postgres.sql import (
     MATCH_COLUMNS,
     TURN_COLUMNS,
@@ -31,36 +31,6 @@ from engram.store.postgres.sql import (
     turn_from_row,
     vector_value,
 )
-
-
-def bm25_rows(
-    conn: Any,
-    table: str,
-    kind: str,
-    tenant: str,
-    terms: Sequence[str],
-    where: str,
-    params: Sequence[Any],
-    columns: str,
-    limit: int,
-    alias: str,
-    cache: TermCounts | None = None,
-) -> list[tuple[Any, ...]]:
-    """Rows of ``columns`` (already prefixed) and their bm25 score last, best first (ties by seq)."""
-    terms = list(dict.fromkeys(terms))
-    if not terms or limit <= 0:
-        return []
-    query = Query.of(terms)
-    if not query.tokens:
-        return []
-    idf, avg = idf_weights(conn, table, kind, tenant, query, cache)
-    lateral, condition = score_sql(alias)
-    lateral_params, condition_params = score_params(query, idf, avg)
-    sql = (
-        f"SELECT {columns}, bm25.score FROM {table} {alias} {lateral} WHERE {where} AND {condition} "
-        f"ORDER BY bm25.score DESC, {alias}.seq LIMIT %s"
-    )
-    return conn.execute(sql, [*lateral_params, *params, *condition_params, limit]).fetchall()  # type: ignore[no-any-return]
 
 
 class SearchMixin:
