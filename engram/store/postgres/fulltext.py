@@ -232,10 +232,12 @@ def score_sql(query: Query, stats: TermStats, alias: str) -> tuple[str, list[Any
     params: list[Any] = []
     for phrase, toks in query.phrase_tokens().items():
         freqs = [f"{a}.fts_freqs[array_position({a}.fts_terms, %s::text)]"] * len(toks)
+        f_params: list[Any] = list(toks)
         if len(toks) == 1:
-            f, f_params = freqs[0], list(toks)
+            f = freqs[0]
         else:  # least() skips NULLs: the condition makes a missing token a miss
-            f, f_params = f"CASE WHEN {a}.fts_terms @> %s::text[] THEN least({', '.join(freqs)}) END", [list(toks), *toks]
+            f = f"CASE WHEN {a}.fts_terms @> %s::text[] THEN least({', '.join(freqs)}) END"
+            f_params = [list(toks), *toks]
         parts.append(f"coalesce(%s::float8 * (1 - {norm} / ({f} + {norm})), 0)")
         params += [stats.idf[phrase] * (K1 + 1), stats.avg_len, *f_params, stats.avg_len]
     return " + ".join(parts), params
