@@ -86,3 +86,35 @@ def test_exact_vector_search_ranks_as_sqlite(stores) -> None:  # type: ignore[no
             b = pg.vector_matches(SCOPE, vector, filters=filters, until=until, limit=20)
             np.testing.assert_allclose([m.score for m in a], [m.score for m in b], rtol=1e-5, atol=1e-6)
             assert {m.id for m in a[:10]} <= {m.id for m in b}
+
+
+def test_a_long_turns_chunks_are_searched_through_the_index_and_forgotten_with_it() -> None:
+    import psycopg
+
+    from engram.store.base import TurnChunks
+    from engram.store.postgres import PostgresStore
+
+    embedder = HashingEmbedder()
+    url = postgres_url(fresh=True)
+    store = PostgresStore(url, hnsw_threshold=1)  # every user through the HNSW indexes
+    store.bind_embedder(embedder.model_id, embedder.dim)
+    messages = [{"role": "user", "content": f"note {i} about the bakery", "timestamp": T0 + timedelta(minutes=i)}
+                for i in range(30)]  # fmt: skip
+    messages[3]["content"] = "a long document about gardening"
+    turns = parse_messages(messages, Scope("default", "u", None, "s"), now=T0)
+    windows = ["observatory vault launch code zanzibar", "compost heaps"]
+    chunks = [None] * len(turns)
+    chunks[3] = TurnChunks([text_key(w) for w in windows], embedder.embed(windows))
+    texts = [t.embedding_text() for t in turns]
+    store.insert_turns(turns, embedder.embed(texts), [text_key(t) for t in texts], T0, chunks=chunks)
+    query = embedder.embed(["observatory vault launch code zanzibar"])[0]
+    until = T0 + timedelta(days=1)
+    found = store.vector_matches(SCOPE, query, filters=SearchFilters(), until=until, limit=5)
+    assert found[0].id == turns[3].id and found[0].score == pytest.approx(1.0, abs=1e-5)
+    assert len({m.id for m in found}) == len(found)
+    store.forget(SCOPE, ids=[turns[3].id])
+    found = store.vector_matches(SCOPE, query, filters=SearchFilters(), until=until, limit=5)
+    assert turns[3].id not in {m.id for m in found}
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM turn_chunks").fetchone()[0] == 0
+    store.close()

@@ -229,6 +229,35 @@ CREATE INDEX api_keys_tenant ON api_keys (tenant);
         + _counted("episodes", "episode")
         + _counted("facts", "fact"),
     ),
+    (
+        # Vectors and postings stay in their rows (STORAGE MAIN: out of line only when a row
+        # outgrows a page): an exact vector search or a BM25 scan reads the rows, not a TOAST
+        # lookup per row (a 384-d vector, 1.5 kB, was moved out of line in every turn). The
+        # UPDATEs store the existing vectors again under the new rule.
+        # A long turn's chunk vectors (one per window of its text after the first): deleted
+        # with their turn (the foreign key), searched with it (a turn scores its best window).
+        "0002_inline_vectors_and_turn_chunks",
+        """
+ALTER TABLE turns ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
+    ALTER COLUMN fts_freqs SET STORAGE MAIN;
+ALTER TABLE episodes ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
+    ALTER COLUMN fts_freqs SET STORAGE MAIN;
+UPDATE turns SET embedding = embedding::real[]::vector WHERE embedding IS NOT NULL;
+UPDATE episodes SET embedding = embedding::real[]::vector WHERE embedding IS NOT NULL;
+CREATE TABLE turn_chunks (
+    tenant    text NOT NULL,
+    user_id   text NOT NULL,
+    seq       bigint NOT NULL,
+    part      integer NOT NULL,
+    embed_key bytea NOT NULL,
+    embedding vector NOT NULL,
+    PRIMARY KEY (tenant, user_id, seq, part),
+    FOREIGN KEY (tenant, user_id, seq) REFERENCES turns (tenant, user_id, seq) ON DELETE CASCADE
+);
+ALTER TABLE turn_chunks ALTER COLUMN embedding SET STORAGE MAIN;
+CREATE INDEX turn_chunks_embed_key ON turn_chunks (tenant, user_id, embed_key);
+""",
+    ),
 ]
 
 

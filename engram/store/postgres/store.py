@@ -100,6 +100,10 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         except Exception as exc:
             raise map_error(exc, self.location) from exc
         self._model: tuple[str, int] | None = self._stored_model()
+        if self._model is not None and not self.read_only:
+            with self._db.connection() as conn:  # a store bound before migration 0002 lacks the chunks'
+                if conn.execute("SELECT to_regclass('turn_chunks_embedding') IS NULL").fetchone()[0]:
+                    self._create_vector_indexes(conn, self._model[1])
 
     # -- embedder binding ------------------------------------------------------------------
 
@@ -137,9 +141,11 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
     @staticmethod
     def _create_vector_indexes(conn: Any, dim: int) -> None:
         """HNSW indexes over the vectors, once their size is known (inner product: unit vectors)."""
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS turns_embedding ON turns USING hnsw ((embedding::vector({dim})) vector_ip_ops)"
-        )
+        for table in ("turns", "turn_chunks"):
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {table}_embedding ON {table} "
+                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops)"
+            )
 
     @property
     def embedding_model(self) -> str | None:
@@ -181,13 +187,7 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         notes: Sequence[TurnNotes] | None = None,
         chunks: Sequence[TurnChunks | None] | None = None,
     ) -> list[tuple[Turn, bool]]:
-        """See :meth:`engram.store.base.Store.insert_turns`.
-
-        ``chunks`` (the window vectors of a document-length turn) are not stored by this backend
-        yet: a long turn is found by its own vector (its opening) and by full text over all of
-        it (docs/postgres.md, "Limits").
-        """
-        del chunks
+        """See :meth:`engram.store.base.Store.insert_turns`."""
         if self._model is None:
             raise StoreError("bind_embedder must be called before turns are inserted")
         if len({turn.scope.tenant for turn in turns}) > 1:
@@ -200,10 +200,14 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         )
         owners = sorted({(turn.scope.tenant, turn.scope.user_id) for turn in turns})
         inserted: set[tuple[str, str, str]] = set()
+        parts: list[tuple[Any, ...]] = []
+        given_chunks = [*(chunks or []), *[None] * len(turns)][: len(turns)]
         with self._db.atomic() as conn:
             for tenant, user_id in owners:  # in one order: two writers never wait on each other in a cycle
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (tenant, user_id))
-            for turn, vector, key, note, post in zip(turns, vectors, keys, given, postings, strict=True):
+            for turn, vector, key, note, post, chunk in zip(
+                turns, vectors, keys, given, postings, given_chunks, strict=True
+            ):
                 row = conn.execute(
                     "INSERT INTO turns(tenant, user_id, id, agent_id, session_id, role, name, content, content_hash, "
                     "ts, recorded_at, metadata, embed_key, embedding, keys, importance, fts_terms, fts_freqs, fts_len) "
@@ -220,6 +224,16 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
                 ).fetchone()  # fmt: skip
                 if row is not None:
                     inserted.add((turn.scope.tenant, turn.scope.user_id, turn.id))
+                    if chunk is not None:
+                        parts += [
+                            (turn.scope.tenant, turn.scope.user_id, row[0], part, window, vector_value(vec))
+                            for part, (window, vec) in enumerate(zip(chunk.keys, chunk.vectors, strict=True), 1)
+                        ]
+            if parts:
+                conn.cursor().executemany(
+                    "INSERT INTO turn_chunks(tenant, user_id, seq, part, embed_key, embedding) VALUES (%s,%s,%s,%s,%s,%s)",
+                    parts,
+                )
             stored: dict[tuple[str, str, str], Turn] = {}
             for tenant, user_id in owners:
                 ids = [t.id for t in turns if (t.scope.tenant, t.scope.user_id) == (tenant, user_id)]
@@ -262,11 +276,13 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         out: dict[bytes, np.ndarray] = {}
+        wanted = (scope.tenant, scope.user_id, list(dict.fromkeys(keys)))
         with self._db.connection() as conn:
             for key, vector in conn.execute(
-                "SELECT DISTINCT ON (embed_key) embed_key, embedding FROM turns WHERE tenant=%s AND user_id=%s "
-                "AND embed_key = ANY(%s) AND embedding IS NOT NULL",
-                (scope.tenant, scope.user_id, list(dict.fromkeys(keys))),
+                "SELECT DISTINCT ON (embed_key) embed_key, embedding FROM (SELECT embed_key, embedding FROM turns "
+                "WHERE tenant=%s AND user_id=%s AND embed_key = ANY(%s) AND embedding IS NOT NULL UNION ALL "
+                "SELECT embed_key, embedding FROM turn_chunks WHERE tenant=%s AND user_id=%s AND embed_key = ANY(%s)) v",
+                (*wanted, *wanted),
             ):
                 out[bytes(key)] = np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
         return out
