@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engram.errors import CorruptStoreError, SchemaVersionError
+from engram.errors import CorruptStoreError
+from engram.store.migrations import pending
 
 #: The advisory lock (a constant key) migrations take: concurrent openers apply them once.
 MIGRATION_LOCK = 0x456E6772
@@ -313,11 +314,4 @@ def pending_migrations(conn: Any) -> list[str]:
         SchemaVersionError: the database has a migration this Engram does not know.
     """
     applied = {row[0] for row in conn.execute("SELECT name FROM engram_migrations")}
-    known = [name for name, _ in MIGRATIONS]
-    unknown = sorted(applied - set(known))
-    if unknown:
-        raise SchemaVersionError(
-            f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
-            "know: it was written by a newer version. Upgrade engram-recall to open it."
-        )
-    return [name for name in known if name not in applied]
+    return pending(applied, [name for name, _ in MIGRATIONS])
