@@ -237,6 +237,7 @@ CREATE INDEX api_keys_tenant ON api_keys (tenant);
         # UPDATEs store the existing vectors again under the new rule.
         # A long turn's chunk vectors (one per window of its text after the first): deleted
         # with their turn (the foreign key), searched with it (a turn scores its best window).
+        # A user's speaker names, read on every search, by a skip over an index of them.
         "0002_inline_vectors_and_turn_chunks",
         """
 ALTER TABLE turns ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
@@ -257,6 +258,7 @@ CREATE TABLE turn_chunks (
 );
 ALTER TABLE turn_chunks ALTER COLUMN embedding SET STORAGE MAIN;
 CREATE INDEX turn_chunks_embed_key ON turn_chunks (tenant, user_id, embed_key);
+CREATE INDEX turns_user_name ON turns (tenant, user_id, name);
 """,
     ),
 ]

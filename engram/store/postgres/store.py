@@ -310,10 +310,7 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def speaker_names(self, scope: UserScope) -> frozenset[str]:
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT name FROM turns WHERE tenant=%s AND user_id=%s AND name IS NOT NULL",
-                (scope.tenant, scope.user_id),
-            ).fetchall()
+            rows = conn.execute(_SPEAKERS, (scope.tenant, scope.user_id) * 2).fetchall()
         return frozenset(row[0] for row in rows)
 
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
@@ -341,6 +338,16 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: A user's distinct speaker names, one index probe per name (a loose scan of ``turns_user_name``)
+#: rather than a read of every turn: nothing is cached, so another worker's new speaker is seen.
+_SPEAKERS = (
+    "WITH RECURSIVE names(name) AS ((SELECT name FROM turns WHERE tenant=%s AND user_id=%s AND name IS NOT NULL "
+    "ORDER BY name LIMIT 1) UNION ALL SELECT (SELECT t.name FROM turns t WHERE t.tenant=%s AND t.user_id=%s "
+    "AND t.name > names.name ORDER BY t.name LIMIT 1) FROM names WHERE names.name IS NOT NULL) "
+    "SELECT name FROM names WHERE name IS NOT NULL"
+)
 
 
 def _read_only_server(conn: Any) -> bool:
