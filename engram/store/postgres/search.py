@@ -81,8 +81,8 @@ class SearchMixin:
     ) -> list[tuple[Any, ...]]:
         """Rows of ``columns`` (seq first) with their best inner product to ``vector`` last, best first.
 
-        One statement for a user below the HNSW threshold (it answers nothing above it, and
-        the index is searched instead).
+        One statement for a user below the HNSW threshold: its first column says whether the
+        user is (a row of NULLs when nothing matched); above it, the indexes are searched.
         """
         if limit <= 0 or self._model is None:
             return []
@@ -96,8 +96,8 @@ class SearchMixin:
                 [*mine, max(self.hnsw_threshold - 1, 0), query, *params, query, limit,
                  query, *mine, *params, limit, limit, *mine],
             ).fetchall()  # fmt: skip
-            if rows or conn.execute(_SMALL, [*mine, max(self.hnsw_threshold - 1, 0)]).fetchone()[0]:
-                return rows  # type: ignore[no-any-return]
+        if rows[0][0]:  # the user is below the threshold: these are the exact answers
+            return [row[1:] for row in rows if row[-1] is not None]
         return self._nearest_indexed(query, where, params, cols, limit, mine)
 
     def _nearest_indexed(
@@ -148,7 +148,8 @@ _SMALL = "SELECT NOT EXISTS (SELECT 1 FROM turns WHERE tenant = %s AND user_id =
 
 #: Exact search for a user below the threshold: the best turns by their own vectors, and the
 #: best by a chunk (a turn once, by its best window), merged. A turn in the top ``limit`` by its
-#: best row is in one of the two lists. Nothing for a user above the threshold.
+#: best row is in one of the two lists. Each row starts with whether the user is below the
+#: threshold (one row, of NULLs after it, when above it or when nothing matched).
 _EXACT = (
     "WITH small AS (" + _SMALL + "), "
     "own AS (SELECT t.seq, -(t.embedding <#> %s) AS score FROM turns t WHERE (SELECT * FROM small) AND {where} "
@@ -158,6 +159,6 @@ _EXACT = (
     "WHERE (SELECT * FROM small) AND c.tenant = %s AND c.user_id = %s AND {where} GROUP BY c.seq), "
     "best AS (SELECT seq, max(score) AS score FROM (SELECT * FROM own UNION ALL "
     "(SELECT * FROM part ORDER BY score DESC, seq LIMIT %s)) u GROUP BY seq ORDER BY 2 DESC, 1 LIMIT %s) "
-    "SELECT {cols}, best.score FROM best JOIN turns t ON t.tenant = %s AND t.user_id = %s AND t.seq = best.seq "
-    "ORDER BY best.score DESC, t.seq"
+    "SELECT small.*, x.* FROM small LEFT JOIN LATERAL (SELECT {cols}, best.score FROM best JOIN turns t "
+    "ON t.tenant = %s AND t.user_id = %s AND t.seq = best.seq) x ON true ORDER BY x.score DESC, 2"
 )
