@@ -14,7 +14,11 @@ bounded, and every request has a timeout.
 
 Reported: requests, throughput, p50/p95/p99 latency per operation and over all requests,
 errors (any non-2xx or transport failure), and lost writes: every acknowledged turn id is
-looked up afterwards by paging through each client's turns.
+looked up afterwards by paging through each client's turns. ``cores_busy`` says what bounds
+the throughput: the cores the servers, the embedded PostgreSQL server, this driver (the
+clients) and the whole machine (other jobs included) kept busy during the load. One server
+near 1.0 is bound by its GIL (more workers help while the machine has cores to spare); the
+machine near its core count is bound by the cores.
 
 With ``--store`` (a ``postgresql://`` URL of an empty database, or ``embedded`` for a
 throwaway embedded PostgreSQL server) it starts ``--workers`` servers on that one database,
