@@ -238,6 +238,9 @@ CREATE INDEX api_keys_tenant ON api_keys (tenant);
         # A long turn's chunk vectors (one per window of its text after the first): deleted
         # with their turn (the foreign key), searched with it (a turn scores its best window).
         # A user's speaker names, read on every search, by a skip over an index of them.
+        # The full-text GIN indexes without a pending list (fastupdate off): with one, every
+        # index scan of a search reads the whole list of recent, unmerged entries (up to
+        # 4 MB) until a vacuum merges them, and a pruned search scans the index several times.
         "0002_inline_vectors_and_turn_chunks",
         """
 ALTER TABLE turns ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
@@ -259,6 +262,14 @@ CREATE TABLE turn_chunks (
 ALTER TABLE turn_chunks ALTER COLUMN embedding SET STORAGE MAIN;
 CREATE INDEX turn_chunks_embed_key ON turn_chunks (tenant, user_id, embed_key);
 CREATE INDEX turns_user_name ON turns (tenant, user_id, name);
+ALTER INDEX turns_fts SET (fastupdate = off);
+ALTER INDEX turns_fts_tenant SET (fastupdate = off);
+ALTER INDEX episodes_fts SET (fastupdate = off);
+ALTER INDEX episodes_fts_tenant SET (fastupdate = off);
+ALTER INDEX facts_fts SET (fastupdate = off);
+ALTER INDEX facts_fts_tenant SET (fastupdate = off);
+SELECT gin_clean_pending_list(index) FROM unnest(ARRAY['turns_fts', 'turns_fts_tenant', 'episodes_fts',
+    'episodes_fts_tenant', 'facts_fts', 'facts_fts_tenant']::regclass[]) AS index;
 """,
     ),
 ]
