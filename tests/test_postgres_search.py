@@ -118,3 +118,43 @@ def test_a_long_turns_chunks_are_searched_through_the_index_and_forgotten_with_i
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM turn_chunks").fetchone()[0] == 0
     store.close()
+
+
+def test_a_database_of_the_first_schema_upgrades_with_its_vectors_inside_their_rows(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from engram.store.postgres import PostgresStore, schema
+
+    url = postgres_url(fresh=True)
+    with psycopg.connect(url, autocommit=True) as conn:  # a database as the first release left it
+        monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        schema.migrate(conn, "test")
+        monkeypatch.undo()
+        register_vector(conn)
+        embedder = HashingEmbedder()
+        conn.execute(
+            "INSERT INTO engram_meta(key, value) VALUES ('embedding_model', %s)",
+            (f'{{"id": "{embedder.model_id}", "dim": {embedder.dim}}}',),
+        )
+        vector = embedder.embed(["the quokka at dawn"])[0]
+        conn.execute(
+            "INSERT INTO turns(tenant, user_id, id, session_id, role, content, content_hash, ts, recorded_at, "
+            "embedding, fts_terms, fts_freqs, fts_len) VALUES ('default', 'u', 't1', 's', 'user', "
+            "'the quokka at dawn', 'h', 1, 1, %s, '{quokka,dawn}', '{1,1}', 5)",
+            (vector,),
+        )
+        assert conn.execute("SELECT attstorage FROM pg_attribute WHERE attrelid = 'turns'::regclass "
+                            "AND attname = 'embedding'").fetchone()[0] == "e"  # fmt: skip
+    store = PostgresStore(url)  # applies 0002
+    ((turn, stored),) = list(store.iter_turns("default"))
+    assert turn.content == "the quokka at dawn"
+    np.testing.assert_array_equal(stored, vector)
+    found = store.vector_matches(SCOPE, vector, filters=SearchFilters(), until=T0 + timedelta(days=99999), limit=1)
+    assert [m.id for m in found] == ["t1"] and found[0].score == pytest.approx(1.0, abs=1e-5)
+    with psycopg.connect(url) as conn:
+        storage = conn.execute("SELECT attstorage FROM pg_attribute WHERE attrelid = 'turns'::regclass "
+                               "AND attname = 'embedding'").fetchone()[0]  # fmt: skip
+        assert conn.execute("SELECT to_regclass('turn_chunks_embedding') IS NOT NULL").fetchone()[0]
+    assert storage == "m"  # MAIN: kept in the row unless the row outgrows a page
+    store.close()
