@@ -36,7 +36,7 @@ from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
 from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, TermCounts
 from engram.store.postgres.lifecycle import LifecycleMixin
-from engram.store.postgres.schema import check_readable, migrate
+from engram.store.postgres.schema import MIGRATION_LOCK, check_readable, migrate
 from engram.store.postgres.search import SearchMixin
 from engram.store.postgres.sql import TURN_COLUMNS, filter_sql, scope_where, turn_from_row, vector_value
 from engram.store.postgres.state import StateMixin
@@ -102,7 +102,10 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         self._model: tuple[str, int] | None = self._stored_model()
         if self._model is not None and not self.read_only:
             with self._db.connection() as conn:  # a store bound before migration 0002 lacks the chunks'
-                if conn.execute("SELECT to_regclass('turn_chunks_embedding') IS NULL").fetchone()[0]:
+                missing = conn.execute("SELECT to_regclass('turn_chunks_embedding') IS NULL").fetchone()[0]
+            if missing:
+                with self._db.atomic() as conn:  # workers starting at once: one makes it
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                     self._create_vector_indexes(conn, self._model[1])
 
     # -- embedder binding ------------------------------------------------------------------
