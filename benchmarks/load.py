@@ -14,7 +14,11 @@ bounded, and every request has a timeout.
 
 Reported: requests, throughput, p50/p95/p99 latency per operation and over all requests,
 errors (any non-2xx or transport failure), and lost writes: every acknowledged turn id is
-looked up afterwards by paging through each client's turns.
+looked up afterwards by paging through each client's turns. ``cores_busy`` says what bounds
+the throughput: the cores the servers, the embedded PostgreSQL server, this driver (the
+clients) and the whole machine (other jobs included) kept busy during the load. One server
+near 1.0 is bound by its GIL (more workers help while the machine has cores to spare); the
+machine near its core count is bound by the cores.
 
 With ``--store`` (a ``postgresql://`` URL of an empty database, or ``embedded`` for a
 throwaway embedded PostgreSQL server) it starts ``--workers`` servers on that one database,
@@ -36,6 +40,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -161,6 +166,65 @@ async def lost_writes(url: str, key: str, tally: Tally) -> tuple[int, int]:
     return acked, lost
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) each live process of ``pids`` has used so far."""
+    import psutil
+
+    out = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[pid] = times.user + times.system
+    return out
+
+
+def postgres_pids(server: Any) -> list[int]:
+    """The embedded PostgreSQL server's processes (its postmaster and every child of it)."""
+    import psutil
+
+    if server is None:
+        return []
+    pid_file = Path(server.folder) / "pgdata" / "postmaster.pid"
+    try:
+        main = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [main.pid, *(child.pid for child in main.children(recursive=True))]
+    except (OSError, ValueError, psutil.Error):
+        return []
+
+
+class CpuMeter:
+    """Cores each group of processes kept busy over the load (CPU seconds / wall seconds): the
+    servers, the PostgreSQL server, this driver (its clients), and the whole machine, other
+    jobs included. A group near its bound (a server's one core: its GIL; the machine's cores)
+    is what limits throughput."""
+
+    def __init__(self, servers: list[int], server: Any) -> None:
+        import psutil
+
+        self._server = server
+        self._groups = {"servers": servers, "postgres": postgres_pids(server), "driver": [os.getpid()]}
+        self._start = {name: cpu_seconds(pids) for name, pids in self._groups.items()}
+        self._machine = psutil.cpu_times()
+        self._wall = time.monotonic()
+
+    def cores(self) -> dict[str, float]:
+        import psutil
+
+        wall = time.monotonic() - self._wall
+        self._groups["postgres"] = postgres_pids(self._server) or self._groups["postgres"]
+        out = {}
+        for name, pids in self._groups.items():
+            now = cpu_seconds(pids)
+            out[name] = round(sum(t - self._start[name].get(pid, 0.0) for pid, t in now.items()) / wall, 2)
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        before = sum(self._machine) - self._machine.idle - getattr(self._machine, "iowait", 0.0)
+        out["machine"] = round((busy - before) / wall, 2)
+        return out
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -199,6 +263,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         for url in urls:
             await wait_ready(url)
         tally = Tally()
+        meter = CpuMeter([p.pid for p in processes], server)
         started = time.monotonic()
         until = started + args.duration
         await asyncio.wait_for(
@@ -208,6 +273,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             timeout=args.duration + REQUEST_TIMEOUT + 10,
         )
         elapsed = time.monotonic() - started
+        cores = meter.cores()
         acked, lost = await lost_writes(urls[0], key, tally)
     finally:
         for process in processes:
@@ -235,6 +301,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "acknowledged_writes": acked,
         "lost_writes": lost,
         "cpus": os.cpu_count(),
+        "cores_busy": cores,
     }
 
 

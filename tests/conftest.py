@@ -76,8 +76,8 @@ BACKENDS = ["sqlite", "sqlite-memory", "postgres"]
 
 _postgres: dict[str, Any] = {}
 _RESET = (
-    "TRUNCATE turns, episodes, facts, links, lifecycle_state, fts_totals, api_keys, engram_meta RESTART IDENTITY; "
-    "DROP INDEX IF EXISTS turns_embedding"
+    "TRUNCATE turns, turn_chunks, episodes, facts, links, lifecycle_state, fts_totals, api_keys, engram_meta "
+    "RESTART IDENTITY; DROP INDEX IF EXISTS turns_embedding; DROP INDEX IF EXISTS turn_chunks_embedding"
 )
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from engram import HashingEmbedder, Memory, SearchFilters
 from engram.cli import cli
-from engram.errors import SchemaVersionError, StoreError, StoreNotFoundError
+from engram.errors import DISTRIBUTION, SchemaVersionError, StoreError, StoreNotFoundError
 from engram.store.base import UserScope
 from tests.conftest import FixedClock, postgres_url
 
@@ -110,8 +110,9 @@ def test_a_newer_schema_is_refused() -> None:
     Memory(url, embedder=HashingEmbedder()).close()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO engram_migrations(name) VALUES ('9999_from_the_future')")
-    with pytest.raises(SchemaVersionError, match="newer version"):
+    with pytest.raises(SchemaVersionError, match="newer version") as raised:
         Memory(url, embedder=HashingEmbedder())
+    assert f"pip install --upgrade '{DISTRIBUTION}'" in str(raised.value)
 
 
 def test_workers_retrying_the_same_turns_at_once_store_each_once_and_lose_nothing() -> None:

@@ -219,9 +219,6 @@ def test_api_keys_are_stored_hashed_and_revocable(store, tmp_path):
 def test_a_long_turn_scores_its_best_chunk_and_forgets_its_chunks(store):
     from engram.store.base import TurnChunks
 
-    if type(store).__name__ == "PostgresStore":
-        pytest.skip("chunk vectors of long messages are not in the PostgreSQL backend yet (issue 12)")
-
     scope, flt, until = UserScope("t", "u"), SearchFilters(), T0 + timedelta(days=1)
     messages = [
         {"role": "user", "content": "a long document about gardening and compost", "timestamp": T0},

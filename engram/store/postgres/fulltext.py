@@ -29,9 +29,12 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from engram.store.sqlite.fulltext import COMMON_TERM_SHARE, _prunable
+from engram.store.sqlite.sql import bm25_bound
 
 #: FTS5's bm25 constants.
 K1 = 1.2
@@ -125,6 +128,13 @@ class Query:
                 sizes.append(len(found))
         return cls(phrases, tokens, sizes)
 
+    def phrase_tokens(self) -> dict[int, tuple[str, ...]]:
+        """Each phrase's tokens, in order."""
+        out: dict[int, tuple[str, ...]] = {}
+        for phrase, token in zip(self.phrases, self.tokens, strict=True):
+            out[phrase] = (*out.get(phrase, ()), token)
+        return out
+
 
 _PHRASES = "unnest(%s::int[], %s::text[], %s::int[]) AS q(phrase, term, size)"
 
@@ -161,9 +171,17 @@ class TermCounts:
             entry[1].update(counts)
 
 
-def idf_weights(
-    cursor: Any, table: str, kind: str, tenant: str, query: Query, cache: TermCounts | None = None
-) -> tuple[dict[int, float], float]:
+@dataclass(frozen=True, slots=True)
+class TermStats:
+    """A query's statistics over a tenant's rows: each phrase's IDF and document count."""
+
+    idf: dict[int, float]
+    counts: dict[int, int]
+    rows: int
+    avg_len: float
+
+
+def term_stats(cursor: Any, table: str, kind: str, tenant: str, query: Query, cache: TermCounts | None = None) -> TermStats:
     """Each phrase's IDF over the tenant's rows of ``table``, and the tenant's average row length."""
     totals = cursor.execute(
         "SELECT coalesce(sum(docs), 0), coalesce(sum(tokens), 0), coalesce(sum(changes), 0) FROM fts_totals "
@@ -172,9 +190,7 @@ def idf_weights(
     ).fetchone()
     version = (int(totals[0]), int(totals[1]), int(totals[2]))
     rows, tokens = version[0], version[1]
-    phrases: dict[int, tuple[str, ...]] = {}
-    for phrase, token in zip(query.phrases, query.tokens, strict=True):
-        phrases[phrase] = (*phrases.get(phrase, ()), token)
+    phrases = query.phrase_tokens()
     known = cache.known((tenant, kind), version) if cache is not None else {}
     wanted = [p for p, toks in phrases.items() if toks not in known]
     if wanted:
@@ -195,29 +211,120 @@ def idf_weights(
         known.update(found)
         if cache is not None:
             cache.remember((tenant, kind), version, found)
-    idf = {}
+    idf, matching = {}, {}
     for phrase, toks in phrases.items():
-        n = known[toks]
+        n = matching[phrase] = known[toks]
         idf[phrase] = max(math.log((rows - n + 0.5) / (n + 0.5)), 1e-6) if rows else 1e-6
-    return idf, (tokens / rows if rows else 1.0)
+    return TermStats(idf, matching, rows, tokens / rows if rows else 1.0)
 
 
-def score_sql(alias: str) -> tuple[str, str]:
-    """A ``LATERAL`` join computing row ``alias``'s bm25 score as ``score``, and its condition.
+def score_sql(query: Query, stats: TermStats, alias: str) -> tuple[str, list[Any]]:
+    """An expression of row ``alias``'s bm25 score (0 where no phrase matches), and its parameters.
 
-    Parameters, in order: phrases, tokens, sizes, idfs (per token), the average length (the
-    lateral), then the tokens again (the condition, which lets the GIN index find the rows).
+    One term per phrase, read from the row's own arrays (``array_position``, once per token):
+    no join, no aggregate per row. ``f / (f + n)`` is written ``1 - n / (f + n)`` so that the
+    row's frequency is looked up once. A phrase of several tokens counts only where all are,
+    with the least of their frequencies.
     """
-    k, k1, b, a = K1 + 1, K1, B, alias
-    lateral = (
-        f"CROSS JOIN LATERAL (SELECT sum(idf * f * {k} / (f + {k1} * (1 - {b} + {b} * {a}.fts_len / %s::float8))) "
-        f"AS score FROM (SELECT min(q.idf) AS idf, min(u.f) AS f FROM unnest({a}.fts_terms, {a}.fts_freqs) AS u(term, f) "
-        "JOIN unnest(%s::int[], %s::text[], %s::int[], %s::float8[]) AS q(phrase, term, size, idf) ON q.term = u.term "
-        "GROUP BY q.phrase HAVING count(*) = min(q.size)) hits) bm25"
-    )
-    return lateral, f"{alias}.fts_terms && %s::text[] AND bm25.score IS NOT NULL"
+    a = alias
+    norm = f"{K1} * (1 - {B} + {B} * {a}.fts_len / %s::float8)"
+    parts: list[str] = []
+    params: list[Any] = []
+    for phrase, toks in query.phrase_tokens().items():
+        freqs = [f"{a}.fts_freqs[array_position({a}.fts_terms, %s::text)]"] * len(toks)
+        f_params: list[Any] = list(toks)
+        if len(toks) == 1:
+            f = freqs[0]
+        else:  # least() skips NULLs: the condition makes a missing token a miss
+            f = f"CASE WHEN {a}.fts_terms @> %s::text[] THEN least({', '.join(freqs)}) END"
+            f_params = [list(toks), *toks]
+        parts.append(f"coalesce(%s::float8 * (1 - {norm} / ({f} + {norm})), 0)")
+        params += [stats.idf[phrase] * (K1 + 1), stats.avg_len, *f_params, stats.avg_len]
+    return " + ".join(parts), params
 
 
-def score_params(query: Query, idf: dict[int, float], avg: float) -> tuple[list[Any], list[Any]]:
-    """The parameters of :func:`score_sql`'s lateral join and of its condition."""
-    return [avg, query.phrases, query.tokens, query.sizes, [idf[p] for p in query.phrases]], [query.tokens]
+def candidates_sql(query: Query, common: Collection[int], alias: str) -> tuple[str, list[Any]]:
+    """A condition finding (through the GIN index) the rows that hold a phrase not in ``common``,
+    or two of ``common`` (:func:`~engram.store.sqlite.fulltext._prunable` says when that is a query)."""
+    phrases = query.phrase_tokens()
+    single = [toks[0] for p, toks in phrases.items() if p not in common and len(toks) == 1]
+    clauses, params = ([f"{alias}.fts_terms && %s::text[]"], [single]) if single else ([], [])
+    for p, toks in phrases.items():
+        if p not in common and len(toks) > 1:
+            clauses.append(f"{alias}.fts_terms @> %s::text[]")
+            params.append(list(toks))
+    shared = [p for p in phrases if p in common]
+    for i, p in enumerate(shared):
+        for q in shared[i + 1 :]:
+            clauses.append(f"{alias}.fts_terms @> %s::text[]")
+            params.append(list(dict.fromkeys(phrases[p] + phrases[q])))
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def bm25_rows(
+    conn: Any,
+    table: str,
+    kind: str,
+    tenant: str,
+    terms: Sequence[str],
+    where: str,
+    params: Sequence[Any],
+    columns: str,
+    limit: int,
+    alias: str,
+    cache: TermCounts | None = None,
+) -> list[tuple[Any, ...]]:
+    """Rows of ``columns`` (already prefixed, seq first) and their bm25 score last, best first
+    (ties by seq).
+
+    Only rows that can rank are scored, as the SQLite store does: a phrase in more than
+    ``COMMON_TERM_SHARE`` of the tenant's rows adds at most a known bound to a score, so rows
+    holding only one such phrase, and no other, are left out when that bound is below the
+    ``limit``-th score found among the rest; when it is not, the rows are ranked again with
+    fewer phrases left out. The ranking is the one of scoring every match.
+    """
+    terms = list(dict.fromkeys(terms))
+    if not terms or limit <= 0:
+        return []
+    query = Query.of(terms)
+    if not query.tokens:
+        return []
+    stats = term_stats(conn, table, kind, tenant, query, cache)
+    score, score_params = score_sql(query, stats, alias)
+    names = [column.split(".")[-1].strip() for column in columns.split(",")]
+    seq = names[0]
+
+    def ranked(common: Collection[int]) -> list[tuple[Any, ...]]:
+        condition, condition_params = candidates_sql(query, common, alias)
+        sql = (
+            f"SELECT * FROM (SELECT {columns}, {score} AS bm25_score FROM {table} {alias} "
+            f"WHERE {where} AND {condition} OFFSET 0) s WHERE s.bm25_score > 0 "
+            f"ORDER BY s.bm25_score DESC, s.{seq} LIMIT %s"
+        )
+        return conn.execute(sql, [*score_params, *params, *condition_params, limit]).fetchall()  # type: ignore[no-any-return]
+
+    bounds = common_phrases(stats, limit)
+    rows = ranked(bounds)
+    floor = float(rows[-1][-1]) if len(rows) == limit else 0.0
+    if bounds and max(bounds.values()) >= floor:  # a row left out might have ranked
+        kept = {phrase: bound for phrase, bound in bounds.items() if bound < floor}
+        rows = ranked(kept if _prunable_phrases(stats, kept) else {})
+    return rows
+
+
+def common_phrases(stats: TermStats, limit: int) -> dict[int, float]:
+    """The phrases to leave out of the candidates, with the most each adds to a score.
+
+    Those in more than ``COMMON_TERM_SHARE`` of the rows; none when fewer than two are common
+    and the other phrases are in fewer than ``limit`` rows (the pruning would be undone).
+    """
+    counts = stats.counts
+    common = {p: bm25_bound(n, stats.rows) for p, n in counts.items() if n > COMMON_TERM_SHARE * stats.rows}
+    if len(common) < 2 and sum(n for p, n in counts.items() if p not in common) < limit:
+        return {}
+    return common if _prunable_phrases(stats, common) else {}
+
+
+def _prunable_phrases(stats: TermStats, common: Collection[int]) -> bool:
+    """The SQLite store's rule (:func:`~engram.store.sqlite.fulltext._prunable`) on phrase numbers."""
+    return _prunable([str(p) for p in stats.counts], [str(p) for p in common])

@@ -21,8 +21,7 @@ from engram.model.fact import FactVersion
 from engram.model.timeutil import to_micros
 from engram.store.base import UserScope
 from engram.store.postgres.connection import Database
-from engram.store.postgres.fulltext import EPISODE_WEIGHTS, FACT_WEIGHTS, TOKENIZER, TermCounts
-from engram.store.postgres.search import bm25_rows
+from engram.store.postgres.fulltext import EPISODE_WEIGHTS, FACT_WEIGHTS, TOKENIZER, TermCounts, bm25_rows
 from engram.store.postgres.sql import (
     EPISODE_COLUMNS,
     FACT_COLUMNS,

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engram.errors import CorruptStoreError, SchemaVersionError
+from engram.errors import CorruptStoreError
+from engram.store.migrations import pending
 
 #: The advisory lock (a constant key) migrations take: concurrent openers apply them once.
 MIGRATION_LOCK = 0x456E6772
@@ -229,6 +230,48 @@ CREATE INDEX api_keys_tenant ON api_keys (tenant);
         + _counted("episodes", "episode")
         + _counted("facts", "fact"),
     ),
+    (
+        # Vectors and postings stay in their rows (STORAGE MAIN: out of line only when a row
+        # outgrows a page): an exact vector search or a BM25 scan reads the rows, not a TOAST
+        # lookup per row (a 384-d vector, 1.5 kB, was moved out of line in every turn). The
+        # UPDATEs store the existing vectors again under the new rule.
+        # A long turn's chunk vectors (one per window of its text after the first): deleted
+        # with their turn (the foreign key), searched with it (a turn scores its best window).
+        # A user's speaker names, read on every search, by a skip over an index of them.
+        # The full-text GIN indexes without a pending list (fastupdate off): with one, every
+        # index scan of a search reads the whole list of recent, unmerged entries (up to
+        # 4 MB) until a vacuum merges them, and a pruned search scans the index several times.
+        "0002_inline_vectors_and_turn_chunks",
+        """
+ALTER TABLE turns ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
+    ALTER COLUMN fts_freqs SET STORAGE MAIN;
+ALTER TABLE episodes ALTER COLUMN embedding SET STORAGE MAIN, ALTER COLUMN fts_terms SET STORAGE MAIN,
+    ALTER COLUMN fts_freqs SET STORAGE MAIN;
+UPDATE turns SET embedding = embedding::real[]::vector WHERE embedding IS NOT NULL;
+UPDATE episodes SET embedding = embedding::real[]::vector WHERE embedding IS NOT NULL;
+CREATE TABLE turn_chunks (
+    tenant    text NOT NULL,
+    user_id   text NOT NULL,
+    seq       bigint NOT NULL,
+    part      integer NOT NULL,
+    embed_key bytea NOT NULL,
+    embedding vector NOT NULL,
+    PRIMARY KEY (tenant, user_id, seq, part),
+    FOREIGN KEY (tenant, user_id, seq) REFERENCES turns (tenant, user_id, seq) ON DELETE CASCADE
+);
+ALTER TABLE turn_chunks ALTER COLUMN embedding SET STORAGE MAIN;
+CREATE INDEX turn_chunks_embed_key ON turn_chunks (tenant, user_id, embed_key);
+CREATE INDEX turns_user_name ON turns (tenant, user_id, name);
+ALTER INDEX turns_fts SET (fastupdate = off);
+ALTER INDEX turns_fts_tenant SET (fastupdate = off);
+ALTER INDEX episodes_fts SET (fastupdate = off);
+ALTER INDEX episodes_fts_tenant SET (fastupdate = off);
+ALTER INDEX facts_fts SET (fastupdate = off);
+ALTER INDEX facts_fts_tenant SET (fastupdate = off);
+SELECT gin_clean_pending_list(index) FROM unnest(ARRAY['turns_fts', 'turns_fts_tenant', 'episodes_fts',
+    'episodes_fts_tenant', 'facts_fts', 'facts_fts_tenant']::regclass[]) AS index;
+""",
+    ),
 ]
 
 
@@ -284,11 +327,4 @@ def pending_migrations(conn: Any) -> list[str]:
         SchemaVersionError: the database has a migration this Engram does not know.
     """
     applied = {row[0] for row in conn.execute("SELECT name FROM engram_migrations")}
-    known = [name for name, _ in MIGRATIONS]
-    unknown = sorted(applied - set(known))
-    if unknown:
-        raise SchemaVersionError(
-            f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
-            "know: it was written by a newer version. Upgrade engram-recall to open it."
-        )
-    return [name for name in known if name not in applied]
+    return pending(applied, [name for name, _ in MIGRATIONS])

@@ -15,6 +15,7 @@ from typing import Any
 from engram.model import Turn
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import ForgetReceipt, MemoryState, UserScope
+from engram.store.flags import flag_sets
 from engram.store.postgres.connection import Database
 from engram.store.postgres.sql import TURN_COLUMNS, turn_from_row
 
@@ -50,14 +51,7 @@ class StateMixin:
         archived_at: datetime | bool | None = False,
     ) -> list[str]:
         table = _KIND_TABLE[kind]
-        sets: list[str] = []
-        params: list[Any] = []
-        if pinned is not None:
-            sets.append("pinned = %s")
-            params.append(int(pinned))
-        if archived_at is not False:
-            sets.append("archived_at = %s")
-            params.append(to_micros(archived_at) if isinstance(archived_at, datetime) else None)
+        sets, params = flag_sets(pinned, archived_at, "%s")
         if not sets or not ids:
             return []
         with self._db.atomic(durable=False) as conn:

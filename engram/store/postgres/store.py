@@ -36,7 +36,7 @@ from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
 from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, TermCounts
 from engram.store.postgres.lifecycle import LifecycleMixin
-from engram.store.postgres.schema import check_readable, migrate
+from engram.store.postgres.schema import MIGRATION_LOCK, check_readable, migrate
 from engram.store.postgres.search import SearchMixin
 from engram.store.postgres.sql import TURN_COLUMNS, filter_sql, scope_where, turn_from_row, vector_value
 from engram.store.postgres.state import StateMixin
@@ -100,6 +100,13 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         except Exception as exc:
             raise map_error(exc, self.location) from exc
         self._model: tuple[str, int] | None = self._stored_model()
+        if self._model is not None and not self.read_only:
+            with self._db.connection() as conn:  # a store bound before migration 0002 lacks the chunks'
+                missing = conn.execute("SELECT to_regclass('turn_chunks_embedding') IS NULL").fetchone()[0]
+            if missing:
+                with self._db.atomic() as conn:  # workers starting at once: one makes it
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                    self._create_vector_indexes(conn, self._model[1])
 
     # -- embedder binding ------------------------------------------------------------------
 
@@ -137,9 +144,11 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
     @staticmethod
     def _create_vector_indexes(conn: Any, dim: int) -> None:
         """HNSW indexes over the vectors, once their size is known (inner product: unit vectors)."""
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS turns_embedding ON turns USING hnsw ((embedding::vector({dim})) vector_ip_ops)"
-        )
+        for table in ("turns", "turn_chunks"):
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {table}_embedding ON {table} "
+                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops)"
+            )
 
     @property
     def embedding_model(self) -> str | None:
@@ -181,13 +190,7 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         notes: Sequence[TurnNotes] | None = None,
         chunks: Sequence[TurnChunks | None] | None = None,
     ) -> list[tuple[Turn, bool]]:
-        """See :meth:`engram.store.base.Store.insert_turns`.
-
-        ``chunks`` (the window vectors of a document-length turn) are not stored by this backend
-        yet: a long turn is found by its own vector (its opening) and by full text over all of
-        it (docs/postgres.md, "Limits").
-        """
-        del chunks
+        """See :meth:`engram.store.base.Store.insert_turns`."""
         if self._model is None:
             raise StoreError("bind_embedder must be called before turns are inserted")
         if len({turn.scope.tenant for turn in turns}) > 1:
@@ -200,10 +203,14 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         )
         owners = sorted({(turn.scope.tenant, turn.scope.user_id) for turn in turns})
         inserted: set[tuple[str, str, str]] = set()
+        parts: list[tuple[Any, ...]] = []
+        given_chunks = [*(chunks or []), *[None] * len(turns)][: len(turns)]
         with self._db.atomic() as conn:
             for tenant, user_id in owners:  # in one order: two writers never wait on each other in a cycle
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (tenant, user_id))
-            for turn, vector, key, note, post in zip(turns, vectors, keys, given, postings, strict=True):
+            for turn, vector, key, note, post, chunk in zip(
+                turns, vectors, keys, given, postings, given_chunks, strict=True
+            ):
                 row = conn.execute(
                     "INSERT INTO turns(tenant, user_id, id, agent_id, session_id, role, name, content, content_hash, "
                     "ts, recorded_at, metadata, embed_key, embedding, keys, importance, fts_terms, fts_freqs, fts_len) "
@@ -220,6 +227,16 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
                 ).fetchone()  # fmt: skip
                 if row is not None:
                     inserted.add((turn.scope.tenant, turn.scope.user_id, turn.id))
+                    if chunk is not None:
+                        parts += [
+                            (turn.scope.tenant, turn.scope.user_id, row[0], part, window, vector_value(vec))
+                            for part, (window, vec) in enumerate(zip(chunk.keys, chunk.vectors, strict=True), 1)
+                        ]
+            if parts:
+                conn.cursor().executemany(
+                    "INSERT INTO turn_chunks(tenant, user_id, seq, part, embed_key, embedding) VALUES (%s,%s,%s,%s,%s,%s)",
+                    parts,
+                )
             stored: dict[tuple[str, str, str], Turn] = {}
             for tenant, user_id in owners:
                 ids = [t.id for t in turns if (t.scope.tenant, t.scope.user_id) == (tenant, user_id)]
@@ -262,11 +279,13 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def cached_vectors(self, scope: UserScope, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         out: dict[bytes, np.ndarray] = {}
+        wanted = (scope.tenant, scope.user_id, list(dict.fromkeys(keys)))
         with self._db.connection() as conn:
             for key, vector in conn.execute(
-                "SELECT DISTINCT ON (embed_key) embed_key, embedding FROM turns WHERE tenant=%s AND user_id=%s "
-                "AND embed_key = ANY(%s) AND embedding IS NOT NULL",
-                (scope.tenant, scope.user_id, list(dict.fromkeys(keys))),
+                "SELECT DISTINCT ON (embed_key) embed_key, embedding FROM (SELECT embed_key, embedding FROM turns "
+                "WHERE tenant=%s AND user_id=%s AND embed_key = ANY(%s) AND embedding IS NOT NULL UNION ALL "
+                "SELECT embed_key, embedding FROM turn_chunks WHERE tenant=%s AND user_id=%s AND embed_key = ANY(%s)) v",
+                (*wanted, *wanted),
             ):
                 out[bytes(key)] = np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
         return out
@@ -294,10 +313,7 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def speaker_names(self, scope: UserScope) -> frozenset[str]:
         with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT name FROM turns WHERE tenant=%s AND user_id=%s AND name IS NOT NULL",
-                (scope.tenant, scope.user_id),
-            ).fetchall()
+            rows = conn.execute(_SPEAKERS, (scope.tenant, scope.user_id) * 2).fetchall()
         return frozenset(row[0] for row in rows)
 
     def recent_turns(self, scope: UserScope, session_id: str, *, until: datetime, limit: int) -> list[Turn]:
@@ -325,6 +341,16 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: A user's distinct speaker names, one index probe per name (a loose scan of ``turns_user_name``)
+#: rather than a read of every turn: nothing is cached, so another worker's new speaker is seen.
+_SPEAKERS = (
+    "WITH RECURSIVE names(name) AS ((SELECT name FROM turns WHERE tenant=%s AND user_id=%s AND name IS NOT NULL "
+    "ORDER BY name LIMIT 1) UNION ALL SELECT (SELECT t.name FROM turns t WHERE t.tenant=%s AND t.user_id=%s "
+    "AND t.name > names.name ORDER BY t.name LIMIT 1) FROM names WHERE names.name IS NOT NULL) "
+    "SELECT name FROM names WHERE name IS NOT NULL"
+)
 
 
 def _read_only_server(conn: Any) -> bool:

@@ -17,7 +17,8 @@ from typing import Any
 from engram.model import Turn
 from engram.model.timeutil import from_micros, to_micros
 from engram.store.base import ForgetReceipt, MemoryState, UserScope
-from engram.store.sqlite.lifecycle import _KIND_TABLE, _dt, _marks, _us
+from engram.store.flags import flag_sets
+from engram.store.sqlite.lifecycle import _KIND_TABLE, _dt, _marks
 from engram.store.sqlite.sql import TURN_COLUMNS, chunks, turn_from_row
 from engram.store.vectors import ScopeVectors
 
@@ -63,14 +64,7 @@ class MemoryStateMixin:
     ) -> list[str]:
         """Pin/unpin, archive (``archived_at=<time>``) or restore (``archived_at=None``); returns ids changed."""
         table = _KIND_TABLE[kind]
-        sets: list[str] = []
-        params: list[Any] = []
-        if pinned is not None:
-            sets.append("pinned = ?")
-            params.append(int(pinned))
-        if archived_at is not False:
-            sets.append("archived_at = ?")
-            params.append(_us(archived_at) if isinstance(archived_at, datetime) else None)
+        sets, params = flag_sets(pinned, archived_at, "?")
         if not sets or not ids:
             return []
         with self.atomic(durable=False):

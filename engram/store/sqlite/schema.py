@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from engram.errors import CorruptStoreError, SchemaVersionError
+from engram.errors import CorruptStoreError
+from engram.store.migrations import pending
 from engram.store.sqlite.transactions import transaction
 
 #: PRAGMA application_id of an Engram database ("Engr").
@@ -313,14 +314,7 @@ def pending_migrations(conn: sqlite3.Connection) -> list[str]:
         if _has_migrations_table(conn)
         else set()
     )
-    known = [name for name, _ in MIGRATIONS]
-    unknown = sorted(applied - set(known))
-    if unknown:
-        raise SchemaVersionError(
-            f"the store has schema migration(s) {', '.join(unknown)} that this Engram does not "
-            "know: it was written by a newer version. Upgrade engram-recall to open it."
-        )
-    return [name for name in known if name not in applied]
+    return pending(applied, [name for name, _ in MIGRATIONS])
 
 
 def _has_migrations_table(conn: sqlite3.Connection) -> bool:
