@@ -272,6 +272,13 @@ SELECT gin_clean_pending_list(index) FROM unnest(ARRAY['turns_fts', 'turns_fts_t
     'episodes_fts_tenant', 'facts_fts', 'facts_fts_tenant']::regclass[]) AS index;
 """,
     ),
+    (
+        # A user's current facts of one kind: every search reads the standing instructions.
+        "0003_facts_by_kind",
+        """
+CREATE INDEX facts_kind ON facts (tenant, user_id, kind);
+""",
+    ),
 ]
 
 
