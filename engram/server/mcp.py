@@ -285,8 +285,9 @@ def build_server(resolve: Resolver) -> MCPServer:
         """Get a compact profile of the user (and of people they mention), grouped by topic.
 
         Sections such as identity, location, work, relationships and preferences list the
-        facts true now (or at ``as_of``), each with the date since when it holds. Use it to
-        personalise a reply without searching.
+        facts true now (or at ``as_of``), each with the date since when it holds; the
+        instructions section lists what the user told the assistant to always or never do.
+        Use it to personalise a reply without searching.
         """
         memory = await resolve(ctx)
         with tool_errors():
