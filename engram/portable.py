@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -17,10 +17,11 @@ import numpy as np
 from engram.errors import ValidationError
 from engram.formats import jsonl
 from engram.model import AddResult, NewTurn, Scope
+from engram.model.fact import FactVersion
 from engram.model.messages import parse_messages
 from engram.model.scope import check_id
 from engram.providers.embedder import Embedder
-from engram.store.base import Store
+from engram.store.base import Store, UserScope
 from engram.write.ingest import write_turns
 
 #: Turns per write of a bulk import: a thousand texts in one length-sorted call embed at the
@@ -55,7 +56,8 @@ class PortableMethods:
     # -- export / import --------------------------------------------------------------------
 
     def export(self, dest: IO[str], *, user_id: str | None = None, with_vectors: bool = True) -> int:
-        """Write this tenant's turns (or one user's) as Engram JSONL; returns the turn count."""
+        """Write this tenant's turns (or one user's) and their fact versions as Engram JSONL;
+        returns the turn count."""
         check_id(user_id, "user_id", required=False)
         model = getattr(self.store, "embedding_model", None)
         dim = self._embedder.dim if self._embedder is not None else None
@@ -68,7 +70,17 @@ class PortableMethods:
                 dim = int(vector.size)
             dest.write(jsonl.turn_line(turn, vector if with_vectors else None) + "\n")
             count += 1
+        for user in [user_id] if user_id is not None else self._user_ids():
+            scope = UserScope(self.tenant, user)
+            for fact in self.store.list_facts(scope, include_history=True, include_archived=True):
+                dest.write(jsonl.fact_line(fact) + "\n")
         return count
+
+    def _user_ids(self) -> list[str]:
+        users: list[str] = []
+        while page := self.store.list_users(self.tenant, after=users[-1] if users else None, limit=1000):
+            users += [user.user_id for user in page]
+        return users
 
     def import_(
         self,
@@ -80,7 +92,9 @@ class PortableMethods:
         """Read Engram JSONL (see :mod:`engram.formats.jsonl`) into this tenant.
 
         Vectors in the file are reused when its embedding model is this store's; otherwise
-        the text is embedded again. The whole file is validated before anything is written.
+        the text is embedded again. A file with fact lines (version 2) brings its facts, and
+        facts are not derived from its turns again; a version 1 file derives them as ``add``
+        does. The whole file is validated before anything is written.
         Turns are written ``batch`` at a time (each batch one embedding call and one
         transaction; ``progress`` is called after each with its size).
         """
@@ -94,23 +108,40 @@ class PortableMethods:
             head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
         )
         parsed: list[tuple[NewTurn, np.ndarray | None]] = []
+        facts: list[FactVersion] = []
         for number, line in enumerate(lines, start=2):
             if line.strip():
-                parsed.append(
-                    jsonl.parse_turn_line(
-                        line, number, tenant=self.tenant, dim=head.get("dim") if same_model else None
-                    )
+                record = jsonl.parse_record(
+                    line,
+                    number,
+                    tenant=self.tenant,
+                    dim=head.get("dim") if same_model else None,
+                    source_tenant=head.get("tenant"),
                 )
+                if isinstance(record, FactVersion):
+                    facts.append(record)
+                else:
+                    parsed.append(record)
         results: list[AddResult] = []
+        stored_as: dict[str, str] = {}
         for start in range(0, len(parsed), batch):
             chunk = parsed[start : start + batch]
             vectors = {turn.id: vector for turn, vector in chunk if vector is not None}
             turns = [turn for turn, _ in chunk]
-            results.append(
-                write_turns(self.store, self.embedder, turns, clock=self._clock, started=started, vectors=vectors)
+            written = write_turns(
+                self.store,
+                self.embedder,
+                turns,
+                clock=self._clock,
+                started=started,
+                vectors=vectors,
+                derive_facts=not facts,
             )
+            stored_as.update({given.id: turn.id for given, turn in zip(turns, written.turns, strict=True)})
+            results.append(written)
             if progress:
                 progress(len(chunk))
+        _save_imported_facts(self.store, facts, stored_as)
         return _merged(results, started)
 
     def _add_many(self, calls: Sequence[AddCall]) -> AddResult:
@@ -135,6 +166,17 @@ class PortableMethods:
             )
         ]
         return write_turns(self.store, self.embedder, turns, clock=self._clock, started=started)
+
+
+def _save_imported_facts(store: Store, facts: Sequence[FactVersion], stored_as: Mapping[str, str]) -> None:
+    """Save an import's fact versions, user by user, their sources named by the ids the turns
+    were stored under (a turn id taken by another tenant is derived again for this one)."""
+    by_user: dict[tuple[str, str], list[FactVersion]] = {}
+    for fact in facts:
+        sources = tuple(stored_as.get(turn_id, turn_id) for turn_id in fact.source_turn_ids)
+        by_user.setdefault((fact.tenant, fact.user_id), []).append(replace(fact, source_turn_ids=sources))
+    for (tenant, user_id), versions in by_user.items():
+        store.save_facts(UserScope(tenant, user_id), versions)
 
 
 def _merged(results: Sequence[AddResult], started: float) -> AddResult:

@@ -84,7 +84,8 @@ async def stats(memory: TenantMemory, user_id: OptionalUser = None) -> StatsOut:
     summary="Export as JSONL",
 )
 async def export(memory: TenantMemory, user_id: OptionalUser = None, with_vectors: bool = False) -> StreamingResponse:
-    """The tenant's turns (or one user's) as Engram JSONL, the format ``POST /v1/import`` reads."""
+    """The tenant's turns (or one user's) and their fact versions as Engram JSONL, the format
+    ``POST /v1/import`` reads."""
 
     async def write(dest: IO[str]) -> int:
         return await memory.export(dest, user_id=user_id, with_vectors=with_vectors)

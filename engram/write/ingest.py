@@ -40,6 +40,7 @@ def write_turns(
     clock: Callable[[], datetime],
     started: float,
     vectors: Mapping[str, np.ndarray] | None = None,
+    derive_facts: bool = True,
 ) -> AddResult:
     """Store ``turns`` (validated, of one tenant) and derive what follows from them.
 
@@ -50,6 +51,9 @@ def write_turns(
         clock: "now", for the record time and the derived memories.
         started: ``time.perf_counter()`` when the call began, for ``elapsed_ms``.
         vectors: vectors the caller already has, by turn id (an import's).
+        derive_facts: whether the rules' facts go into the fact slots. An import that carries
+            the facts themselves turns it off and saves those (a fact forgotten before the
+            export stays forgotten); the turns' full-text keys are the same either way.
 
     Returns:
         every turn of the call as stored, with counts and what the lifecycle step derived.
@@ -66,7 +70,9 @@ def write_turns(
     by_id: dict[str, Turn] = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
     new_turns = [turn for turn, was_new in stored if was_new]
     # Keyed by the id each turn is stored under: the store may re-derive a colliding id.
-    derived = {turn.id: facts[given.id] for given, (turn, _) in zip(fresh, stored, strict=True)}
+    derived = {
+        turn.id: facts[given.id] if derive_facts else [] for given, (turn, _) in zip(fresh, stored, strict=True)
+    }
     in_hand = {turn.id: matrix[row] for row, (turn, _) in enumerate(stored)}
     report = absorb(store, new_turns, derived, now=now, vectors=in_hand) if new_turns else AbsorbReport()
     return AddResult(
