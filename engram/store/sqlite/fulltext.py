@@ -284,7 +284,7 @@ class FullTextMixin:
         tops = self._fts_tops if self._fts_tops is not None else {}
         self._fts_bounds, self._fts_tops = known, tops
         for term in terms:
-            if term not in known or (tops[term][0] < limit and len(tops[term][1]) == tops[term][0]):
+            if term not in known or term not in tops or len(tops[term][1]) == tops[term][0] < limit:
                 best = self._conn.execute(
                     f"SELECT rowid, {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT ?",
                     (any_term(_TEXT_COLUMNS, [term]), limit),
