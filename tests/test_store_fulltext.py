@@ -12,6 +12,7 @@ from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
 from engram.store.sqlite import fulltext as sqlite_store
+from engram.store.sqlite import termsets
 from engram.store.sqlite.sql import any_term, bm25_bound, match_expression, scope_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -76,8 +77,8 @@ def pruning(request, monkeypatch) -> dict[str, int]:
     def counting_rank(self, scope, terms, candidates, *args):
         every = {
             match_expression(scope, "{content name keys}", terms),
-            sqlite_store._any_set([[term] for term in terms]),
-            f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND ' + sqlite_store._any_set([[t] for t in terms]),
+            termsets.any_set([[term] for term in terms]),
+            f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND ' + termsets.any_set([[t] for t in terms]),
         }
         calls.append(candidates not in every)
         return rank(self, scope, terms, candidates, *args)
@@ -147,18 +148,18 @@ def test_the_bound_is_above_any_single_term_score(matching, rows):
 
 def test_sufficient_sets_are_the_minimal_sets_reaching_the_floor():
     bounds = {"a": 5.0, "b": 3.0, "c": 2.0, "d": 1.0}
-    assert sqlite_store._sufficient_sets(bounds, 4.0) == [["a"], ["b", "c"], ["b", "d"]]
-    assert sqlite_store._sufficient_sets(bounds, 0.0) == [["a"], ["b"], ["c"], ["d"]]
-    assert sqlite_store._sufficient_sets(bounds, 5.5) == [["a", "b"], ["a", "c"], ["a", "d"], ["b", "c", "d"]]
-    assert sqlite_store._sufficient_sets(bounds, 12.0) == []  # nothing reaches it
+    assert termsets.sufficient_sets(bounds, 4.0) == [["a"], ["b", "c"], ["b", "d"]]
+    assert termsets.sufficient_sets(bounds, 0.0) == [["a"], ["b"], ["c"], ["d"]]
+    assert termsets.sufficient_sets(bounds, 5.5) == [["a", "b"], ["a", "c"], ["a", "d"], ["b", "c", "d"]]
+    assert termsets.sufficient_sets(bounds, 12.0) == []  # nothing reaches it
     many = {f"t{i}": 1.0 for i in range(20)}
-    assert sqlite_store._sufficient_sets(many, 10.0) == [[term] for term in many]  # too many sets: no pruning
-    assert sqlite_store._any_set([["a"], ["b", 'c"d']]) == '{content name keys} : (("a") OR ("b" AND "c""d"))'
+    assert termsets.sufficient_sets(many, 10.0) == [[term] for term in many]  # too many sets: no pruning
+    assert termsets.any_set([["a"], ["b", 'c"d']]) == '{content name keys} : (("a") OR ("b" AND "c""d"))'
 
 
 def test_exact_term_bounds_are_each_terms_best_score(store):
     terms = ["w0", "w3", "ann", "nothing"]
-    bounds = store._term_bounds(terms)
+    bounds = store._term_bounds(terms, 80)
     for term in terms:
         scores = [score for _, score in every_match(store, UserScope("t", "ann"), [term], lambda *_: True, 10**6)]
         scores += [score for _, score in every_match(store, UserScope("t", "bob"), [term], lambda *_: True, 10**6)]
@@ -192,3 +193,35 @@ def test_exact_bounds_follow_the_index_and_not_other_writes(tmp_path, monkeypatc
     check()
     assert (s._fts_bounds or {})["w30"] > kept["w30"]  # computed again, above the new turn's score
     s.close()
+
+
+@pytest.mark.parametrize(("label", "filters", "keep"), FILTERS, ids=[f[0] for f in FILTERS])
+def test_the_floor_known_reached_is_at_most_the_limit_th_score(store, monkeypatch, label, filters, keep):
+    # Each term's best rows score at least their single-term scores: the limit-th of their sums
+    # among the rows that pass the filters is reached, so a pass at that floor is exact.
+    monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    passes: list[int] = [0]
+    rank = SQLiteStore._rank_text
+
+    def counting_rank(self, *args):
+        passes[-1] += 1
+        return rank(self, *args)
+
+    monkeypatch.setattr(SQLiteStore, "_rank_text", counting_rank)
+    rng, known = random.Random(label + "floor"), 0
+    scope = UserScope("t", "ann")
+    where, params = sqlite_store.filter_sql(scope, filters, UNTIL)
+    for _ in range(40):
+        terms = list(dict.fromkeys(rng.sample(WORDS[:12], rng.randint(1, 4)) + (["ann"] if rng.random() < 0.5 else [])))
+        limit = rng.choice([5, 10, 50])
+        expected = every_match(store, scope, terms, keep, limit)
+        guess = sqlite_store.FLOOR_GUESS * max(store._term_bounds(terms, limit).values())
+        reached = store._reached(terms, where, params, limit)
+        assert reached <= (expected[-1][1] if len(expected) == limit else 0.0), terms
+        known += reached >= guess
+        store.text_search(scope, terms, filters=filters, until=UNTIL, limit=limit)  # keeps the state
+        passes.append(0)
+        found = store.text_search(scope, terms, filters=filters, until=UNTIL, limit=limit)
+        assert [(c.turn.seq, c.score) for c in found] == expected, terms
+        assert passes[-1] <= 2
+    assert known >= (10 if label == "none" else 1), known

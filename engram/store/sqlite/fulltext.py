@@ -5,7 +5,9 @@ lock and caches. In a large store a query scores only the turns that can rank (M
 each term adds at most a known amount to a bm25 score, so a turn whose terms' amounts add up
 below the ``limit``-th score found cannot rank and is left out. The amount is the term's
 best score over the whole index, computed once per term while the index does not change
-(:meth:`FullTextMixin._term_bounds`); right after a write, a looser bound from the term's
+(:meth:`FullTextMixin._term_bounds`). The floor starts at a score the ``limit``-th turn is
+known to reach: each term's best turns, kept with its bound, score at least their single-term
+scores (:meth:`FullTextMixin._reached`). Right after a write, a looser bound from the term's
 count alone prunes turns holding a single common term. Either way the ranking is the one of
 scoring every match.
 """
@@ -17,6 +19,8 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from engram.model import SearchFilters
 from engram.store.base import Candidate, Match, UserScope
@@ -32,8 +36,9 @@ from engram.store.sqlite.sql import (
     scope_key,
     turn_from_row,
 )
+from engram.store.sqlite.termsets import PROBE_CANDIDATES, TEXT_COLUMNS, any_set, first_floor, sufficient_sets
 
-_TEXT_COLUMNS = "{content name keys}"
+_TEXT_COLUMNS = TEXT_COLUMNS
 _BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
 #: Turns of a user from which full-text search leaves common terms out of its candidates.
 PRUNE_FROM_TURNS = 20_000
@@ -44,8 +49,6 @@ MAX_COUNTED_TERMS = 10_000
 #: The first floor tried, as a share of the best term's bound (the ``limit``-th score is
 #: above it for about nine questions in ten; below, a second pass uses the score found).
 FLOOR_GUESS = 0.8
-#: Most term sets in a candidate query (beyond, every term alone: no pruning).
-MAX_TERM_SETS = 64
 
 
 class FullTextMixin:
@@ -58,6 +61,9 @@ class FullTextMixin:
     _fts_counts: tuple[tuple[Any, ...], dict[str, int]] | None = None
     #: Each term's best single-term bm25 score (a bound), for the state of ``_fts_counts``.
     _fts_bounds: dict[str, float] | None = None
+    #: Each term's best rows for that state: how many were asked, their rowids and their
+    #: single-term scores (positive), best first.
+    _fts_tops: dict[str, tuple[int, np.ndarray, np.ndarray]] | None = None
     _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
@@ -114,7 +120,8 @@ class FullTextMixin:
                 return self._every_match(scope, terms, where, params, limit, columns)
             if self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
                 # no write since the last search: the terms' exact bounds pay for themselves
-                return self._max_score(scope, terms, self._term_bounds(terms), where, params, limit, columns)
+                bounds = self._term_bounds(terms, limit)
+                return self._max_score(scope, terms, bounds, where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
             bounds = self._common_terms(terms, total, limit)
             rows = self._rank_text(scope, terms, self._pruned(scope, terms, bounds), where, params, limit, columns)
@@ -149,21 +156,49 @@ class FullTextMixin:
         check the user's rows; the token's long posting list costs more than the few other
         rows scored).
         """
-        floor = FLOOR_GUESS * max(bounds.values(), default=0.0)
+        reached = self._reached(terms, where, params, limit)
         rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
+        floor = first_floor(
+            bounds,
+            self._term_counts(terms),
+            rows_at_most,
+            max(FLOOR_GUESS * max(bounds.values(), default=0.0), reached),
+            PROBE_CANDIDATES * limit,
+        )
         mostly_theirs = 2 * self._user_turns(scope.tenant, scope.user_id) >= rows_at_most
         while True:
-            sets = _sufficient_sets(bounds, floor)
+            sets = sufficient_sets(bounds, floor)
             if not sets:
                 return []  # no turn can reach the floor: none holds a term (bounds of 0)
-            candidates = _any_set(sets)
+            candidates = any_set(sets)
             if not mostly_theirs:  # the scope token costs more than other users' rows would
                 candidates = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {candidates}'
             rows = self._rank_text(scope, terms, candidates, where, params, limit, columns)
             found = -float(rows[-1][-1]) if len(rows) == limit else 0.0
-            if floor <= 0.0 or found >= floor:
+            if floor <= reached or found >= floor:  # reached: the limit-th turn scores at least it
                 return rows
-            floor = found
+            floor = max(found, reached)
+
+    def _reached(self, terms: list[str], where: str, params: list[Any], limit: int) -> float:
+        """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
+
+        A turn's score is the sum of its terms' single-term scores, so each of a term's best
+        rows (:meth:`_term_bounds` keeps them) scores at least the sum of the single-term
+        scores it is known to have. When ``limit`` rows known that way pass the filters, the
+        ``limit``-th of their sums is reached (a hair below, against rounding): the
+        candidates of that floor hold every turn that can rank, and one pass is enough.
+        """
+        tops = self._fts_tops or {}
+        known: dict[int, float] = {}
+        for term in terms:
+            if term in tops:
+                for rowid, score in zip(tops[term][1].tolist(), tops[term][2].tolist(), strict=True):
+                    known[rowid] = known.get(rowid, 0.0) + score
+        if len(known) < limit:
+            return 0.0
+        ranks = {rowid: -score for rowid, score in sorted(known.items(), key=lambda item: (-item[1], item[0]))}
+        passed = self._filtered(ranks, where, params, limit, "t.seq")
+        return -float(passed[-1][-1]) * (1 - 1e-9) if len(passed) == limit else 0.0
 
     def _user_turns(self, tenant: str, user_id: str) -> int:
         """How many turns a user has: counted once, then kept by this process's inserts.
@@ -215,6 +250,7 @@ class FullTextMixin:
         if self._fts_counts is None or self._fts_counts[0] != stamp or len(self._fts_counts[1]) > MAX_COUNTED_TERMS:
             self._fts_counts = (stamp, {})
             self._fts_bounds = {}
+            self._fts_tops = {}
         known = self._fts_counts[1]
         for term in terms:
             if term not in known:
@@ -237,21 +273,28 @@ class FullTextMixin:
             self._conn.execute("SELECT block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
         )
 
-    def _term_bounds(self, terms: list[str]) -> dict[str, float]:
+    def _term_bounds(self, terms: list[str], limit: int) -> dict[str, float]:
         """Each term's best single-term bm25 score over the whole index, a hair above: what the
         term adds to any turn's score (its IDF, its weighted count and the turn's length are
         the same inside a longer query). Computed once per term for the state of
-        :meth:`_term_counts` (about a microsecond a row holding the term)."""
+        :meth:`_term_counts` (about a microsecond a row holding the term), with the term's
+        best ``limit`` rows and their scores (for :meth:`_reached`)."""
         self._term_counts(terms)  # (re)starts the cache for this state
         known = self._fts_bounds if self._fts_bounds is not None else {}
-        self._fts_bounds = known
+        tops = self._fts_tops if self._fts_tops is not None else {}
+        self._fts_bounds, self._fts_tops = known, tops
         for term in terms:
-            if term not in known:
+            if term not in known or term not in tops or len(tops[term][1]) == tops[term][0] < limit:
                 best = self._conn.execute(
-                    f"SELECT {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT 1",
-                    (any_term(_TEXT_COLUMNS, [term]),),
-                ).fetchone()
-                known[term] = -float(best[0]) * (1 + 1e-9) + 1e-12 if best else 0.0
+                    f"SELECT rowid, {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (any_term(_TEXT_COLUMNS, [term]), limit),
+                ).fetchall()
+                known[term] = -float(best[0][1]) * (1 + 1e-9) + 1e-12 if best else 0.0
+                tops[term] = (
+                    limit,
+                    np.array([row[0] for row in best], dtype=np.int64),
+                    np.array([-float(row[1]) for row in best], dtype=np.float64),
+                )
         return {term: known[term] for term in terms}
 
     def _rank_text(
@@ -313,37 +356,3 @@ class FullTextMixin:
 def _prunable(terms: Sequence[str], common: Collection[str]) -> bool:
     """Whether pruning ``common`` leaves a query: another term, or two common ones."""
     return bool(common) and (len(common) < len(terms) or len(common) >= 2)
-
-
-def _sufficient_sets(bounds: dict[str, float], floor: float) -> list[list[str]]:
-    """The smallest sets of terms whose ``bounds`` add up to ``floor``: a turn holding none of
-    them scores below it. Each term alone whose bound reaches ``floor``, then the minimal
-    pairs, triples... of the others; every term alone when the sets would be too many.
-    """
-    alone = [term for term, bound in bounds.items() if bound >= floor]
-    light = sorted((term for term in bounds if term not in alone), key=lambda term: -bounds[term])
-    rest = [sum(bounds[term] for term in light[i:]) for i in range(len(light) + 1)]  # bounds from i on
-    sets: list[list[str]] = [[term] for term in alone]
-    steps = [0]
-
-    def extend(chosen: list[str], total: float, start: int) -> bool:
-        for i in range(start, len(light)):
-            steps[0] += 1
-            if steps[0] > 16 * MAX_TERM_SETS or len(sets) > MAX_TERM_SETS:
-                return False
-            if total + rest[i] < floor:
-                return True  # no set from here on reaches it
-            term = light[i]
-            if total + bounds[term] >= floor:
-                sets.append([*chosen, term])
-            elif not extend([*chosen, term], total + bounds[term], i + 1):
-                return False
-        return True
-
-    return sets if extend([], 0.0, 0) else [[term] for term in bounds]
-
-
-def _any_set(sets: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query for rows holding every term of one of ``sets``, in the text columns."""
-    groups = [" AND ".join('"' + term.replace('"', '""') + '"' for term in group) for group in sets]
-    return f"{_TEXT_COLUMNS} : ({' OR '.join(f'({group})' for group in groups)})"
