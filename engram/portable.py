@@ -23,6 +23,7 @@ from engram.model.scope import check_id
 from engram.providers.embedder import Embedder
 from engram.store.base import Store, UserScope
 from engram.write.ingest import write_turns
+from engram.write.reconcile import rechain
 
 #: Turns per write of a bulk import: a thousand texts in one length-sorted call embed at the
 #: model's bulk rate; a session's 20-odd turns at a time ran at about four fifths of it
@@ -141,7 +142,7 @@ class PortableMethods:
             results.append(written)
             if progress:
                 progress(len(chunk))
-        _save_imported_facts(self.store, facts, stored_as)
+        _save_imported_facts(self.store, facts, stored_as, now=self._clock())
         return _merged(results, started)
 
     def _add_many(self, calls: Sequence[AddCall]) -> AddResult:
@@ -168,15 +169,34 @@ class PortableMethods:
         return write_turns(self.store, self.embedder, turns, clock=self._clock, started=started)
 
 
-def _save_imported_facts(store: Store, facts: Sequence[FactVersion], stored_as: Mapping[str, str]) -> None:
+def _save_imported_facts(
+    store: Store, facts: Sequence[FactVersion], stored_as: Mapping[str, str], *, now: datetime
+) -> None:
     """Save an import's fact versions, user by user, their sources named by the ids the turns
-    were stored under (a turn id taken by another tenant is derived again for this one)."""
+    were stored under (a turn id taken by another tenant is derived again for this one).
+
+    Into a user who already holds versions of the same slots (two memories merged), each such
+    single-valued slot is chained again in valid time (:func:`~engram.write.reconcile.rechain`):
+    the later value replaces the earlier, whichever side it came from, so no two values of one
+    slot are current at once.
+    """
     by_user: dict[tuple[str, str], list[FactVersion]] = {}
     for fact in facts:
         sources = tuple(stored_as.get(turn_id, turn_id) for turn_id in fact.source_turn_ids)
         by_user.setdefault((fact.tenant, fact.user_id), []).append(replace(fact, source_turn_ids=sources))
     for (tenant, user_id), versions in by_user.items():
-        store.save_facts(UserScope(tenant, user_id), versions)
+        scope = UserScope(tenant, user_id)
+        with store.atomic():
+            imported = {v.id for v in versions}
+            slots = sorted({v.slot for v in versions if not v.multi})
+            held = store.slot_versions(scope, slots) if slots else {}
+            merged = [slot for slot in slots if any(v.id not in imported for v in held.get(slot, []))]
+            store.save_facts(scope, versions)
+            if merged:
+                after = store.slot_versions(scope, merged)
+                changed = [v for slot in merged for v in rechain(after[slot], now=now)]
+                if changed:
+                    store.save_facts(scope, changed)
 
 
 def _merged(results: Sequence[AddResult], started: float) -> AddResult:

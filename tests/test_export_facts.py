@@ -85,3 +85,19 @@ def test_a_bad_fact_line_is_refused_and_nothing_is_written(memory: Memory, tmp_p
         with pytest.raises(ValidationError, match=f"line {at + 1}.*{message}|{message}.*line {at + 1}"):
             copy.import_(lines)
         assert copy.stats().turns == 0
+
+
+@pytest.mark.parametrize("imported_later", [True, False])
+def test_an_import_merged_into_a_user_keeps_one_current_value_per_slot(tmp_path: Path, imported_later: bool):
+    early, late = ("I live in Oslo.", T0), ("I live in Lisbon.", T0 + timedelta(days=60))
+    mine, theirs = (early, late) if imported_later else (late, early)
+    with Memory(tmp_path / "source.db", embedder=HashingEmbedder()) as source:
+        source.add(theirs[0], user_id="sam", session_id="elsewhere", timestamp=theirs[1])
+        exported = io.StringIO()
+        source.export(exported)
+    with _fresh(tmp_path) as target:
+        target.add(mine[0], user_id="sam", session_id="here", timestamp=mine[1])
+        target.import_(exported.getvalue().splitlines())
+        assert [f.value for f in target.facts(user_id="sam", kind="location")] == ["Lisbon"]
+        oslo, lisbon = sorted(target.facts(user_id="sam", kind="location", include_history=True), key=lambda f: f.valid_from)
+        assert (oslo.valid_to, oslo.superseded_by) == (lisbon.valid_from, lisbon.id)
