@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from engram.model.fact import FactVersion
 from engram.model.run import Experience, RankedRun, RunContext, RunRecord, Step, Subgoal
-from engram.model.timeutil import iso
+from engram.model.timeutil import iso_or_none
 from engram.model.world import ObservationResult, Sighting, Whereabouts
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """The same form as every other JSON of Engram's (:func:`~engram.model.timeutil.iso`)."""
-    return iso(moment) if moment is not None else None
 
 
 def step_json(step: Step) -> dict[str, Any]:
@@ -29,7 +23,7 @@ def step_json(step: Step) -> dict[str, Any]:
         "error": step.error,
         "ok": step.ok,
         "subgoal_id": step.subgoal_id,
-        "timestamp": _iso(step.timestamp),
+        "timestamp": iso_or_none(step.timestamp),
         "turn_id": step.turn_id,
         "metadata": dict(step.metadata),
     }
@@ -41,8 +35,8 @@ def subgoal_json(subgoal: Subgoal) -> dict[str, Any]:
         "id": subgoal.id,
         "title": subgoal.title,
         "parent_id": subgoal.parent_id,
-        "opened_at": _iso(subgoal.opened_at),
-        "closed_at": _iso(subgoal.closed_at),
+        "opened_at": iso_or_none(subgoal.opened_at),
+        "closed_at": iso_or_none(subgoal.closed_at),
         "outcome": subgoal.outcome,
         "summary": subgoal.summary,
         "turn_id": subgoal.turn_id,
@@ -58,8 +52,8 @@ def run_json(run: RunRecord, *, steps: bool = True) -> dict[str, Any]:
         "goal": run.goal,
         "user_id": run.user_id,
         "agent_id": run.agent_id,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "started_at": iso_or_none(run.started_at),
+        "finished_at": iso_or_none(run.finished_at),
         "outcome": run.outcome,
         "score": run.score,
         "cost": run.cost,
@@ -79,8 +73,8 @@ def lesson_json(fact: FactVersion) -> dict[str, Any]:
         "statement": fact.statement,
         "attribute": fact.attribute,
         "value": fact.value,
-        "valid_from": _iso(fact.valid_from),
-        "valid_to": _iso(fact.valid_to),
+        "valid_from": iso_or_none(fact.valid_from),
+        "valid_to": iso_or_none(fact.valid_to),
         "mentions": fact.mentions,
         "source_turn_ids": list(fact.source_turn_ids),
     }
@@ -131,8 +125,8 @@ def world_fact_json(fact: FactVersion) -> dict[str, Any]:
         "attribute": fact.attribute,
         "value": fact.value,
         "statement": fact.statement,
-        "valid_from": _iso(fact.valid_from),
-        "valid_to": _iso(fact.valid_to),
+        "valid_from": iso_or_none(fact.valid_from),
+        "valid_to": iso_or_none(fact.valid_to),
     }
 
 
@@ -143,9 +137,9 @@ def observation_json(result: ObservationResult) -> dict[str, Any]:
 
 def whereabouts_json(found: Whereabouts) -> dict[str, Any]:
     """Where a subject is, innermost place first."""
-    return {"subject": found.subject, "places": found.places, "since": _iso(found.since)}
+    return {"subject": found.subject, "places": found.places, "since": iso_or_none(found.since)}
 
 
 def sighting_json(sighting: Sighting) -> dict[str, Any]:
     """Something last seen in a place."""
-    return {"subject": sighting.subject, "path": sighting.path, "since": _iso(sighting.since)}
+    return {"subject": sighting.subject, "path": sighting.path, "since": iso_or_none(sighting.since)}

@@ -17,7 +17,7 @@ from engram.cli import render
 from engram.cli.base import Settings, json_option, progress
 from engram.cli.importers import ImportSummary, ingest
 from engram.formats.dataset import Conversation, Session
-from engram.model.timeutil import parse_timestamp
+from engram.model.timeutil import iso_or_none, parse_timestamp
 
 SAMPLE = "sample_conversation.json"
 
@@ -152,7 +152,7 @@ def _as_json(
         "questions": [
             {
                 "question": item.question,
-                "reference_time": render.iso_or_none(item.reference_time),
+                "reference_time": iso_or_none(item.reference_time),
                 "expected": item.answer,
                 "context": render.context_dict(context),
             }

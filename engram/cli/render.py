@@ -14,7 +14,7 @@ from engram.model import AddResult, ContextResult, DeleteReceipt, Hit, Page, Sea
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.model.profile import Profile
-from engram.model.timeutil import iso
+from engram.model.timeutil import iso, iso_or_none
 
 
 def emit_json(value: Any) -> None:
@@ -30,10 +30,6 @@ def note(message: str) -> None:
 def when(moment: datetime | None) -> str:
     """A short UTC date-time for tables."""
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def iso_or_none(moment: datetime | None) -> str | None:
-    return iso(moment) if moment else None
 
 
 # -- JSON shapes ---------------------------------------------------------------------------
@@ -110,10 +106,6 @@ def context_dict(result: ContextResult) -> dict[str, Any]:
     }
 
 
-def _iso_or_none(moment: Any) -> str | None:
-    return iso(moment) if moment is not None else None
-
-
 def fact_dict(fact: FactVersion) -> dict[str, Any]:
     """A fact version as JSON: what, about whom, when true, when learned, from which turns."""
     return {
@@ -124,9 +116,9 @@ def fact_dict(fact: FactVersion) -> dict[str, Any]:
         "statement": fact.statement,
         "kind": fact.kind,
         "valid_from": iso(fact.valid_from),
-        "valid_to": _iso_or_none(fact.valid_to),
+        "valid_to": iso_or_none(fact.valid_to),
         "recorded_at": iso(fact.recorded_at),
-        "superseded_at": _iso_or_none(fact.superseded_at),
+        "superseded_at": iso_or_none(fact.superseded_at),
         "superseded_by": fact.superseded_by,
         "current": fact.current,
         "confidence": fact.confidence,
@@ -134,7 +126,7 @@ def fact_dict(fact: FactVersion) -> dict[str, Any]:
         "source": fact.source,
         "source_turn_ids": list(fact.source_turn_ids),
         "pinned": fact.pinned,
-        "archived_at": _iso_or_none(fact.archived_at),
+        "archived_at": iso_or_none(fact.archived_at),
     }
 
 
@@ -150,10 +142,10 @@ def episode_dict(episode: Episode) -> dict[str, Any]:
         "keyphrases": list(episode.keyphrases),
         "entities": list(episode.entities),
         "visits": episode.visits,
-        "last_visit": _iso_or_none(episode.last_visit),
+        "last_visit": iso_or_none(episode.last_visit),
         "importance": episode.importance,
         "pinned": episode.pinned,
-        "archived_at": _iso_or_none(episode.archived_at),
+        "archived_at": iso_or_none(episode.archived_at),
     }
 
 

@@ -50,7 +50,7 @@ from engram.errors import ValidationError
 from engram.model import NewTurn, Scope, Turn
 from engram.model.fact import KINDS, FactVersion, slot_key
 from engram.model.scope import check_id
-from engram.model.timeutil import iso, parse_timestamp
+from engram.model.timeutil import iso, iso_or_none, parse_timestamp
 from engram.model.turn import check_metadata, check_role, check_text, content_hash
 
 FORMAT = "engram-jsonl"
@@ -197,17 +197,17 @@ def fact_line(fact: FactVersion) -> str:
         "kind": fact.kind,
         "multi": fact.multi,
         **{name: iso(getattr(fact, name)) for name in _FACT_TIMES},
-        **{name: _iso_or_none(getattr(fact, name)) for name in ("valid_to", "superseded_at")},
+        **{name: iso_or_none(getattr(fact, name)) for name in ("valid_to", "superseded_at")},
         "superseded_by": fact.superseded_by,
         "confidence": fact.confidence,
         "source": fact.source,
         "source_turn_ids": list(fact.source_turn_ids),
         "mentions": fact.mentions,
         "recalls": fact.recalls,
-        "last_recalled": _iso_or_none(fact.last_recalled),
+        "last_recalled": iso_or_none(fact.last_recalled),
         "importance": fact.importance,
         "pinned": fact.pinned,
-        "archived_at": _iso_or_none(fact.archived_at),
+        "archived_at": iso_or_none(fact.archived_at),
     }
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
@@ -278,10 +278,6 @@ def _fact(data: Mapping[str, Any], where: str, *, tenant: str, source_tenant: st
         pinned=data.get("pinned", False),
         archived_at=optional["archived_at"],
     )
-
-
-def _iso_or_none(moment: datetime | None) -> str | None:
-    return iso(moment) if moment is not None else None
 
 
 def check_lines(lines: Sequence[str], *, tenant: str) -> int:

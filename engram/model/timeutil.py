@@ -68,3 +68,8 @@ def from_micros(micros: int) -> datetime:
 def iso(moment: datetime) -> str:
     """ISO 8601 with microseconds and an explicit UTC offset: round-trips exactly."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    """:func:`iso` of ``moment``, or None: an optional time in Engram's JSON."""
+    return iso(moment) if moment is not None else None

@@ -22,7 +22,7 @@ from engram.build import build_memory, close_memory, open_store, store_path
 from engram.cli.base import StoreOption
 from engram.errors import install_hint, require
 from engram.model.keys import ApiKey
-from engram.model.timeutil import iso
+from engram.model.timeutil import iso, iso_or_none
 from engram.settings import EngramSettings, load_settings
 from engram.store.opening import store_exists
 
@@ -170,7 +170,7 @@ def _key_dict(key: ApiKey) -> dict[str, Any]:
         "label": key.label,
         "prefix": key.prefix,
         "created_at": iso(key.created_at),
-        "revoked_at": iso(key.revoked_at) if key.revoked_at else None,
+        "revoked_at": iso_or_none(key.revoked_at),
         "active": key.active,
     }
 
