@@ -63,6 +63,7 @@ class PortableMethods:
         model = getattr(self.store, "embedding_model", None)
         dim = self._embedder.dim if self._embedder is not None else None
         count = 0
+        users: dict[str, None] = dict.fromkeys([user_id] if user_id is not None else [])
         dest.write(
             jsonl.header(tenant=self.tenant, embedding_model=model, dim=dim, exported_at=self._clock()) + "\n"
         )
@@ -70,18 +71,13 @@ class PortableMethods:
             if dim is None and vector is not None:
                 dim = int(vector.size)
             dest.write(jsonl.turn_line(turn, vector if with_vectors else None) + "\n")
+            users.setdefault(turn.scope.user_id)
             count += 1
-        for user in [user_id] if user_id is not None else self._user_ids():
+        for user in users:  # the tenant's users are the ones its turns named
             scope = UserScope(self.tenant, user)
             for fact in self.store.list_facts(scope, include_history=True, include_archived=True):
                 dest.write(jsonl.fact_line(fact) + "\n")
         return count
-
-    def _user_ids(self) -> list[str]:
-        users: list[str] = []
-        while page := self.store.list_users(self.tenant, after=users[-1] if users else None, limit=1000):
-            users += [user.user_id for user in page]
-        return users
 
     def import_(
         self,
