@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from engram.write.extract import extract_facts
 
+#: A Monday afternoon.
 T = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 
 

@@ -11,10 +11,8 @@ import pytest
 
 from engram.formats.locomo import parse_session_date, session_numbers
 from engram.write.extract import FactCandidate, extract_facts
-from tests.extract_support import T
-from tests.extract_support import pairs
+from tests.extract_support import T, pairs
 
-#: A Monday afternoon.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
