@@ -81,7 +81,12 @@ def open_store(settings: EngramSettings, *, create: bool = True) -> Store:
         )
     if is_store_url(path):
         return open_store_at(path, create=create)
-    return open_store_at(path, create=create, vector_cache_mb=settings.vector_cache_mb)
+    return open_store_at(
+        path,
+        create=create,
+        vector_cache_mb=settings.vector_cache_mb,
+        fulltext_cache_mb=settings.fulltext_cache_mb,
+    )
 
 
 def build_llm(settings: LLMSettings) -> LLM | None:

@@ -14,6 +14,7 @@ defaults. Nested values use one underscore: ``ENGRAM_LLM_BASE_URL`` is ``llm.bas
     embedder = "onnx"            # or "hashing" (tests, offline experiments)
     retrieval = "engram"         # a recipe: engram, engram-episodes, hybrid, bm25, vector
     vector_cache_mb = 1024       # memory for loaded users' vector indexes (SQLite store)
+    fulltext_cache_mb = 256      # memory for query terms' posting lists (SQLite store, large users)
 
     [llm]                        # optional: consolidation's fact extraction
     base_url = "http://127.0.0.1:8080/v1"
@@ -45,6 +46,7 @@ from engram.errors import ValidationError
 from engram.model.retention import RetentionPolicy
 from engram.model.scope import DEFAULT_TENANT
 from engram.read.retrieve import DEFAULT_RECIPE, RECIPES
+from engram.store.sqlite.postings import FULLTEXT_CACHE_MB
 from engram.store.vector_cache import VECTOR_CACHE_MB
 
 ENV_PREFIX = "ENGRAM_"
@@ -86,6 +88,11 @@ class EngramSettings(BaseSettings):
             reloaded from the file when searched again. One user larger than the budget
             stays loaded alone (about 2.1 KB a turn with its HNSW graph)
             (``ENGRAM_VECTOR_CACHE_MB``).
+        fulltext_cache_mb: the SQLite store's memory budget, in MiB, for the posting lists of
+            the query terms it keeps to rank a large user's turns (above 20,000) without
+            FTS5 walking them on every search; the least recently used terms are dropped
+            beyond it, and all of them when the index changes (16 bytes a turn holding
+            a term) (``ENGRAM_FULLTEXT_CACHE_MB``).
         llm: the LLM for consolidation (``ENGRAM_LLM_BASE_URL``, ``_MODEL``, ``_API_KEY``,
             ``_TIMEOUT``, ``_MAX_RETRIES``).
         retention: the forgetting curve (``ENGRAM_RETENTION_BASE_DAYS``, ...).
@@ -106,6 +113,7 @@ class EngramSettings(BaseSettings):
     embedder: Literal["onnx", "hashing"] = "onnx"
     retrieval: str = DEFAULT_RECIPE
     vector_cache_mb: float = Field(default=VECTOR_CACHE_MB, ge=0)
+    fulltext_cache_mb: float = Field(default=FULLTEXT_CACHE_MB, ge=0)
     llm: LLMSettings = LLMSettings()
     retention: RetentionPolicy = RetentionPolicy()
     config_file: Path | None = Field(default=None, validation_alias=ENV_CONFIG)

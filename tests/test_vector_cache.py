@@ -106,6 +106,8 @@ def test_a_store_evicts_users_under_a_tiny_budget_and_reloads_them(tmp_path) -> 
 def test_a_negative_budget_is_refused(tmp_path) -> None:
     with pytest.raises(ValidationError, match="vector_cache_mb"):
         SQLiteStore(tmp_path / "c.db", vector_cache_mb=-1)
+    with pytest.raises(ValidationError, match="fulltext_cache_mb"):
+        SQLiteStore(tmp_path / "c.db", fulltext_cache_mb=-1)
     assert not (tmp_path / "c.db").exists()
 
 
@@ -114,8 +116,10 @@ def test_the_budget_is_a_setting(tmp_path, monkeypatch) -> None:
     from engram.settings import load_settings
 
     monkeypatch.setenv("ENGRAM_VECTOR_CACHE_MB", "2")
+    monkeypatch.setenv("ENGRAM_FULLTEXT_CACHE_MB", "3")
     memory = build_memory(load_settings(db=tmp_path / "s.db", embedder="hashing"))
     try:
         assert memory.store._vectors.budget_bytes == 2 * 2**20
+        assert memory.store._postings.budget_bytes == 3 * 2**20
     finally:
         close_memory(memory)

@@ -1,15 +1,15 @@
 """The SQLite store's full-text search over turns (FTS5, bm25).
 
 A mixin of :class:`~engram.store.sqlite.store.SQLiteStore`: it shares the store's connection,
-lock and caches. In a large store a query scores only the turns that can rank (MaxScore):
-each term adds at most a known amount to a bm25 score, so a turn whose terms' amounts add up
-below the ``limit``-th score found cannot rank and is left out. The amount is the term's
-best score over the whole index, computed once per term while the index does not change
-(:meth:`FullTextMixin._term_bounds`). The floor starts at a score the ``limit``-th turn is
-known to reach: each term's best turns, kept with its bound, score at least their single-term
-scores (:meth:`FullTextMixin._reached`). Right after a write, a looser bound from the term's
-count alone prunes turns holding a single common term. Either way the ranking is the one of
-scoring every match.
+lock and caches. A user with few turns is ranked by FTS5 scoring every turn holding a query
+term. In a large store a query scores only the turns that can rank (MaxScore): each term adds
+at most a known amount to a bm25 score, so a turn whose terms' amounts add up below the
+``limit``-th score cannot rank and is left out. With no write since the last search, the
+query terms' posting lists, read once with each row's single-term score and kept while the
+index does not change, rank in memory (:mod:`engram.store.sqlite.postings`, from a floor the
+``limit``-th turn is known to reach: :meth:`FullTextMixin._reached`). Right after a write,
+FTS5 ranks with a looser bound from each term's count alone, pruning the turns holding a
+single common term. Either way the ranking is the one of scoring every match, bit for bit.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 
 from engram.model import SearchFilters
 from engram.store.base import Candidate, Match, UserScope
+from engram.store.sqlite.postings import Postings, TermPostings, best_first, known_floor_rows, rank_postings
 from engram.store.sqlite.sql import (
     MATCH_COLUMNS,
     SQLITE_MAX_VARS,
@@ -33,12 +34,11 @@ from engram.store.sqlite.sql import (
     filter_sql,
     match_expression,
     match_from_row,
-    scope_key,
     turn_from_row,
 )
-from engram.store.sqlite.termsets import PROBE_CANDIDATES, TEXT_COLUMNS, any_set, first_floor, sufficient_sets
 
-_TEXT_COLUMNS = TEXT_COLUMNS
+#: The text columns searched (the scope token's column is left out).
+_TEXT_COLUMNS = "{content name keys}"
 _BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
 #: Turns of a user from which full-text search leaves common terms out of its candidates.
 PRUNE_FROM_TURNS = 20_000
@@ -46,9 +46,6 @@ PRUNE_FROM_TURNS = 20_000
 COMMON_TERM_SHARE = 0.02
 #: Most term counts remembered between writes.
 MAX_COUNTED_TERMS = 10_000
-#: The first floor tried, as a share of the best term's bound (the ``limit``-th score is
-#: above it for about nine questions in ten; below, a second pass uses the score found).
-FLOOR_GUESS = 0.8
 
 
 class FullTextMixin:
@@ -59,11 +56,8 @@ class FullTextMixin:
     _turn_counts: dict[tuple[str, str], int]
     #: The index's row count of each term seen, and the state of the database they hold for.
     _fts_counts: tuple[tuple[Any, ...], dict[str, int]] | None = None
-    #: Each term's best single-term bm25 score (a bound), for the state of ``_fts_counts``.
-    _fts_bounds: dict[str, float] | None = None
-    #: Each term's best rows for that state: how many were asked, their rowids and their
-    #: single-term scores (positive), best first.
-    _fts_tops: dict[str, tuple[int, np.ndarray, np.ndarray]] | None = None
+    #: Each term's posting list with its single-term scores, for the state of ``_fts_counts``.
+    _postings: TermPostings
     _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
@@ -104,11 +98,13 @@ class FullTextMixin:
     ) -> list[tuple[Any, ...]]:
         """Rows of ``columns`` (seq first) and bm25 ranks of the ``limit`` best turns, best first.
 
-        In a large store only turns that can rank are scored. A term in many turns (a
-        speaker's name, "like") adds at most a known bound to a score, so turns holding only
-        one such common term, and no other, are left out when that bound is below the
-        ``limit``-th score found among the rest; when it is not, the search runs again with
-        fewer terms left out. The ranking is the one of scoring every match.
+        In a large store only turns that can rank are scored: from the terms' posting lists
+        in memory when the index has not changed since the last search
+        (:meth:`_rank_in_memory`), else by FTS5 with the common terms left out. A term in
+        many turns (a speaker's name, "like") adds at most a known bound to a score, so turns
+        holding only one such common term, and no other, are left out when that bound is
+        below the ``limit``-th score found among the rest; when it is not, the search runs
+        again with fewer terms left out. The ranking is the one of scoring every match.
         """
         terms = list(dict.fromkeys(terms))
         if not terms or limit <= 0:
@@ -119,17 +115,20 @@ class FullTextMixin:
             if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
                 return self._every_match(scope, terms, where, params, limit, columns)
             if self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
-                # no write since the last search: the terms' exact bounds pay for themselves
-                bounds = self._term_bounds(terms, limit)
-                return self._max_score(scope, terms, bounds, where, params, limit, columns)
+                # no write since the last search: the terms' posting lists pay for themselves
+                return self._rank_in_memory(scope, terms, where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
             bounds = self._common_terms(terms, total, limit)
-            rows = self._rank_text(scope, terms, self._pruned(scope, terms, bounds), where, params, limit, columns)
+            rows = self._rank_text(
+                scope, terms, self._pruned(scope, terms, bounds), where, params, limit, columns
+            )
             floor = -float(rows[-1][-1]) if len(rows) == limit else 0.0
             if bounds and max(bounds.values()) >= floor:  # a pruned turn might have ranked
                 kept = {term: bound for term, bound in bounds.items() if bound < floor}
                 kept = kept if _prunable(terms, kept) else {}
-                rows = self._rank_text(scope, terms, self._pruned(scope, terms, kept), where, params, limit, columns)
+                rows = self._rank_text(
+                    scope, terms, self._pruned(scope, terms, kept), where, params, limit, columns
+                )
         return rows
 
     @staticmethod
@@ -137,68 +136,81 @@ class FullTextMixin:
         """The FTS5 query for the user's turns holding a term not in ``common``, or two of them."""
         return match_expression(scope, _TEXT_COLUMNS, terms, common)
 
-    def _max_score(
-        self,
-        scope: UserScope,
-        terms: list[str],
-        bounds: dict[str, float],
-        where: str,
-        params: list[Any],
-        limit: int,
-        columns: str,
+    def _rank_in_memory(
+        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
-        """:meth:`_rank_text` of the turns whose terms' ``bounds`` add up to a floor.
+        """Rows of ``columns`` and bm25 ranks, best first, from the terms' posting lists kept in
+        memory (:mod:`engram.store.sqlite.postings`): MaxScore from a floor the ``limit``-th
+        turn is known to reach, every candidate scored as FTS5 scores it.
 
-        The floor is first a guess; when the ``limit``-th score found is below it (or fewer
-        turns were found), a second pass takes that score (or nothing) as the floor, which
-        every turn that can rank reaches. When the user holds at least half the store's
-        turns, the candidates are not narrowed to the user by the scope token (the filters
-        check the user's rows; the token's long posting list costs more than the few other
-        rows scored).
+        A term's list is read once for the state of the index (one FTS5 walk of its rows,
+        with each row's single-term score) and kept under the store's ``fulltext_cache_mb``.
+        The lists hold every user's rows (the IDF is the whole index's); for a user holding
+        less than half of them, the candidates are first narrowed to the user's rows.
         """
-        reached = self._reached(terms, where, params, limit)
-        rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
-        floor = first_floor(
-            bounds,
-            self._term_counts(terms),
-            rows_at_most,
-            max(FLOOR_GUESS * max(bounds.values(), default=0.0), reached),
-            PROBE_CANDIDATES * limit,
+        self._term_state()  # (re)starts the caches for this state of the index
+        for term in terms:
+            if term not in self._postings:
+                pairs = self._conn.execute(
+                    f"SELECT rowid, {_BM25} FROM turns_fts WHERE turns_fts MATCH ?",
+                    (any_term(_TEXT_COLUMNS, [term]),),
+                ).fetchall()
+                self._postings.add(term, Postings.from_rows(pairs), keep=terms)
+        lists = self._postings.use(terms)
+        held = [postings for postings in lists if len(postings.rows)]
+        if not held:
+            return []
+        known_rows, known = known_floor_rows(lists, limit)
+        floor = self._reached(
+            dict(zip(known_rows.tolist(), known.tolist(), strict=True)), where, params, limit
         )
-        mostly_theirs = 2 * self._user_turns(scope.tenant, scope.user_id) >= rows_at_most
-        while True:
-            sets = sufficient_sets(bounds, floor)
-            if not sets:
-                return []  # no turn can reach the floor: none holds a term (bounds of 0)
-            candidates = any_set(sets)
-            if not mostly_theirs:  # the scope token costs more than other users' rows would
-                candidates = f'scope_key : "{scope_key(scope.tenant, scope.user_id)}" AND {candidates}'
-            rows = self._rank_text(scope, terms, candidates, where, params, limit, columns)
-            found = -float(rows[-1][-1]) if len(rows) == limit else 0.0
-            if floor <= reached or found >= floor:  # reached: the limit-th turn scores at least it
-                return rows
-            floor = max(found, reached)
+        top_row = max(int(postings.rows[-1]) for postings in held)
+        rows, scores = rank_postings(
+            lists, floor, self._postings.scratch(top_row), self._user_rows(scope, top_row)
+        )
+        for best in (4 * limit, -1):  # the filters checked on the best first, on all only when needed
+            ranked, ranked_scores = best_first(rows, scores, best)
+            found = self._filtered(
+                dict(zip(ranked.tolist(), (-ranked_scores).tolist(), strict=True)),
+                where,
+                params,
+                limit,
+                columns,
+            )
+            if len(found) == limit or len(ranked) < best:
+                break
+        return found
 
-    def _reached(self, terms: list[str], where: str, params: list[Any], limit: int) -> float:
+    def _reached(self, known: dict[int, float], where: str, params: list[Any], limit: int) -> float:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
 
         A turn's score is the sum of its terms' single-term scores, so each of a term's best
-        rows (:meth:`_term_bounds` keeps them) scores at least the sum of the single-term
-        scores it is known to have. When ``limit`` rows known that way pass the filters, the
-        ``limit``-th of their sums is reached (a hair below, against rounding): the
-        candidates of that floor hold every turn that can rank, and one pass is enough.
+        rows scores at least the sum of the single-term scores it is ``known`` to have. When ``limit`` rows known that way
+        pass the filters, the ``limit``-th of their sums is reached (a hair below, against
+        rounding): the candidates of that floor hold every turn that can rank, and one pass
+        is enough.
         """
-        tops = self._fts_tops or {}
-        known: dict[int, float] = {}
-        for term in terms:
-            if term in tops:
-                for rowid, score in zip(tops[term][1].tolist(), tops[term][2].tolist(), strict=True):
-                    known[rowid] = known.get(rowid, 0.0) + score
         if len(known) < limit:
             return 0.0
-        ranks = {rowid: -score for rowid, score in sorted(known.items(), key=lambda item: (-item[1], item[0]))}
+        ranks = {
+            rowid: -score for rowid, score in sorted(known.items(), key=lambda item: (-item[1], item[0]))
+        }
         passed = self._filtered(ranks, where, params, limit, "t.seq")
         return -float(passed[-1][-1]) * (1 - 1e-9) if len(passed) == limit else 0.0
+
+    def _user_rows(self, scope: UserScope, top_row: int) -> np.ndarray | None:
+        """Whether each rowid up to ``top_row`` is the user's (None when the user holds at least
+        half the index's rows: narrowing would cost more than the rows it leaves out)."""
+        rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
+        if 2 * self._user_turns(scope.tenant, scope.user_id) >= rows_at_most:
+            return None
+        return self._postings.user_mask(
+            (scope.tenant, scope.user_id),
+            top_row,
+            lambda: self._conn.execute(
+                "SELECT seq FROM turns WHERE tenant=? AND user_id=?", (scope.tenant, scope.user_id)
+            ).fetchall(),
+        )
 
     def _user_turns(self, tenant: str, user_id: str) -> int:
         """How many turns a user has: counted once, then kept by this process's inserts.
@@ -246,18 +258,27 @@ class FullTextMixin:
         are dropped whenever the index changes (:meth:`_fts_stamp`), by this connection or
         another, so they are always the index's own.
         """
-        stamp = self._fts_stamp()
-        if self._fts_counts is None or self._fts_counts[0] != stamp or len(self._fts_counts[1]) > MAX_COUNTED_TERMS:
-            self._fts_counts = (stamp, {})
-            self._fts_bounds = {}
-            self._fts_tops = {}
-        known = self._fts_counts[1]
+        known = self._term_state()
         for term in terms:
             if term not in known:
                 known[term] = self._conn.execute(
-                    "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (any_term(_TEXT_COLUMNS, [term]),)
+                    "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?",
+                    (any_term(_TEXT_COLUMNS, [term]),),
                 ).fetchone()[0]
         return {term: known[term] for term in terms}
+
+    def _term_state(self) -> dict[str, int]:
+        """The term counts kept for the index's current state; every term cache (counts,
+        bounds, posting lists) is started again when the index changed since they were made."""
+        stamp = self._fts_stamp()
+        if (
+            self._fts_counts is None
+            or self._fts_counts[0] != stamp
+            or len(self._fts_counts[1]) > MAX_COUNTED_TERMS
+        ):
+            self._fts_counts = (stamp, {})
+            self._postings.reset()
+        return self._fts_counts[1]
 
     def _fts_stamp(self) -> tuple[Any, ...]:
         """The state of the full-text index: its averages record (rows, tokens per column) and
@@ -272,30 +293,6 @@ class FullTextMixin:
         return tuple(
             self._conn.execute("SELECT block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
         )
-
-    def _term_bounds(self, terms: list[str], limit: int) -> dict[str, float]:
-        """Each term's best single-term bm25 score over the whole index, a hair above: what the
-        term adds to any turn's score (its IDF, its weighted count and the turn's length are
-        the same inside a longer query). Computed once per term for the state of
-        :meth:`_term_counts` (about a microsecond a row holding the term), with the term's
-        best ``limit`` rows and their scores (for :meth:`_reached`)."""
-        self._term_counts(terms)  # (re)starts the cache for this state
-        known = self._fts_bounds if self._fts_bounds is not None else {}
-        tops = self._fts_tops if self._fts_tops is not None else {}
-        self._fts_bounds, self._fts_tops = known, tops
-        for term in terms:
-            if term not in known or term not in tops or len(tops[term][1]) == tops[term][0] < limit:
-                best = self._conn.execute(
-                    f"SELECT rowid, {_BM25} AS rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT ?",
-                    (any_term(_TEXT_COLUMNS, [term]), limit),
-                ).fetchall()
-                known[term] = -float(best[0][1]) * (1 + 1e-9) + 1e-12 if best else 0.0
-                tops[term] = (
-                    limit,
-                    np.array([row[0] for row in best], dtype=np.int64),
-                    np.array([-float(row[1]) for row in best], dtype=np.float64),
-                )
-        return {term: known[term] for term in terms}
 
     def _rank_text(
         self,

@@ -37,6 +37,7 @@ from engram.store.sqlite.fulltext import FullTextMixin
 from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.opening import open_database
+from engram.store.sqlite.postings import FULLTEXT_CACHE_MB, TermPostings
 from engram.store.sqlite.scrubbing import ScrubMixin
 from engram.store.sqlite.sql import (
     SQLITE_MAX_VARS,
@@ -71,6 +72,9 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         hnsw_threshold: vectors per user above which the approximate index is used.
         vector_cache_mb: the memory budget, in MiB, of the users' vector indexes kept loaded
             (least recently searched evicted first; see :class:`~engram.store.vector_cache.VectorCache`).
+        fulltext_cache_mb: the memory budget, in MiB, of the query terms' posting lists kept
+            for full-text search in a large store (least recently used terms dropped first;
+            see :mod:`engram.store.sqlite.postings`).
         synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
     """
 
@@ -84,6 +88,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         scrub_wait: float = 5.0,
         hnsw_threshold: int = HNSW_THRESHOLD,
         vector_cache_mb: float = VECTOR_CACHE_MB,
+        fulltext_cache_mb: float = FULLTEXT_CACHE_MB,
         synchronous: str = "FULL",
     ) -> None:
         self.path = str(path)
@@ -96,6 +101,9 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         if vector_cache_mb < 0:
             raise ValidationError(f"vector_cache_mb must be 0 or more, not {vector_cache_mb}")
         self._vectors: VectorCache[tuple[str, str]] = VectorCache(int(vector_cache_mb * 2**20))
+        if fulltext_cache_mb < 0:
+            raise ValidationError(f"fulltext_cache_mb must be 0 or more, not {fulltext_cache_mb}")
+        self._postings = TermPostings(int(fulltext_cache_mb * 2**20))
         self._turn_counts: dict[tuple[str, str], int] = {}  # per user, for choosing a search plan
         self._speakers: dict[tuple[str, str], frozenset[str]] = {}  # per user
         self._episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]] = {}
