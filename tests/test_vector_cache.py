@@ -123,3 +123,23 @@ def test_the_budget_is_a_setting(tmp_path, monkeypatch) -> None:
         assert memory.store._postings.budget_bytes == 3 * 2**20
     finally:
         close_memory(memory)
+
+
+def test_the_graphs_memory_is_asked_of_usearch_once_per_change(monkeypatch) -> None:
+    from engram.store.vectors import _usearch_index
+
+    Index = _usearch_index()  # onnxruntime imported first: the other order crashes
+    if Index is None:
+        pytest.skip("usearch is not installed")
+    asked: list[int] = []
+    usage = Index.memory_usage
+    monkeypatch.setattr(Index, "memory_usage", property(lambda graph: asked.append(1) or usage.fget(graph)))
+    rng = np.random.default_rng(0)
+    index = ScopeVectors(8, hnsw_threshold=100)
+    index.append(np.arange(300), np.arange(300), rng.normal(size=(300, 8)).astype(np.float32))
+    assert index.build_index(wait=True)
+    before = index.nbytes
+    assert index.nbytes == before and len(asked) == 1  # the same graph: not walked again
+    index.append(np.arange(300, 400), np.arange(300, 400), rng.normal(size=(100, 8)).astype(np.float32))
+    assert index.build_index(wait=True)  # the graph takes the new rows
+    assert index.nbytes > before and len(asked) == 2
