@@ -18,7 +18,9 @@
    the real embeddings plus small noise, so no two are identical) is searched with the real
    LoCoMo questions through ``Memory.search`` (query embedding included), default recipe:
    p50/p95 latency, for the exact index and for HNSW (timed once its graph, built in the
-   background from the first search on, is ready; its build time is reported apart).
+   background from the first search on, is ready; its build time is reported apart). Then
+   50 searches each right after another user's write (the full-text index changed: the
+   plan of a chat that writes between searches).
 4. With ``--store``, steps 1 and 3 again on PostgreSQL (``benchmarks/perf_postgres.py``), in
    the same run: LoCoMo ingest and search (a tenant per conversation), and search at each size.
 5. With ``--many-users``: one store of many synthetic users searched round-robin, with the
@@ -199,6 +201,28 @@ def bench_search(mem: Memory, questions: list[str], repeats: int, recipes: tuple
     return out
 
 
+#: Searches timed right after a write, at each size.
+AFTER_WRITE_QUERIES = 50
+
+
+def bench_after_write(mem: Memory, questions: list[str]) -> dict:
+    """Search latency right after a write: before each search, another user adds one message
+    (untimed), as when one process serves a chat that writes a turn between searches. A
+    write changes the full-text index, so the search cannot use what earlier searches kept
+    (the terms' posting lists): this is the first-search-after-a-write plan. The question's
+    embedding is left out as in :func:`bench_search` (each question was searched before)."""
+    walls, cpus = [], []
+    for n, q in enumerate(questions):
+        mem.add([{"role": "user", "content": f"note {n}: {q}"}], user_id="writer", session_id="live")
+        started, cpu = time.perf_counter(), time.process_time()
+        mem.search(q, user_id="bench", k=10)
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    out = latency(walls)
+    out["cpu"] = latency(cpus)
+    return out
+
+
 def current_rss_mb() -> float:
     """The process's resident memory now (``VmRSS``), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -252,6 +276,8 @@ def scale_run(
             result["hnsw_build_s"] = round(time.perf_counter() - t0 + result["vectors_load_s"], 1)
         result.update(bench_search(mem, questions, repeats=1, recipes=recipes))
         result["rss_mb"] = current_rss_mb()
+        if label == ("hnsw" if size >= 20_000 else "exact"):  # once a size, on the store's default plan
+            result["after_write"] = bench_after_write(mem, questions[:AFTER_WRITE_QUERIES])
         report[label] = result
         mem.close()
     report["peak_rss_mb"] = round(rss_mb(), 1)
@@ -459,6 +485,12 @@ def main() -> int:
                         line += (
                             f"\n           {label} {recipe:>9}: wall p50 {figures['wall']['p50_ms']} / p95 "
                             f"{figures['wall']['p95_ms']} ms, CPU p50 {figures['cpu']['p50_ms']} / p95 {figures['cpu']['p95_ms']} ms"
+                        )
+                    if "after_write" in r:
+                        w = r["after_write"]
+                        line += (
+                            f"\n           {label} right after a write: wall p50 {w['p50_ms']} / p95 {w['p95_ms']} ms, "
+                            f"CPU p50 {w['cpu']['p50_ms']} / p95 {w['cpu']['p95_ms']} ms"
                         )
             print(line + f"\n           peak RSS {result['peak_rss_mb']} MB", flush=True)
         if args.store:

@@ -73,6 +73,7 @@ def pruning(request, monkeypatch) -> dict[str, int]:
     with no write since the last search (each term's exact bound).
     """
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
     monkeypatch.setattr(sqlite_store, "COMMON_TERM_SHARE", 0.05)
     seen = {"pruned": 0, "again": 0, "in memory": 0}
     calls: list[bool] = []
@@ -159,6 +160,7 @@ def test_the_bound_is_above_any_single_term_score(matching, rows):
 
 def test_each_terms_list_holds_every_row_with_its_single_term_score(store, monkeypatch):
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
     terms = ["w0", "w3", "ann", "nothing"]
     store._fts_counts = None
     store.text_search(UserScope("t", "ann"), terms, filters=SearchFilters(), until=UNTIL, limit=10)
@@ -174,6 +176,7 @@ def test_each_terms_list_holds_every_row_with_its_single_term_score(store, monke
 
 def test_exact_bounds_follow_the_index_and_not_other_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
     s = SQLiteStore(tmp_path / "b.db")
     s.bind_embedder(EMB.model_id, EMB.dim)
     rng = random.Random(5)
@@ -213,6 +216,7 @@ def test_the_floor_known_reached_is_at_most_the_limit_th_score(store, monkeypatc
     # their sums among the rows that pass the filters is reached, so ranking from that floor
     # is exact.
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
     rng, known = random.Random(label + "floor"), 0
     scope = UserScope("t", "ann")
     where, params = sqlite_store.filter_sql(scope, filters, UNTIL)
@@ -230,3 +234,23 @@ def test_the_floor_known_reached_is_at_most_the_limit_th_score(store, monkeypatc
         assert reached <= (expected[-1][1] if len(expected) == limit else 0.0), terms
         known += reached > 0
     assert known >= (20 if label == "none" else 1), known
+
+
+def test_a_mid_sized_user_is_ranked_in_memory_between_writes(tmp_path, monkeypatch):
+    # From MEMORY_FROM_TURNS turns, a search with no write since the last one ranks from the
+    # posting lists; right after a write, and below PRUNE_FROM_TURNS, FTS5 scores every match.
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 100)
+    s = SQLiteStore(tmp_path / "m.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    rng = random.Random(3)
+    put(s, "ann", "s0", [("user", "ann", " ".join(rng.choices(WORDS[:20], k=8))) for _ in range(150)], T0)
+    scope, terms = UserScope("t", "ann"), ["w1", "w4", "w12"]
+    expected = every_match(s, scope, terms, lambda *_: True, 10)
+    for searches_in_memory in (0, 1, 2):
+        found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
+        assert [(c.turn.seq, c.score) for c in found] == expected
+        assert len(s._postings) == (3 if searches_in_memory else 0)
+    put(s, "ann", "s1", [("user", "ann", "w1 w4")], T0 + timedelta(days=1))
+    s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
+    assert len(s._postings) == 0  # the write dropped them; this search scored every match
+    s.close()

@@ -40,7 +40,13 @@ from engram.store.sqlite.sql import (
 #: The text columns searched (the scope token's column is left out).
 _TEXT_COLUMNS = "{content name keys}"
 _BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
-#: Turns of a user from which full-text search leaves common terms out of its candidates.
+#: Turns of a user from which full-text search ranks from the terms' posting lists in memory
+#: when the index has not changed since the last search (below, FTS5 scoring every match
+#: costs about what that path's fixed work does: equal at 2,000 turns, 1.3-1.6 against 2.0-2.1
+#: ms at 5,000, 1.8 against 3.8 ms at 10,000, CPU per question in benchmarks/perf.py's stores).
+MEMORY_FROM_TURNS = 3_000
+#: Turns of a user from which full-text search right after a write leaves common terms out
+#: of its candidates.
 PRUNE_FROM_TURNS = 20_000
 #: The share of turns a term must be in to be left out (when its bound allows).
 COMMON_TERM_SHARE = 0.02
@@ -112,11 +118,14 @@ class FullTextMixin:
         where, params = filter_sql(scope, filters, until)
         with self._lock:
             self._sync_caches()
-            if self._user_turns(scope.tenant, scope.user_id) < PRUNE_FROM_TURNS:
-                return self._every_match(scope, terms, where, params, limit, columns)
-            if self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
+            turns = self._user_turns(scope.tenant, scope.user_id)
+            if turns >= MEMORY_FROM_TURNS and self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
                 # no write since the last search: the terms' posting lists pay for themselves
                 return self._rank_in_memory(scope, terms, where, params, limit, columns)
+            if turns < PRUNE_FROM_TURNS:
+                if turns >= MEMORY_FROM_TURNS:
+                    self._term_state()  # the next search, if no write comes first, ranks in memory
+                return self._every_match(scope, terms, where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
             bounds = self._common_terms(terms, total, limit)
             rows = self._rank_text(
