@@ -128,3 +128,9 @@ def test_a_users_mask_is_read_once_per_state_and_narrows_the_ranking():
     cache.reset()
     cache.user_mask("bob", 7, read)
     assert len(reads) == 2 + MAX_USER_MASKS
+
+
+def test_a_floor_above_every_terms_bound_ranks_nothing():
+    lists = [Postings.from_rows([(1, -1.0), (2, -2.0)]), Postings.from_rows([(2, -0.5)])]
+    rows, scores = rank_postings(lists, 10.0, np.zeros(4))
+    assert len(rows) == 0 and len(scores) == 0

@@ -195,13 +195,14 @@ def rank_postings(
     heavy = [lists[i] for i in range(len(lists)) if i not in light]
     for postings in heavy:  # what the heavy terms add, in any order: only to prune
         scratch[postings.rows] += postings.scores
-    if sum(len(postings.rows) for postings in heavy) * 8 < len(scratch):
-        rows = np.unique(np.concatenate([postings.rows for postings in heavy]))
-    else:
-        rows = np.flatnonzero(scratch)
-    partial = scratch[rows]
-    scratch[rows] = 0.0
-    rows = rows[partial * (1 + _HAIR) + light_bound >= floor]
+    if not heavy:  # the terms' bounds together stay below the floor: no row reaches it
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    held = heavy[0].rows if len(heavy) == 1 else np.concatenate([postings.rows for postings in heavy])
+    keep = scratch[held] * (1 + _HAIR) + light_bound >= floor
+    scratch[held] = 0.0
+    rows = held[keep]
+    if len(heavy) > 1:
+        rows = np.unique(rows)  # a row holding several heavy terms is there once for each
     if allowed is not None:
         rows = rows[allowed[rows]]
     scores = np.zeros(len(rows))
