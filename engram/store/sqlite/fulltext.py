@@ -169,10 +169,10 @@ class FullTextMixin:
         held = [postings for postings in lists if len(postings.rows)]
         if not held:
             return []
-        known_rows, known = known_floor_rows(lists, limit)
-        floor = self._reached(
-            dict(zip(known_rows.tolist(), known.tolist(), strict=True)), where, params, limit
-        )
+        floor = 0.0  # below PRUNE_FROM_TURNS, scoring every row costs less than finding a floor
+        if self._user_turns(scope.tenant, scope.user_id) >= PRUNE_FROM_TURNS:
+            known_rows, known = known_floor_rows(lists, limit)
+            floor = self._reached(dict(zip(known_rows.tolist(), known.tolist(), strict=True)), where, params, limit)
         top_row = max(int(postings.rows[-1]) for postings in held)
         rows, scores = rank_postings(
             lists, floor, self._postings.scratch(top_row), self._user_rows(scope, top_row)
