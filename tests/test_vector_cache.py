@@ -143,3 +143,14 @@ def test_the_graphs_memory_is_asked_of_usearch_once_per_change(monkeypatch) -> N
     index.append(np.arange(300, 400), np.arange(300, 400), rng.normal(size=(100, 8)).astype(np.float32))
     assert index.build_index(wait=True)  # the graph takes the new rows
     assert index.nbytes > before and len(asked) == 2
+
+
+def test_an_evicted_index_stops_its_background_build() -> None:
+    cache: VectorCache[str] = VectorCache(budget_bytes=index_of(100).nbytes + 10)
+    cache["a"] = first = index_of(100)
+    cache["b"] = second = index_of(100)  # a is evicted
+    assert first._closed.is_set() and not second._closed.is_set()
+    cache["b"] = replacement = index_of(100)
+    assert second._closed.is_set() and not replacement._closed.is_set()
+    cache.clear()
+    assert replacement._closed.is_set()

@@ -145,3 +145,24 @@ def test_the_one_thread_product_has_the_same_bits_and_leaves_the_blas_threads_al
         before = [info["num_threads"] for info in _BLAS[0].info()]
         one_thread_product(matrix, vector)
         assert [info["num_threads"] for info in _BLAS[0].info()] == before  # restored after the product
+
+
+@needs_usearch
+def test_a_process_that_ends_while_its_graph_is_built_exits_cleanly():
+    # A one-shot search (the CLI's) starts the HNSW build in the background and the process
+    # ends seconds before it is done: usearch's thread must not be running then (it aborted
+    # the process: "terminate called without an active exception", exit code 134).
+    code = (
+        "import numpy as np\n"
+        "from engram.store.vectors import ScopeVectors\n"
+        "rng = np.random.default_rng(0)\n"
+        "v = rng.normal(size=(60000, 96)).astype(np.float32)\n"
+        "v /= np.linalg.norm(v, axis=1, keepdims=True)\n"
+        "index = ScopeVectors(96, hnsw_threshold=1000)\n"
+        "index.append(np.arange(60000), np.arange(60000), v)\n"
+        "index.search(v[0], 5, until=10**9)\n"  # starts the build; exact search answers
+        "print('searched', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=300, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "searched" in done.stdout and "terminate" not in done.stderr

@@ -19,7 +19,7 @@ class VectorCache(OrderedDict[_Key, ScopeVectors], Generic[_Key]):
     """Loaded vector indexes by user, least recently used first, under a memory budget.
 
     Each index is derived state (rebuilt from the store's rows when next searched), so an
-    index evicted here costs only its reload (about 1.5 s per 100k vectors, and its HNSW graph
+    index evicted here (closed: its background HNSW build stops) costs only its reload (about 1.5 s per 100k vectors, and its HNSW graph
     rebuilt in the background). The index in use is never evicted: a single user larger than
     the budget stays loaded alone, so the memory held is at most the larger of the budget
     and the largest user's index.
@@ -44,25 +44,35 @@ class VectorCache(OrderedDict[_Key, ScopeVectors], Generic[_Key]):
         return index
 
     def __setitem__(self, key: _Key, index: ScopeVectors) -> None:
+        replaced = self.get(key)
+        if replaced is not None and replaced is not index:
+            replaced.close()
         super().__setitem__(key, index)
         self.move_to_end(key)
         self._account(key, index)
         self.trim()
 
     def __delitem__(self, key: _Key) -> None:
+        self[key].close()
         super().__delitem__(key)
         self._forget(key)
 
     def pop(self, key: _Key, *default: Any) -> Any:  # type: ignore[override]
         self._forget(key)
-        return super().pop(key, *default)
+        index = super().pop(key, *default)
+        if isinstance(index, ScopeVectors):
+            index.close()
+        return index
 
     def popitem(self, last: bool = True) -> tuple[_Key, ScopeVectors]:
         key, index = super().popitem(last)
         self._forget(key)
+        index.close()
         return key, index
 
     def clear(self) -> None:
+        for index in self.values():
+            index.close()
         super().clear()
         self._sizes.clear()
         self._total = 0

@@ -15,9 +15,11 @@ re-scored exactly, so its scores are the exact ones.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +29,9 @@ import numpy as np
 HNSW_THRESHOLD = 20_000
 #: Rows a time slice of the matrix starts and ends on (see ``ScopeVectors._exact``).
 _ALIGN = 64
+#: Rows the background HNSW build adds at a time; between batches it stops when its index is
+#: closed or the process ends (a batch takes about a second at most).
+BUILD_BATCH = 4096
 
 
 class ScopeVectors:
@@ -49,6 +54,7 @@ class ScopeVectors:
         self._builder: threading.Thread | None = None
         self._without_hnsw = False  # usearch is not installed
         self._built: tuple[Any, int] | None = None  # the builder's index and the rows it holds
+        self._closed = threading.Event()  # no graph wanted any more (evicted, or the store closed)
         self._starts = np.empty(0, dtype=np.int64)  # the first row of each seq
         self._starts_size = 0  # the rows ``_starts`` was computed for
         # What a match says of each row's turn, so that a search reads nothing back: its id,
@@ -317,11 +323,33 @@ class ScopeVectors:
 
         def build() -> None:
             index = index_class(ndim=dim, metric="cos", dtype="i8", connectivity=16)
-            index.add(np.arange(rows, dtype=np.uint64), vectors, threads=1)  # a core left for searches
+            for start in range(0, rows, BUILD_BATCH):  # one thread: a core left for searches
+                if self._closed.is_set() or _EXITING.is_set():
+                    return
+                stop = min(rows, start + BUILD_BATCH)
+                index.add(np.arange(start, stop, dtype=np.uint64), vectors[start:stop], threads=1)
             self._built = (index, rows)
 
         self._builder = threading.Thread(target=build, name="engram-hnsw-build", daemon=True)
+        _BUILDERS.add(self._builder)
         self._builder.start()
+
+    def close(self) -> None:
+        """Stop a background build (after its current batch): the index is no longer used."""
+        self._closed.set()
+
+
+#: Set when the interpreter exits: builds stop, and :func:`_stop_builds` waits for them (a
+#: usearch thread still adding when the process ends aborts it).
+_EXITING = threading.Event()
+_BUILDERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    _EXITING.set()
+    for thread in list(_BUILDERS):
+        thread.join()
 
 
 _BLAS_LOCK = threading.Lock()
