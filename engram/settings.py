@@ -89,7 +89,7 @@ class EngramSettings(BaseSettings):
             stays loaded alone (about 2.1 KB a turn with its HNSW graph)
             (``ENGRAM_VECTOR_CACHE_MB``).
         fulltext_cache_mb: the SQLite store's memory budget, in MiB, for the posting lists of
-            the query terms it keeps to rank a large user's turns (above 20,000) without
+            the query terms it keeps to rank a large user's turns (from 3,000) without
             FTS5 walking them on every search; the least recently used terms are dropped
             beyond it, and all of them when the index changes (16 bytes a turn holding
             a term) (``ENGRAM_FULLTEXT_CACHE_MB``).
