@@ -10,7 +10,7 @@
    context contradicts is never shown as current: it is shown with its end and what was said
    after it (:func:`~engram.read.fact_guard.contradictions`).
 4. **Excerpts**: a long retrieved turn is shown as its sentences that best match the question
-   (:func:`shortener`).
+   (:func:`shortener`), in a cap that shares a small budget among the best memories.
 5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
    (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
 6. **Filling the budget**: when the ``candidates`` best memories leave more than
@@ -50,6 +50,9 @@ CO_USED = 5
 USER_EXCERPT_FACTOR = 4
 #: A neighbour pulled in around a strong hit is shown in a third of the excerpt cap.
 NEIGHBOUR_EXCERPT_DIVISOR = 3
+#: A budget is shared by at least this many memories (the ten best, as search's default ``k``):
+#: the user's larger excerpt cap is at most a tenth of the budget.
+SHARED_BY = 10
 #: The most working-memory turns read (the budget share decides how many are shown).
 WORKING_TURNS = 200
 #: A context that leaves more than this share of its budget unused takes more memories.
@@ -86,7 +89,7 @@ def build_context(
         facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
     notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
-    shorten = shortener(query, options.excerpt_tokens, counter.count)
+    shorten = shortener(query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens)
 
     def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
         return assemble_context(
@@ -177,21 +180,28 @@ def profile_facts(
     ]
 
 
-def shortener(query: str, excerpt_tokens: int | None, count: CountTokens) -> Callable[[Hit], str] | None:
+def shortener(
+    query: str, excerpt_tokens: int | None, count: CountTokens, *, budget_tokens: int | None = None
+) -> Callable[[Hit], str] | None:
     """Shows long turns as query-focused excerpts (``None``: every turn whole).
 
     The user's own words are the memory itself, so they get a cap four times larger: only a
     pasted document is cut. A turn pulled in as a hit's neighbour is context for it, so it gets
-    a third of the cap.
+    a third of the cap. In a small ``budget_tokens`` the user's larger cap shrinks to the
+    budget's share of one of :data:`SHARED_BY` memories (never below ``excerpt_tokens``): a
+    few long turns shown whole would crowd out the memories ranked after them.
     """
     if excerpt_tokens is None:
         return None
     terms = query_terms(query)
     around = max(MIN_EXCERPT_TOKENS, excerpt_tokens // NEIGHBOUR_EXCERPT_DIVISOR)
+    user_cap = excerpt_tokens * USER_EXCERPT_FACTOR
+    if budget_tokens is not None:
+        user_cap = min(user_cap, max(excerpt_tokens, budget_tokens // SHARED_BY))
 
     def shorten(hit: Hit) -> str:
         turn = hit.turn
-        cap = excerpt_tokens * USER_EXCERPT_FACTOR if turn.role == "user" else excerpt_tokens
+        cap = user_cap if turn.role == "user" else excerpt_tokens
         if "neighbour_of_rank" in hit.signals:
             cap = min(cap, around)
         return excerpt(turn.content, terms, max_tokens=cap, count=count)
