@@ -113,3 +113,17 @@ def test_the_budget_share_never_cuts_below_the_excerpt_cap_and_spares_short_turn
     assert shorten is not None
     assert 40 < COUNT(shorten(Hit(turn(1, LONG_USER_TURN), 1.0))) <= 60  # the cap stays 60, not 10
     assert shorten(Hit(turn(2, "Mia moved to Lisbon."), 1.0)) == "Mia moved to Lisbon."
+
+
+def test_when_the_best_memories_do_not_fit_their_excerpts_are_tightened_until_they_do(memory):
+    notes = [
+        " ".join(f"Note {n}.{line}: the roses in garden {n} need water at dawn." for line in range(14))
+        for n in range(6)
+    ]
+    for n, text in enumerate(notes):
+        memory.add([{"role": "user", "content": text}], user_id="ann", session_id=f"s{n}")
+    assert all(memory.token_counter.count(text) > 150 for text in notes)
+    ctx = memory.context("roses garden water", user_id="ann", budget_tokens=400, expand=False, reinforce=False)
+    shown = {item.turn.content for item in ctx.items}
+    assert shown == set(notes) and ctx.tokens <= 400  # at the first cap (60 tokens) only five fit
+    assert all(item.excerpt for item in ctx.items)

@@ -53,6 +53,9 @@ NEIGHBOUR_EXCERPT_DIVISOR = 3
 #: A budget is shared by at least this many memories (the ten best, as search's default ``k``):
 #: the user's larger excerpt cap is at most a tenth of the budget.
 SHARED_BY = 10
+#: When the best memories do not all fit, the context tries again with excerpt caps this many
+#: times smaller.
+SQUEEZE = 2
 #: The most working-memory turns read (the budget share decides how many are shown).
 WORKING_TURNS = 200
 #: A context that leaves more than this share of its budget unused takes more memories.
@@ -107,6 +110,17 @@ def build_context(
         )
 
     text, tokens, items, left_out, fact_refs = assemble(ranked)
+    if shorten is not None and best_shown(ranked, items) < best_count(ranked):
+        # The best memories do not all fit: tighter excerpts, if that shows more of them.
+        loose = shorten
+        shorten = shortener(
+            query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens, squeeze=SQUEEZE
+        )
+        tighter = assemble(ranked)
+        if best_shown(ranked, tighter[2]) > best_shown(ranked, items):
+            text, tokens, items, left_out, fact_refs = tighter
+        else:
+            shorten = loose
     if tokens < (1 - FILL_SLACK) * options.budget_tokens:
 
         def deeper(depth: int) -> Retrieved:
@@ -180,8 +194,26 @@ def profile_facts(
     ]
 
 
+def best_count(ranked: Sequence[Hit]) -> int:
+    """How many of ``ranked`` count as the best memories: the first :data:`SHARED_BY` hits
+    retrieval itself ranked (turns pulled in around them are not counted)."""
+    return min(SHARED_BY, sum(1 for hit in ranked if "neighbour_of_rank" not in hit.signals))
+
+
+def best_shown(ranked: Sequence[Hit], items: Sequence[ContextItem]) -> int:
+    """How many of the best memories (see :func:`best_count`) ``items`` show."""
+    best = [hit.turn.id for hit in ranked if "neighbour_of_rank" not in hit.signals][:SHARED_BY]
+    shown = {item.turn.id for item in items}
+    return sum(1 for turn_id in best if turn_id in shown)
+
+
 def shortener(
-    query: str, excerpt_tokens: int | None, count: CountTokens, *, budget_tokens: int | None = None
+    query: str,
+    excerpt_tokens: int | None,
+    count: CountTokens,
+    *,
+    budget_tokens: int | None = None,
+    squeeze: int = 1,
 ) -> Callable[[Hit], str] | None:
     """Shows long turns as query-focused excerpts (``None``: every turn whole).
 
@@ -189,7 +221,9 @@ def shortener(
     pasted document is cut. A turn pulled in as a hit's neighbour is context for it, so it gets
     a third of the cap. In a small ``budget_tokens`` the user's larger cap shrinks to the
     budget's share of one of :data:`SHARED_BY` memories (never below ``excerpt_tokens``): a
-    few long turns shown whole would crowd out the memories ranked after them.
+    few long turns shown whole would crowd out the memories ranked after them. ``squeeze``
+    divides every cap (never below :data:`~engram.model.limits.MIN_EXCERPT_TOKENS`): the
+    context's second try when its best memories did not all fit.
     """
     if excerpt_tokens is None:
         return None
@@ -198,10 +232,12 @@ def shortener(
     user_cap = excerpt_tokens * USER_EXCERPT_FACTOR
     if budget_tokens is not None:
         user_cap = min(user_cap, max(excerpt_tokens, budget_tokens // SHARED_BY))
+    user_cap, other_cap = (max(MIN_EXCERPT_TOKENS, cap // squeeze) for cap in (user_cap, excerpt_tokens))
+    around = min(around, other_cap)
 
     def shorten(hit: Hit) -> str:
         turn = hit.turn
-        cap = user_cap if turn.role == "user" else excerpt_tokens
+        cap = user_cap if turn.role == "user" else other_cap
         if "neighbour_of_rank" in hit.signals:
             cap = min(cap, around)
         return excerpt(turn.content, terms, max_tokens=cap, count=count)
