@@ -127,3 +127,14 @@ def test_when_the_best_memories_do_not_fit_their_excerpts_are_tightened_until_th
     shown = {item.turn.content for item in ctx.items}
     assert shown == set(notes) and ctx.tokens <= 400  # at the first cap (60 tokens) only five fit
     assert all(item.excerpt for item in ctx.items)
+
+
+def test_a_relative_date_is_annotated_but_a_date_that_names_its_year_is_not_repeated():
+    from engram.read.assemble import resolve_dates
+
+    said = datetime(2024, 4, 8, 9, 0, tzinfo=UTC)
+    assert resolve_dates("I ran yesterday, and again on Friday.", said) == (
+        "I ran yesterday [2024-04-07], and again on Friday [2024-04-05]."
+    )
+    absolute = "The freeze is April 10, 2024; deploy at moment('2024-04-20'); we met in March 2023."
+    assert resolve_dates(absolute, said) == absolute

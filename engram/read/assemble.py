@@ -21,12 +21,13 @@ fit; a long turn may be shown as an excerpt, see ``shorten``) and are shown in c
 order, grouped under one dated header per session, so the reader sees how things unfolded
 and the budget goes to what was said rather than to repeated dates (a turn carries its own
 time only where it differs from the line before). Relative time phrases carry the date they
-meant.
+meant (a phrase that names its year is left as written).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,15 +49,21 @@ def format_time(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
 
 
+#: A four-digit year in a time phrase: the phrase is absolute ("April 10, 2024", "2024-04-10").
+_YEAR = re.compile(r"(?<!\d)[12]\d{3}(?!\d)")
+
+
 @functools.lru_cache(maxsize=20_000)
 def resolve_dates(text: str, said_at: datetime) -> str:
     """Annotate relative time phrases with the dates they meant: "yesterday [2023-05-07]".
 
-    Cached: the same candidate turns come back question after question.
+    A phrase that names its year is left as written: the annotation would only repeat it (and
+    cost a memory's worth of tokens in a text full of dates). Cached: the same candidate turns
+    come back question after question.
     """
     mentions = find_time_mentions(text, said_at)
     for mention in reversed(mentions):
-        if mention.granularity == "span":
+        if mention.granularity == "span" or _YEAR.search(mention.text):
             continue
         text = f"{text[: mention.end]} [{format_range(mention)}]{text[mention.end :]}"
     return text
