@@ -109,16 +109,20 @@ def causes(
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    """A table of cause counts per data set and budget."""
-    lines = ["| set | budget | top-k | questions missed | " + " | ".join(CAUSES) + " |"]
-    lines.append("|---|---|---|---|" + "---|" * len(CAUSES))
+    """A table of cause counts (one per gold turn left out) per data set, budget and how deep
+    the search ranked the gold turns; ``questions`` asked, ``left out``: those missing one."""
+    lines = ["| set | budget | gold in top | questions | left out | " + " | ".join(CAUSES) + " |"]
+    lines.append("|---|---|---|---|---|" + "---|" * len(CAUSES))
     groups: dict[tuple[str, int, int], Counter[str]] = {}
     missed: Counter[tuple[str, int, int]] = Counter()
+    asked: Counter[tuple[str, int, int]] = Counter()
     for row in rows:
         key = (row["bench"], row["budget"], row["k"])
         groups.setdefault(key, Counter()).update(row["causes"])
         missed[key] += bool(row["causes"])
+        asked[key] += 1
     for key, counter in groups.items():
         cells = " | ".join(str(counter.get(cause, 0)) for cause in CAUSES)
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {missed[key]} | {cells} |")
+        top = "10" if key[2] <= 10 else f"11-{key[2]}"
+        lines.append(f"| {key[0]} | {key[1]} | {top} | {asked[key]} | {missed[key]} | {cells} |")
     return "\n".join(lines)

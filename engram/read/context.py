@@ -235,12 +235,17 @@ def shortener(
     user_cap, other_cap = (max(MIN_EXCERPT_TOKENS, cap // squeeze) for cap in (user_cap, excerpt_tokens))
     around = min(around, other_cap)
 
+    made: dict[tuple[str, int], str] = {}  # a context assembles again as it fills its budget
+
     def shorten(hit: Hit) -> str:
         turn = hit.turn
         cap = user_cap if turn.role == "user" else other_cap
         if "neighbour_of_rank" in hit.signals:
             cap = min(cap, around)
-        return excerpt(turn.content, terms, max_tokens=cap, count=count)
+        key = (turn.id, cap)
+        if key not in made:
+            made[key] = excerpt(turn.content, terms, max_tokens=cap, count=count)
+        return made[key]
 
     return shorten
 
