@@ -12,6 +12,10 @@ whether it holds on the other.
     PYTHONPATH=. .venv/bin/python benchmarks/retrieval_lab.py eval --work /tmp/lab \\
         --variants my.json --out /tmp/lab/run.json
 
+    # why gold turns the search ranks in its top 20 are not inside the context (first variant)
+    PYTHONPATH=. .venv/bin/python benchmarks/retrieval_lab.py diagnose --work /tmp/lab \\
+        --variants one.json --out /tmp/lab/why.jsonl
+
 Stores are opened read-only: every variant sees the same turns, facts and episodes, and a
 variant is only a change of the read path. Variants are a JSON object of name →
 ``Memory.search``/``Memory.context`` keyword arguments, as in ``retrieval_variants.py``
