@@ -249,8 +249,8 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, World
         their dates. A retrieved turn longer than ``excerpt_tokens`` (for the user's own words
         four times that, at most a tenth of the budget; a third of it for a neighbour) is
         shown as an excerpt: its sentences that best match the question (``None`` shows every
-        turn whole). A fact that only repeats shown turns is left out. Each line carries a
-        citation id (``F1``, ``W1``, ``M3``) that
+        turn whole). A fact whose value never changed and that only repeats shown turns is
+        left out. Each line carries a citation id (``F1``, ``W1``, ``M3``) that
         :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
         (``reinforce``): its recall count grows, so it fades more slowly. ``config`` picks a
         retrieval recipe for this call.

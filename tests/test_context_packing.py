@@ -38,7 +38,7 @@ def fact(n: int, statement: str, sources: tuple[str, ...], *, valid_to: datetime
     )  # fmt: skip
 
 
-def assemble(ranked, budget, facts, notes=None):
+def assemble(ranked, budget, facts, notes=None, settled=None):
     return assemble_context(
         user_id="u",
         working=[],
@@ -49,6 +49,7 @@ def assemble(ranked, budget, facts, notes=None):
         facts=facts,
         facts_share=0.5,
         fact_notes=notes,
+        settled={fact.id for fact in facts} if settled is None else settled,
     )
 
 
@@ -66,6 +67,11 @@ def test_a_fact_that_only_repeats_a_shown_turn_gives_its_room_to_the_next_memory
     assert [i.turn.id for i in items] == [i.turn.id for i in no_facts]
     said_elsewhere = assemble(RANKED, BUDGET, [fact(2, LONG_STATEMENT, ("t99",))])[2]
     assert len(said_elsewhere) < len(items)  # the same line, needed, takes a memory's room
+
+
+def test_a_fact_whose_slot_held_other_values_stays_though_it_repeats_a_shown_turn():
+    text, _, _, _, refs = assemble(RANKED, BUDGET, [SAID_BY_T1], settled=set())
+    assert refs == [("F1", SAID_BY_T1)] and "tulips" in text  # it says which value is current
 
 
 def test_a_fact_whose_source_is_not_shown_stays_and_keeps_its_citation():

@@ -13,9 +13,9 @@ Pure: token counting is passed in. Layout (each line cites its memory):
     [M2] 09:40 Caroline: ...
 
 Facts come first (at most ``facts_share`` of the budget): the ones retrieval found, then the
-profile's; a fact whose every source turn is shown among the memories, that still holds and
-that no later memory contradicts, is left out (it only repeats those dated turns) and its
-room goes to the next memories. Working memory, the current session's latest turns, follows verbatim, up to
+profile's; a fact whose slot never held another value, whose every source turn is shown
+among the memories, that still holds and that no later memory contradicts, is left out (it
+only repeats those dated turns) and its room goes to the next memories. Working memory, the current session's latest turns, follows verbatim, up to
 ``working_share``. Retrieved turns fill the rest greedily by rank (skipping any that do not
 fit; a long turn may be shown as an excerpt, see ``shorten``) and are shown in chronological
 order, grouped under one dated header per session, so the reader sees how things unfolded
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -125,6 +125,7 @@ def assemble_context(
     facts_share: float = 0.15,
     shorten: Callable[[Hit], str] | None = None,
     fact_notes: Mapping[str, str] | None = None,
+    settled: Collection[str] = (),
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -142,6 +143,8 @@ def assemble_context(
             :mod:`engram.read.excerpt`); default its whole content. Working memory is verbatim.
         fact_notes: by fact id, what a later memory said against a fact shown as current
             ("until 2024-03-25; later said: ..."), shown in place of its "since".
+        settled: ids of facts whose slot never held another value; such a fact is left out
+            when it only repeats shown turns.
 
     Returns:
         ``(text, tokens, items, left_out, fact_refs)``; ``left_out`` pairs each retrieved turn
@@ -187,7 +190,7 @@ def assemble_context(
     # A fact whose every source turn is shown, that still holds and that nothing contradicts only
     # repeats those turns (which carry their dates): its room goes to the next memories instead.
     shown = {c.hit.turn.id for c in chosen}
-    kept = [fact for _, fact in fact_lines if not _repeats(fact, shown, notes, reference_time)]
+    kept = [fact for _, fact in fact_lines if fact.id not in settled or not _repeats(fact, shown, notes, reference_time)]
     if len(kept) < len(fact_lines):
         before = _facts_cost(fact_lines, count)
         fact_lines = _fact_lines(kept, facts_room, count, notes, reference_time)

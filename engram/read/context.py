@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import combinations
@@ -93,6 +94,7 @@ def build_context(
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
     notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
     shorten = shortener(query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens)
+    settled = settled_facts(store, scope, facts)
 
     def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
         return assemble_context(
@@ -107,17 +109,19 @@ def build_context(
             facts_share=options.facts_share,
             fact_notes=notes,
             shorten=shorten,
+            settled=settled,
         )
 
     text, tokens, items, left_out, fact_refs = assemble(ranked)
-    if shorten is not None and best_shown(ranked, items) < best_count(ranked):
+    best = best_memories(ranked)
+    if shorten is not None and shown_of(best, items) < len(best):
         # The best memories do not all fit: tighter excerpts, if that shows more of them.
         loose = shorten
         shorten = shortener(
             query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens, squeeze=SQUEEZE
         )
         tighter = assemble(ranked)
-        if best_shown(ranked, tighter[2]) > best_shown(ranked, items):
+        if shown_of(best, tighter[2]) > shown_of(best, items):
             text, tokens, items, left_out, fact_refs = tighter
         else:
             shorten = loose
@@ -194,17 +198,24 @@ def profile_facts(
     ]
 
 
-def best_count(ranked: Sequence[Hit]) -> int:
-    """How many of ``ranked`` count as the best memories: the first :data:`SHARED_BY` hits
-    retrieval itself ranked (turns pulled in around them are not counted)."""
-    return min(SHARED_BY, sum(1 for hit in ranked if "neighbour_of_rank" not in hit.signals))
+def settled_facts(store: Store, scope: UserScope, facts: Sequence[FactVersion]) -> set[str]:
+    """The ids of ``facts`` whose slot never held another value: such a fact says nothing its
+    source turns do not (a changed one also says which value is current)."""
+    if not facts:
+        return set()
+    versions = Counter(f.slot for f in store.list_facts(scope, slots=sorted({f.slot for f in facts}), include_history=True))
+    return {fact.id for fact in facts if versions[fact.slot] <= 1}
 
 
-def best_shown(ranked: Sequence[Hit], items: Sequence[ContextItem]) -> int:
-    """How many of the best memories (see :func:`best_count`) ``items`` show."""
-    best = [hit.turn.id for hit in ranked if "neighbour_of_rank" not in hit.signals][:SHARED_BY]
-    shown = {item.turn.id for item in items}
-    return sum(1 for turn_id in best if turn_id in shown)
+def best_memories(ranked: Sequence[Hit]) -> set[str]:
+    """The best memories: the first :data:`SHARED_BY` hits retrieval itself ranked (turns
+    pulled in around them are not counted)."""
+    return set([hit.turn.id for hit in ranked if "neighbour_of_rank" not in hit.signals][:SHARED_BY])
+
+
+def shown_of(best: set[str], items: Sequence[ContextItem]) -> int:
+    """How many of ``best`` ``items`` show."""
+    return len(best.intersection(item.turn.id for item in items))
 
 
 def shortener(
