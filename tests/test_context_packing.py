@@ -144,3 +144,17 @@ def test_a_relative_date_is_annotated_but_a_date_that_names_its_year_is_not_repe
     )
     absolute = "The freeze is April 10, 2024; deploy at moment('2024-04-20'); we met in March 2023."
     assert resolve_dates(absolute, said) == absolute
+
+
+def test_a_fact_that_only_repeats_its_shown_turn_is_left_out_of_a_memorys_context(memory):
+    memory.add("I just adopted a beagle called Biscuit.", user_id="sam", session_id="s1", timestamp="2024-05-01T10:00:00Z")
+    (pet,) = memory.facts(user_id="sam")
+    found = memory.context("Biscuit the beagle", user_id="sam", budget_tokens=400, reinforce=False)
+    assert "adopted a beagle called Biscuit" in found.text
+    assert pet.statement not in found.text and found.facts == []  # retrieval found it; the turn says it
+
+
+def test_a_fact_of_the_kind_the_question_asks_about_is_shown_though_it_repeats_its_turn(memory):
+    memory.add("I live in Paris now, near the river.", user_id="sam", session_id="s1", timestamp="2024-05-01T10:00:00Z")
+    context = memory.context("where do I live?", user_id="sam", budget_tokens=400, reinforce=False)
+    assert "I live in Paris" in context.text and "lives in Paris (since 2024-05-01)" in context.text

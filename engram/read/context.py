@@ -89,12 +89,13 @@ def build_context(
     found = find(store, embedder, scope, query, k=max(options.candidates, 1), filters=filters, at=at, config=recipe)
     ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if options.expand else found.hits
     facts = [fact for fact, _ in found.facts]
+    asked = kinds_asked(query)
     if options.include_profile:
-        facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
+        facts += profile_facts(store, scope, at, facts, kinds=asked)
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
     notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
     shorten = shortener(query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens)
-    settled = settled_facts(store, scope, facts)
+    settled = settled_facts(store, scope, [fact for fact in facts if fact.kind not in asked])
 
     def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
         return assemble_context(
@@ -200,7 +201,8 @@ def profile_facts(
 
 def settled_facts(store: Store, scope: UserScope, facts: Sequence[FactVersion]) -> set[str]:
     """The ids of ``facts`` whose slot never held another value: such a fact says nothing its
-    source turns do not (a changed one also says which value is current)."""
+    source turns do not (a changed one also says which value is current). The caller leaves
+    out the facts of the kinds the question asks about: they are its answer, stated plainly."""
     if not facts:
         return set()
     versions = Counter(f.slot for f in store.list_facts(scope, slots=sorted({f.slot for f in facts}), include_history=True))
