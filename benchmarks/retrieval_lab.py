@@ -12,6 +12,10 @@ whether it holds on the other.
     PYTHONPATH=. .venv/bin/python benchmarks/retrieval_lab.py eval --work /tmp/lab \\
         --variants my.json --out /tmp/lab/run.json
 
+    # why gold turns the search ranks in its top 20 are not inside the context (first variant)
+    PYTHONPATH=. .venv/bin/python benchmarks/retrieval_lab.py diagnose --work /tmp/lab \\
+        --variants one.json --out /tmp/lab/why.jsonl
+
 Stores are opened read-only: every variant sees the same turns, facts and episodes, and a
 variant is only a change of the read path. Variants are a JSON object of name →
 ``Memory.search``/``Memory.context`` keyword arguments, as in ``retrieval_variants.py``
@@ -33,7 +37,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from retrieval_variants import parse_variants  # benchmarks/ is on the path when this file is run
+from context_diagnosis import Capture, causes, summary  # benchmarks/ is on the path when run
+from retrieval_variants import parse_variants
 
 from engram import Memory, SQLiteStore
 from engram.bench.embcache import DiskCachedEmbedder
@@ -152,6 +157,53 @@ def evaluate(work: Path, bench: str, variants: Mapping[str, dict[str, Any]], lim
     return records
 
 
+def diagnose(work: Path, bench: str, options: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
+    """For each question whose gold turns are all in the search's top 20, each budget's causes
+    for the gold turns the context leaves out (see ``context_diagnosis``); ``k`` is 10 when they
+    are all in the top 10."""
+    dataset = load_dataset(bench, FILES[bench])
+    embedder = CachedEmbedder(DiskCachedEmbedder(OnnxEmbedder(), work / "embcache"), max_items=100_000)
+    counter = MemoCounter(default_counter())
+    rows: list[dict[str, Any]] = []
+    search_options = {k: v for k, v in options.items() if k in ("config",)}
+    with Capture() as capture:
+        for conversation, questions in list(scored(dataset, bench))[:limit]:
+            path = work / bench / f"{conversation.id}.db"
+            to_message: dict[str, str] = json.loads(path.with_suffix(".ids.json").read_text())
+            to_turn = {message: turn for turn, message in to_message.items()}
+            info = prepare(conversation, questions, counter)
+            memory = Memory(store=SQLiteStore(path, create=False, read_only=True), embedder=embedder, token_counter=counter)
+            for question in questions:
+                at = reference_time(question, info.last_time)
+                result = memory.search(
+                    question.question,
+                    user_id=BENCH_USER,
+                    k=2 * K,
+                    reference_time=at,
+                    filters={"role": "user"} if bench == "longmemeval" else None,
+                    **search_options,
+                )
+                ranked = [to_message[hit.turn.id] for hit in result.hits]
+                if not all(gold in ranked for gold in question.evidence_ids):
+                    continue
+                k = K if all(gold in ranked[:K] for gold in question.evidence_ids) else 2 * K
+                gold_turns = {to_turn[gold] for gold in question.evidence_ids if gold in to_turn}
+                for budget in BUDGETS[bench]:
+                    kwargs = {
+                        "query": question.question,
+                        "user_id": BENCH_USER,
+                        "budget_tokens": budget,
+                        "reference_time": at,
+                        "candidates": CONTEXT_CANDIDATES,
+                        "reinforce": False,
+                        **options,
+                    }
+                    found = causes(memory, capture, kwargs, gold_turns, counter.count)
+                    rows.append({"bench": bench, "question": question.id, "budget": budget, "k": k, "causes": found})
+            memory.close()
+    return rows
+
+
 def table(records: list[dict[str, Any]], by_category: bool = False) -> str:
     """Mean of each metric per data set (and fold, and category) and variant."""
     groups: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -178,7 +230,7 @@ def table(records: list[dict[str, Any]], by_category: bool = False) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("build", "eval", "show"))
+    parser.add_argument("action", choices=("build", "eval", "show", "diagnose"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/retrieval-lab"))
     parser.add_argument("--bench", default="locomo,longmemeval,beam", help="data sets, comma-separated")
     parser.add_argument("--variants", type=Path, help="a JSON file of variants (default: engram and hybrid)")
@@ -206,6 +258,12 @@ def main() -> int:
         return 0
     raw = json.loads(args.variants.read_text()) if args.variants else {"engram": {}, "hybrid": {"config": "hybrid"}}
     variants = parse_variants(raw)
+    if args.action == "diagnose":  # the first variant only
+        rows = [r for bench in benches for r in diagnose(args.work, bench, next(iter(variants.values())), args.limit)]
+        if args.out:
+            args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(summary(rows))
+        return 0
     started = time.perf_counter()
     records = [r for bench in benches for r in evaluate(args.work, bench, variants, args.limit)]
     print(f"{len(records)} records in {time.perf_counter() - started:.0f} s", file=sys.stderr)

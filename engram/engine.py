@@ -246,9 +246,11 @@ class Memory(BrowseMethods, LifecycleMethods, PortableMethods, RunMethods, World
         at most ``facts_share`` of the budget); then the current session's latest turns,
         verbatim (working memory, at most ``working_share``); then the retrieved turns that
         fit, with the turns around the strongest hits (``expand``), in chronological order with
-        their dates. A retrieved turn longer than ``excerpt_tokens`` (four times that for the
-        user's own words; a third of it for a neighbour) is shown as an excerpt: its sentences
-        that best match the question (``None`` shows every turn whole). Each line carries a citation id (``F1``, ``W1``, ``M3``) that
+        their dates. A retrieved turn longer than ``excerpt_tokens`` (for the user's own words
+        four times that, at most a tenth of the budget; a third of it for a neighbour) is
+        shown as an excerpt: its sentences that best match the question (``None`` shows every
+        turn whole). A fact whose value never changed and that only repeats shown turns is
+        left out. Each line carries a citation id (``F1``, ``W1``, ``M3``) that
         :attr:`ContextResult.citations` maps to a memory id. Using a memory reinforces it
         (``reinforce``): its recall count grows, so it fades more slowly. ``config`` picks a
         retrieval recipe for this call.

@@ -13,19 +13,22 @@ Pure: token counting is passed in. Layout (each line cites its memory):
     [M2] 09:40 Caroline: ...
 
 Facts come first (at most ``facts_share`` of the budget): the ones retrieval found, then the
-profile's. Working memory, the current session's latest turns, follows verbatim, up to
+profile's; a fact whose slot never held another value, whose every source turn is shown
+among the memories, that still holds and that no later memory contradicts, is left out (it
+only repeats those dated turns) and its room goes to the next memories. Working memory, the current session's latest turns, follows verbatim, up to
 ``working_share``. Retrieved turns fill the rest greedily by rank (skipping any that do not
 fit; a long turn may be shown as an excerpt, see ``shorten``) and are shown in chronological
 order, grouped under one dated header per session, so the reader sees how things unfolded
 and the budget goes to what was said rather than to repeated dates (a turn carries its own
 time only where it differs from the line before). Relative time phrases carry the date they
-meant.
+meant (a phrase that names its year is left as written).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,15 +49,21 @@ def format_time(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
 
 
+#: A four-digit year in a time phrase: the phrase is absolute ("April 10, 2024", "2024-04-10").
+_YEAR = re.compile(r"(?<!\d)[12]\d{3}(?!\d)")
+
+
 @functools.lru_cache(maxsize=20_000)
 def resolve_dates(text: str, said_at: datetime) -> str:
     """Annotate relative time phrases with the dates they meant: "yesterday [2023-05-07]".
 
-    Cached: the same candidate turns come back question after question.
+    A phrase that names its year is left as written: the annotation would only repeat it (and
+    cost a memory's worth of tokens in a text full of dates). Cached: the same candidate turns
+    come back question after question.
     """
     mentions = find_time_mentions(text, said_at)
     for mention in reversed(mentions):
-        if mention.granularity == "span":
+        if mention.granularity == "span" or _YEAR.search(mention.text):
             continue
         text = f"{text[: mention.end]} [{format_range(mention)}]{text[mention.end :]}"
     return text
@@ -116,6 +125,7 @@ def assemble_context(
     facts_share: float = 0.15,
     shorten: Callable[[Hit], str] | None = None,
     fact_notes: Mapping[str, str] | None = None,
+    settled: Collection[str] = (),
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -133,6 +143,8 @@ def assemble_context(
             :mod:`engram.read.excerpt`); default its whole content. Working memory is verbatim.
         fact_notes: by fact id, what a later memory said against a fact shown as current
             ("until 2024-03-25; later said: ..."), shown in place of its "since".
+        settled: ids of facts whose slot never held another value; such a fact is left out
+            when it only repeats shown turns.
 
     Returns:
         ``(text, tokens, items, left_out, fact_refs)``; ``left_out`` pairs each retrieved turn
@@ -143,20 +155,10 @@ def assemble_context(
     if used > budget_tokens:
         return "", 0, [], [(hit.turn, "budget too small for any memory") for hit in ranked], []
 
-    fact_lines: list[tuple[str, FactVersion]] = []
-    if facts:
-        room = int(budget_tokens * facts_share) - count(FACTS_HEADER)
-        for fact in facts:
-            line = format_fact(
-                f"F{len(fact_lines) + 1}", fact, (fact_notes or {}).get(fact.id), reference_time
-            )
-            cost = count(line)
-            if cost > room:
-                break
-            fact_lines.append((line, fact))
-            room -= cost
-        if fact_lines:
-            used += count(FACTS_HEADER) + sum(count(line) for line, _ in fact_lines)
+    notes = fact_notes or {}
+    facts_room = int(budget_tokens * facts_share)
+    fact_lines = _fact_lines(facts, facts_room, count, notes, reference_time)
+    used += _facts_cost(fact_lines, count)
 
     # Working memory: a contiguous window of the newest turns, shown oldest first.
     window: list[tuple[Turn, str, int]] = []
@@ -174,29 +176,26 @@ def assemble_context(
         if window:
             used += spent
     window.reverse()
-    shown = {turn.id for turn, _, _ in window}
+    in_window = {turn.id for turn, _, _ in window}
 
-    # Retrieved memories: greedy by rank, skipping what does not fit. A turn's cost is its line
-    # plus its session's header the first time that session is chosen.
-    chosen: list[_Chosen] = []
-    left_out: list[tuple[Turn, str]] = []
-    opened: set[str] = set()
+    texts: dict[int, str | None] = {}
+
+    def text_of(rank: int) -> str | None:
+        if rank not in texts:
+            texts[rank] = shorten(ranked[rank]) if shorten is not None else None
+        return texts[rank]
+
     room = budget_tokens - used - count(MEMORIES_HEADER)
-    for rank, hit in enumerate(ranked):
-        if hit.turn.id in shown:
-            left_out.append((hit.turn, "already in working memory"))
-            continue
-        text = shorten(hit) if shorten is not None else None
-        text = None if text == hit.turn.content else text
-        cost = count(format_memory("M", hit.turn, hit.turn.timestamp, text)) + 1
-        header = 0 if hit.turn.session_id in opened else count(session_header(hit.turn))
-        if cost + header > room:
-            left_out.append((hit.turn, "did not fit in the token budget"))
-            continue
-        chosen.append(_Chosen(rank, hit, text, cost))
-        opened.add(hit.turn.session_id)
-        shown.add(hit.turn.id)
-        room -= cost + header
+    chosen, left_out = _choose(ranked, text_of, count, room, in_window, ())
+    # A fact whose every source turn is shown, that still holds and that nothing contradicts only
+    # repeats those turns (which carry their dates): its room goes to the next memories instead.
+    shown = {c.hit.turn.id for c in chosen}
+    kept = [fact for _, fact in fact_lines if fact.id not in settled or not _repeats(fact, shown, notes, reference_time)]
+    if len(kept) < len(fact_lines):
+        before = _facts_cost(fact_lines, count)
+        fact_lines = _fact_lines(kept, facts_room, count, notes, reference_time)
+        room += before - _facts_cost(fact_lines, count)
+        chosen, left_out = _choose(ranked, text_of, count, room, in_window, chosen)
     chosen.sort(key=lambda c: (c.hit.turn.timestamp, c.hit.turn.seq))
 
     while True:  # estimates are not exactly additive: drop the weakest until the text fits
@@ -222,6 +221,74 @@ class _Chosen:
     hit: Hit
     text: str | None  # an excerpt, or None for the whole turn
     cost: int
+    header: int  # its session's header, paid by the first of the session chosen
+
+
+def _fact_lines(
+    facts: Sequence[FactVersion], room: int, count: CountTokens, notes: Mapping[str, str], at: datetime
+) -> list[tuple[str, FactVersion]]:
+    """The facts' lines, most relevant first, while they fit in ``room`` (with their header)."""
+    lines: list[tuple[str, FactVersion]] = []
+    room -= count(FACTS_HEADER)
+    for fact in facts:
+        line = format_fact(f"F{len(lines) + 1}", fact, notes.get(fact.id), at)
+        cost = count(line)
+        if cost > room:
+            break
+        lines.append((line, fact))
+        room -= cost
+    return lines
+
+
+def _facts_cost(lines: Sequence[tuple[str, FactVersion]], count: CountTokens) -> int:
+    return count(FACTS_HEADER) + sum(count(line) for line, _ in lines) if lines else 0
+
+
+def _repeats(fact: FactVersion, shown: set[str], notes: Mapping[str, str], at: datetime) -> bool:
+    """Whether ``fact`` says nothing the shown turns do not: all its sources are shown, it holds
+    at ``at`` (no end to show) and no later memory contradicts it (no note to show)."""
+    return (
+        bool(fact.source_turn_ids)
+        and shown.issuperset(fact.source_turn_ids)
+        and fact.id not in notes
+        and (fact.valid_to is None or fact.valid_to > at)
+    )
+
+
+def _choose(
+    ranked: Sequence[Hit],
+    text_of: Callable[[int], str | None],
+    count: CountTokens,
+    room: int,
+    in_window: set[str],
+    kept: Sequence[_Chosen],
+) -> tuple[list[_Chosen], list[tuple[Turn, str]]]:
+    """Retrieved memories in ``room``: ``kept`` (chosen before, in less room), then the others
+    greedily by rank, skipping what does not fit. A turn costs its line plus its session's
+    header the first time that session is chosen. Returns the chosen and the left out (with why)."""
+    chosen = list(kept)
+    shown = {c.hit.turn.id for c in kept}
+    opened = {c.hit.turn.session_id for c in kept}
+    room -= sum(c.cost + c.header for c in kept)
+    left_out: list[tuple[Turn, str]] = []
+    for rank, hit in enumerate(ranked):
+        if hit.turn.id in shown:
+            continue
+        if hit.turn.id in in_window:
+            left_out.append((hit.turn, "already in working memory"))
+            continue
+        text = text_of(rank)
+        text = None if text == hit.turn.content else text
+        cost = count(format_memory("M", hit.turn, hit.turn.timestamp, text)) + 1
+        header = 0 if hit.turn.session_id in opened else count(session_header(hit.turn))
+        if cost + header > room:
+            left_out.append((hit.turn, "did not fit in the token budget"))
+            continue
+        chosen.append(_Chosen(rank, hit, text, cost, header))
+        opened.add(hit.turn.session_id)
+        shown.add(hit.turn.id)
+        room -= cost + header
+    return chosen, left_out
 
 
 def _render(

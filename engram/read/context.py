@@ -10,7 +10,7 @@
    context contradicts is never shown as current: it is shown with its end and what was said
    after it (:func:`~engram.read.fact_guard.contradictions`).
 4. **Excerpts**: a long retrieved turn is shown as its sentences that best match the question
-   (:func:`shortener`).
+   (:func:`shortener`), in a cap that shares a small budget among the best memories.
 5. **Assembly** (:func:`~engram.read.assemble.assemble_context`), then **reinforcement**
    (:func:`reinforce`): recall strengthens what was used (MemoryBank's forgetting curve).
 6. **Filling the budget**: when the ``candidates`` best memories leave more than
@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import combinations
@@ -50,6 +51,12 @@ CO_USED = 5
 USER_EXCERPT_FACTOR = 4
 #: A neighbour pulled in around a strong hit is shown in a third of the excerpt cap.
 NEIGHBOUR_EXCERPT_DIVISOR = 3
+#: A budget is shared by at least this many memories (the ten best, as search's default ``k``):
+#: the user's larger excerpt cap is at most a tenth of the budget.
+SHARED_BY = 10
+#: When the best memories do not all fit, the context tries again with excerpt caps this many
+#: times smaller.
+SQUEEZE = 2
 #: The most working-memory turns read (the budget share decides how many are shown).
 WORKING_TURNS = 200
 #: A context that leaves more than this share of its budget unused takes more memories.
@@ -82,11 +89,13 @@ def build_context(
     found = find(store, embedder, scope, query, k=max(options.candidates, 1), filters=filters, at=at, config=recipe)
     ranked = expand_neighbours(store, scope, found.hits, filters=filters, until=at) if options.expand else found.hits
     facts = [fact for fact, _ in found.facts]
+    asked = kinds_asked(query)
     if options.include_profile:
-        facts += profile_facts(store, scope, at, facts, kinds=kinds_asked(query))
+        facts += profile_facts(store, scope, at, facts, kinds=asked)
     later = contradictions(facts, [*working, *(hit.turn for hit in ranked)], at)
     notes = {fid: f"until {c.until:%Y-%m-%d}; later said: {c.said}" for fid, c in later.items()}
-    shorten = shortener(query, options.excerpt_tokens, counter.count)
+    shorten = shortener(query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens)
+    settled = settled_facts(store, scope, [fact for fact in facts if fact.kind not in asked])
 
     def assemble(hits: Sequence[Hit]) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[FactRef]]:
         return assemble_context(
@@ -101,9 +110,22 @@ def build_context(
             facts_share=options.facts_share,
             fact_notes=notes,
             shorten=shorten,
+            settled=settled,
         )
 
     text, tokens, items, left_out, fact_refs = assemble(ranked)
+    best = best_memories(ranked)
+    if shorten is not None and shown_of(best, items) < len(best):
+        # The best memories do not all fit: tighter excerpts, if that shows more of them.
+        loose = shorten
+        shorten = shortener(
+            query, options.excerpt_tokens, counter.count, budget_tokens=options.budget_tokens, squeeze=SQUEEZE
+        )
+        tighter = assemble(ranked)
+        if shown_of(best, tighter[2]) > shown_of(best, items):
+            text, tokens, items, left_out, fact_refs = tighter
+        else:
+            shorten = loose
     if tokens < (1 - FILL_SLACK) * options.budget_tokens:
 
         def deeper(depth: int) -> Retrieved:
@@ -177,24 +199,66 @@ def profile_facts(
     ]
 
 
-def shortener(query: str, excerpt_tokens: int | None, count: CountTokens) -> Callable[[Hit], str] | None:
+def settled_facts(store: Store, scope: UserScope, facts: Sequence[FactVersion]) -> set[str]:
+    """The ids of ``facts`` whose slot never held another value: such a fact says nothing its
+    source turns do not (a changed one also says which value is current). The caller leaves
+    out the facts of the kinds the question asks about: they are its answer, stated plainly."""
+    if not facts:
+        return set()
+    versions = Counter(f.slot for f in store.list_facts(scope, slots=sorted({f.slot for f in facts}), include_history=True))
+    return {fact.id for fact in facts if versions[fact.slot] <= 1}
+
+
+def best_memories(ranked: Sequence[Hit]) -> set[str]:
+    """The best memories: the first :data:`SHARED_BY` hits retrieval itself ranked (turns
+    pulled in around them are not counted)."""
+    return set([hit.turn.id for hit in ranked if "neighbour_of_rank" not in hit.signals][:SHARED_BY])
+
+
+def shown_of(best: set[str], items: Sequence[ContextItem]) -> int:
+    """How many of ``best`` ``items`` show."""
+    return len(best.intersection(item.turn.id for item in items))
+
+
+def shortener(
+    query: str,
+    excerpt_tokens: int | None,
+    count: CountTokens,
+    *,
+    budget_tokens: int | None = None,
+    squeeze: int = 1,
+) -> Callable[[Hit], str] | None:
     """Shows long turns as query-focused excerpts (``None``: every turn whole).
 
     The user's own words are the memory itself, so they get a cap four times larger: only a
     pasted document is cut. A turn pulled in as a hit's neighbour is context for it, so it gets
-    a third of the cap.
+    a third of the cap. In a small ``budget_tokens`` the user's larger cap shrinks to the
+    budget's share of one of :data:`SHARED_BY` memories (never below ``excerpt_tokens``): a
+    few long turns shown whole would crowd out the memories ranked after them. ``squeeze``
+    divides every cap (never below :data:`~engram.model.limits.MIN_EXCERPT_TOKENS`): the
+    context's second try when its best memories did not all fit.
     """
     if excerpt_tokens is None:
         return None
     terms = query_terms(query)
     around = max(MIN_EXCERPT_TOKENS, excerpt_tokens // NEIGHBOUR_EXCERPT_DIVISOR)
+    user_cap = excerpt_tokens * USER_EXCERPT_FACTOR
+    if budget_tokens is not None:
+        user_cap = min(user_cap, max(excerpt_tokens, budget_tokens // SHARED_BY))
+    user_cap, other_cap = (max(MIN_EXCERPT_TOKENS, cap // squeeze) for cap in (user_cap, excerpt_tokens))
+    around = min(around, other_cap)
+
+    made: dict[tuple[str, int], str] = {}  # a context assembles again as it fills its budget
 
     def shorten(hit: Hit) -> str:
         turn = hit.turn
-        cap = excerpt_tokens * USER_EXCERPT_FACTOR if turn.role == "user" else excerpt_tokens
+        cap = user_cap if turn.role == "user" else other_cap
         if "neighbour_of_rank" in hit.signals:
             cap = min(cap, around)
-        return excerpt(turn.content, terms, max_tokens=cap, count=count)
+        key = (turn.id, cap)
+        if key not in made:
+            made[key] = excerpt(turn.content, terms, max_tokens=cap, count=count)
+        return made[key]
 
     return shorten
 
