@@ -19,7 +19,8 @@ MAX_SEARCH_K = 1_000
 #: Largest context budget, in tokens.
 MAX_BUDGET_TOKENS = 200_000
 #: Retrieved turns longer than this many tokens are shown as excerpts in a context by default
-#: (the user's own words get four times as much); at least MIN_EXCERPT_TOKENS when set.
+#: (the user's own words get four times as much, at most a tenth of a small budget: see
+#: engram.read.context.shortener); at least MIN_EXCERPT_TOKENS when set.
 DEFAULT_EXCERPT_TOKENS = 60
 MIN_EXCERPT_TOKENS = 16
 #: Largest page size of ``list``.

@@ -15,8 +15,8 @@ Pure: token counting is passed in. Layout (each line cites its memory):
 Facts come first (at most ``facts_share`` of the budget): the ones retrieval found, then the
 profile's; a fact whose slot never held another value, whose every source turn is shown
 among the memories, that still holds and that no later memory contradicts, is left out (it
-only repeats those dated turns) and its room goes to the next memories. Working memory, the current session's latest turns, follows verbatim, up to
-``working_share``. Retrieved turns fill the rest greedily by rank (skipping any that do not
+only repeats those dated turns) and its room goes to the next memories. Working memory, the
+current session's latest turns, follows verbatim, up to ``working_share``. Retrieved turns fill the rest greedily by rank (skipping any that do not
 fit; a long turn may be shown as an excerpt, see ``shorten``) and are shown in chronological
 order, grouped under one dated header per session, so the reader sees how things unfolded
 and the budget goes to what was said rather than to repeated dates (a turn carries its own
