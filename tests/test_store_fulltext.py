@@ -254,3 +254,16 @@ def test_a_mid_sized_user_is_ranked_in_memory_between_writes(tmp_path, monkeypat
     s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
     assert len(s._postings) == 0  # the write dropped them; this search scored every match
     s.close()
+
+
+def test_a_full_text_cache_of_zero_turns_the_in_memory_ranking_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 10)
+    s = SQLiteStore(tmp_path / "z.db", fulltext_cache_mb=0)
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    put(s, "ann", "s0", [("user", "ann", f"w1 w2 note {i}") for i in range(40)], T0)
+    scope = UserScope("t", "ann")
+    for _ in range(3):
+        found = s.text_search(scope, ["w1", "note"], filters=SearchFilters(), until=UNTIL, limit=5)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, ["w1", "note"], lambda *_: True, 5)
+    assert len(s._postings) == 0
+    s.close()

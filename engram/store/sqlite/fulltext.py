@@ -119,11 +119,12 @@ class FullTextMixin:
         with self._lock:
             self._sync_caches()
             turns = self._user_turns(scope.tenant, scope.user_id)
-            if turns >= MEMORY_FROM_TURNS and self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
+            in_memory = turns >= MEMORY_FROM_TURNS and self._postings.budget_bytes > 0  # 0: turned off
+            if in_memory and self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
                 # no write since the last search: the terms' posting lists pay for themselves
                 return self._rank_in_memory(scope, terms, where, params, limit, columns)
             if turns < PRUNE_FROM_TURNS:
-                if turns >= MEMORY_FROM_TURNS:
+                if in_memory:
                     self._term_state()  # the next search, if no write comes first, ranks in memory
                 return self._every_match(scope, terms, where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows

@@ -74,7 +74,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
             (least recently searched evicted first; see :class:`~engram.store.vector_cache.VectorCache`).
         fulltext_cache_mb: the memory budget, in MiB, of the query terms' posting lists kept
             for full-text search in a large store (least recently used terms dropped first;
-            see :mod:`engram.store.sqlite.postings`).
+            0 turns that ranking off; see :mod:`engram.store.sqlite.postings`).
         synchronous: SQLite's ``synchronous`` pragma; ``FULL`` also survives power loss.
     """
 
