@@ -212,8 +212,11 @@ def bench_after_write(mem: Memory, questions: list[str]) -> dict:
     (the terms' posting lists): this is the first-search-after-a-write plan. The question's
     embedding is left out as in :func:`bench_search` (each question was searched before)."""
     walls, cpus = [], []
+    run = time.time_ns()  # a kept store already holds an earlier run's notes: these must be new
     for n, q in enumerate(questions):
-        mem.add([{"role": "user", "content": f"note {n}: {q}"}], user_id="writer", session_id="live")
+        added = mem.add([{"role": "user", "content": f"note {n} of run {run}: {q}"}], user_id="writer", session_id="live")
+        if added.added != 1:
+            raise RuntimeError(f"the write before search {n} stored nothing: the search would not follow a write")
         started, cpu = time.perf_counter(), time.process_time()
         mem.search(q, user_id="bench", k=10)
         walls.append((time.perf_counter() - started) * 1000)
