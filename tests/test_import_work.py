@@ -76,3 +76,20 @@ def test_a_session_without_a_time_takes_the_time_of_its_write(tmp_path: Path, cl
     ingest(memory, [untimed], summary=ImportSummary("locomo", "-"), checked=checked)
     [turn] = memory.list(user_id="u")
     assert turn.timestamp == clock.moment  # as Memory.add at that moment gives it
+
+
+def test_a_new_turns_salience_and_names_are_read_once(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.text import keyphrases
+
+    calls: Counter[str] = Counter()
+    for module in ("engram.write.annotate", "engram.write.episodes"):
+        monkeypatch.setattr(f"{module}.salience", counting(calls, "salience", keyphrases.salience))
+        monkeypatch.setattr(f"{module}.entities", counting(calls, "entities", keyphrases.entities), raising=False)
+    conversation, _ = load_sample()
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    ingest(memory, [conversation], summary=ImportSummary("sample", "-"))
+    turns = sum(len(session.messages) for session in conversation.sessions)
+    assert memory.episodes(user_id=conversation.id, limit=100)
+    assert calls == {"salience": turns, "entities": turns}  # the episodes read them again
