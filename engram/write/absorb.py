@@ -133,8 +133,9 @@ def extend_episodes(
 
     The tail is the last episodes holding at least ``patience - 1`` turns (the look-ahead of a
     cut) and every turn after their start; ``vectors`` (by turn id) spare reading the new
-    turns' vectors back, and ``signals`` computing their text signals again. Falls back to :func:`resegment` when a new turn sorts before the
-    tail's last episode ends (then an earlier cut may move).
+    turns' vectors back, and ``signals`` computing their text signals again. Falls back to
+    :func:`resegment` when a new turn sorts before the tail's last episode ends (then an
+    earlier cut may move).
     """
     held = [t.id for t in new if t.id in vectors]
     tail, turns, matrix = store.session_tail(
