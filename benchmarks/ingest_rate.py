@@ -16,12 +16,17 @@ Each round, in one process with the real ONNX embedder loaded once, times in tur
 - ``import_``: ``Memory.import_`` of the same turns as an Engram JSONL export without vectors
   (so every text is embedded again) into a fresh store.
 
-Each write is reported in turns/s, as a ratio to the embedder on the same texts batched the
+Each write is reported in turns/s, with its own work besides the model's (``other_s``; in CPU
+time ``other_cpu_s``, and ``other_thread_s`` of the thread that writes, which leaves out the
+model's and the tokenizer's thread pools and moves least with the load), as a ratio to the embedder on the same texts batched the
 way that write batches them (``add`` to ``embed/session``, imports to ``embed/all``), and with
 its time split: embed (inside the model), store (``insert_turns``), extract (rule-based facts
 and notes), lifecycle (facts reconciled and episodes segmented), and the rest (wall time less
 the stages: negative when extraction runs while the model embeds, in another thread). The machine is
-shared and noisy: with several rounds the median is reported, and the stages alternate.
+shared and noisy: with several rounds the median is reported, the two imports swap places every
+other round, and the load average is reported. Every rate is also given in CPU time of the
+process (``cpu_ratio``): ONNX Runtime's threads count in it, and it moves less than wall time
+with what other processes take of the cores on a busy machine.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import dataclasses
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -53,6 +59,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 PROBES = (
     ("engram.write.ingest", "turn_facts", "extract"),
     ("engram.write.ingest", "annotate", "extract"),
+    ("engram.write.ingest", "text_signals", "extract"),  # a new turn's salience and names, for notes and episodes
     ("engram.write.ingest", "absorb", "lifecycle"),
 )
 
@@ -62,6 +69,8 @@ class Timers:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu_seconds: dict[str, float] = defaultdict(float)  # of the whole process
+        self.thread_seconds: dict[str, float] = defaultdict(float)  # of the calling thread
         self._local = threading.local()  # the embedder may run in a thread of its own
 
     def wrap(self, fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
@@ -70,11 +79,13 @@ class Timers:
             if depth:  # nested probe: the outer one counts it
                 return fn(*args, **kwargs)
             self._local.depth = 1
-            started = time.perf_counter()
+            started, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[stage] += time.perf_counter() - started
+                self.cpu_seconds[stage] += time.process_time() - cpu
+                self.thread_seconds[stage] += time.thread_time() - own
                 self._local.depth = 0
 
         return timed
@@ -124,24 +135,45 @@ def timed_write(
 ) -> dict[str, Any]:
     timers = Timers()
     with timers.installed(memory, embedder):
-        started = time.perf_counter()
+        started, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
         write()
-        took = time.perf_counter() - started
+        took, cpu, own = time.perf_counter() - started, time.process_time() - cpu, time.thread_time() - own
     split = {stage: round(seconds, 2) for stage, seconds in sorted(timers.seconds.items())}
     split["rest"] = round(took - sum(timers.seconds.values()), 2)
-    return {"seconds": took, "turns_per_s": turns / took, "split_s": split}
+    return {
+        "seconds": took,
+        "turns_per_s": turns / took,
+        "cpu_turns_per_s": turns / cpu,
+        "split_s": split,
+        # the write's own work, besides the model's: wall, CPU of the process, CPU of the thread
+        # that runs the write (the least noisy: the model's and tokenizer's pools are not in it)
+        "other_s": took - timers.seconds["embed"],
+        "other_cpu_s": cpu - timers.cpu_seconds["embed"],
+        "other_thread_s": own - timers.thread_seconds["embed"],
+    }
 
 
-def one_round(embedder: OnnxEmbedder, dataset: Any, texts: list[list[str]], workdir: Path, n: int) -> dict:
+def timed_embed(embedder: OnnxEmbedder, batches: list[list[str]]) -> dict[str, float]:
+    """The embedder alone on ``batches``, one call each: turns/s in wall and in CPU time."""
+    count = sum(len(batch) for batch in batches)
+    started, cpu = time.perf_counter(), time.process_time()
+    for batch in batches:
+        embedder.embed(batch)
+    return {
+        "turns_per_s": count / (time.perf_counter() - started),
+        "cpu_turns_per_s": count / (time.process_time() - cpu),
+    }
+
+
+def one_round(
+    embedder: OnnxEmbedder, dataset: Any, texts: list[list[str]], workdir: Path, n: int
+) -> dict[str, Any]:
     from engram.cli.importers import ImportSummary, ingest
 
     count = sum(len(t) for t in texts)
     result: dict[str, Any] = {}
 
-    started = time.perf_counter()
-    for session in texts:
-        embedder.embed(session)
-    result["embed/session"] = count / (time.perf_counter() - started)
+    result["embed/session"] = timed_embed(embedder, texts)
 
     memory = fresh_memory(workdir, f"add-{n}", embedder)
 
@@ -157,21 +189,24 @@ def one_round(embedder: OnnxEmbedder, dataset: Any, texts: list[list[str]], work
     memory.export(export, with_vectors=False)
     memory.close()
 
-    started = time.perf_counter()
-    embedder.embed([text for session in texts for text in session])
-    result["embed/all"] = count / (time.perf_counter() - started)
+    result["embed/all"] = timed_embed(embedder, [[text for session in texts for text in session]])
 
-    memory = fresh_memory(workdir, f"import-{n}", embedder)
-    summary = ImportSummary("locomo", "-")
-    result["import"] = timed_write(
-        memory, embedder, count, lambda: ingest(memory, dataset.conversations, summary=summary)
-    )
-    memory.close()
+    def cli_import() -> None:
+        memory = fresh_memory(workdir, f"import-{n}", embedder)
+        summary = ImportSummary("locomo", "-")
+        result["import"] = timed_write(
+            memory, embedder, count, lambda: ingest(memory, dataset.conversations, summary=summary)
+        )
+        memory.close()
 
-    memory = fresh_memory(workdir, f"import_-{n}", embedder)
-    lines = export.getvalue().splitlines(keepends=True)
-    result["import_"] = timed_write(memory, embedder, count, lambda: memory.import_(lines))
-    memory.close()
+    def memory_import() -> None:
+        memory = fresh_memory(workdir, f"import_-{n}", embedder)
+        lines = export.getvalue().splitlines(keepends=True)
+        result["import_"] = timed_write(memory, embedder, count, lambda: memory.import_(lines))
+        memory.close()
+
+    for write in (cli_import, memory_import) if n % 2 == 0 else (memory_import, cli_import):
+        write()
     return result
 
 
@@ -191,21 +226,35 @@ def main() -> int:
         dataset = dataclasses.replace(dataset, conversations=dataset.conversations[: args.limit])
     texts = session_texts(dataset)
     embedder.embed(texts[0])  # warm the session
+    load = [os.getloadavg()[0]]
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
             rounds.append(one_round(embedder, dataset, texts, Path(tmp), n))
             print(f"round {n + 1}: " + json.dumps(rounds[-1], default=lambda x: round(x, 1)), file=sys.stderr)
-    report: dict[str, Any] = {"turns": sum(len(t) for t in texts), "sessions": len(texts), "rounds": args.rounds}
+            load.append(os.getloadavg()[0])
+    report: dict[str, Any] = {
+        "turns": sum(len(t) for t in texts),
+        "sessions": len(texts),
+        "rounds": args.rounds,
+        "load_1min": [round(each, 2) for each in load],  # before the first round and after each
+    }
     for stage in ("embed/session", "embed/all"):
-        report[stage] = round(statistics.median(r[stage] for r in rounds), 1)
+        report[stage] = {key: round(statistics.median(r[stage][key] for r in rounds), 1) for key in rounds[0][stage]}
     for stage, against in (("add", "embed/session"), ("import", "embed/all"), ("import_", "embed/all")):
         rates = [r[stage]["turns_per_s"] for r in rounds]
-        ratios = [r[stage]["turns_per_s"] / r[against] for r in rounds]
+        ratios = [r[stage]["turns_per_s"] / r[against]["turns_per_s"] for r in rounds]
+        cpu_ratios = [r[stage]["cpu_turns_per_s"] / r[against]["cpu_turns_per_s"] for r in rounds]
         middle = sorted(range(len(rounds)), key=lambda i: ratios[i])[len(rounds) // 2]
         report[stage] = {
             "turns_per_s": round(statistics.median(rates), 1),
             f"ratio_to_{against}": round(statistics.median(ratios), 3),
+            "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+            "ratios": [round(each, 3) for each in ratios],
+            "cpu_ratios": [round(each, 3) for each in cpu_ratios],
+            "other_s": round(statistics.median(r[stage]["other_s"] for r in rounds), 3),
+            "other_cpu_s": round(statistics.median(r[stage]["other_cpu_s"] for r in rounds), 3),
+            "other_thread_s": round(statistics.median(r[stage]["other_thread_s"] for r in rounds), 3),
             "split_s": rounds[middle][stage]["split_s"],
         }
     print(json.dumps(report, indent=2))

@@ -39,6 +39,9 @@ class AddCall:
     user_id: str
     session_id: str
     timestamp: datetime | None = None
+    #: The messages already parsed into this tenant's turns, with their final event times
+    #: (an import's validation, :class:`~engram.formats.validate.CheckedImport`); else parsed here.
+    turns: Sequence[NewTurn] | None = None
 
 
 class PortableMethods:
@@ -155,11 +158,15 @@ class PortableMethods:
         turns = [
             turn
             for call in calls
-            for turn in parse_messages(
-                call.messages,
-                Scope(self.tenant, call.user_id, None, call.session_id),
-                timestamp=call.timestamp,
-                now=now,
+            for turn in (
+                call.turns
+                if call.turns is not None
+                else parse_messages(
+                    call.messages,
+                    Scope(self.tenant, call.user_id, None, call.session_id),
+                    timestamp=call.timestamp,
+                    now=now,
+                )
             )
         ]
         return write_turns(self.store, self.embedder, turns, clock=self._clock, started=started)

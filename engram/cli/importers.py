@@ -15,7 +15,7 @@ from engram.cli.base import Settings, json_option, pass_settings, progress
 from engram.errors import EngramError, ValidationError
 from engram.formats import jsonl
 from engram.formats.dataset import Conversation
-from engram.formats.validate import check_conversations
+from engram.formats.validate import CheckedImport, check_conversations
 from engram.model.limits import MAX_BATCH_MESSAGES
 from engram.portable import IMPORT_BATCH, AddCall
 
@@ -74,7 +74,7 @@ def ingest(
     summary: ImportSummary,
     user_id: str | None = None,
     update: Callable[[int], None] = lambda _n: None,
-    checked: bool = False,
+    checked: CheckedImport | None = None,
 ) -> ImportSummary:
     """Add every session of ``conversations``, as ``Memory.add`` would; one user per conversation.
 
@@ -82,7 +82,8 @@ def ingest(
     (one embedding call, one transaction for the turns, one unit of work per user for the
     facts and episodes), which embeds at the model's bulk rate instead of a session's. Every
     message is validated first (:func:`~engram.formats.validate.check_conversations`), so a
-    bad record stops the import before anything is written. A failure while writing (a full
+    bad record stops the import before anything is written, and the turns it parsed are the ones
+    written (each message is parsed once). A failure while writing (a full
     disk, a busy store) is reported with what was stored; running the same import again
     resumes, since turns already stored are skipped.
 
@@ -92,14 +93,19 @@ def ingest(
         summary: filled in and returned.
         user_id: store every conversation under this user instead of its own id.
         update: called with the number of messages after each batch is written.
-        checked: the caller already ran :func:`~engram.formats.validate.check_conversations`.
+        checked: what the caller's :func:`~engram.formats.validate.check_conversations` of
+            ``conversations`` gave (for this memory's tenant and ``user_id``); else it is run here.
 
     Raises:
         ValidationError: a record is bad; nothing was written.
         EngramError: writing failed; the message says what was stored before.
     """
-    if not checked:
-        check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
+    if checked is None or (checked.tenant, checked.user_id, checked.batch) != (
+        memory.tenant,
+        user_id,
+        MAX_BATCH_MESSAGES,
+    ):
+        checked = check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
     started = time.perf_counter()
     batch: list[tuple[str, str, AddCall]] = []  # (conversation id, session id, call)
 
@@ -119,16 +125,18 @@ def ingest(
         batch.clear()
         update(written)
 
-    for conversation in conversations:
+    for number, conversation in enumerate(conversations):
         user = user_id or conversation.id
         summary.conversations += 1
         summary.users.append(user)
-        for session in conversation.sessions:
+        for position, session in enumerate(conversation.sessions):
             summary.sessions += 1
             # the chunks ``Memory.add`` would get, so the turn ids are the same as theirs
             for start in range(0, len(session.messages), MAX_BATCH_MESSAGES):
                 chunk = session.messages[start : start + MAX_BATCH_MESSAGES]
-                batch.append((conversation.id, session.id, AddCall(chunk, user, session.id, session.timestamp)))
+                turns = checked.take(number, position, start)
+                call = AddCall(chunk, user, session.id, session.timestamp, turns=turns)
+                batch.append((conversation.id, session.id, call))
                 if sum(len(call.messages) for _, _, call in batch) >= IMPORT_BATCH:
                     write()
     if batch:
@@ -253,12 +261,12 @@ def import_command(
                 "add --conversation ID"
             )
         # checked before the store is opened, so that a refused file does not even create it
-        check_conversations(selected, tenant=settings.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
+        checked = check_conversations(selected, tenant=settings.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
         total = sum(len(session.messages) for conversation in selected for session in conversation.sessions)
         summary = ImportSummary(fmt, path, sha256=dataset.sha256)
         with progress(total, f"importing {fmt}", enabled=not settings.json) as update:
             memory = settings.memory(create=True)
-            ingest(memory, selected, summary=summary, user_id=user_id, update=update, checked=True)
+            ingest(memory, selected, summary=summary, user_id=user_id, update=update, checked=checked)
     if settings.json:
         render.emit_json(summary.as_dict())
     else:

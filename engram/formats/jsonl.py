@@ -42,6 +42,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,11 @@ def parse_record(
 
 
 def _turn(data: Mapping[str, Any], where: str, *, tenant: str, dim: int | None) -> tuple[NewTurn, np.ndarray | None]:
-    scope = Scope(tenant, data["user_id"], data.get("agent_id"), data["session_id"])
+    names = (data["user_id"], data.get("agent_id"), data["session_id"])
+    if all(name is None or type(name) is str for name in names):
+        scope = _scope(tenant, *names)
+    else:
+        scope = Scope(tenant, *names)  # raises the ValidationError naming the field
     content = check_text(data["content"], f"{where}.content")
     turn_id = data["id"]
     if not isinstance(turn_id, str) or not turn_id:
@@ -174,6 +179,12 @@ def _turn(data: Mapping[str, Any], where: str, *, tenant: str, dim: int | None) 
         if vector.shape != (dim,):
             raise ValidationError(f"{where}.embedding has {vector.size} values, expected {dim}")
     return turn, vector
+
+
+@lru_cache(maxsize=256)
+def _scope(tenant: str, user_id: str, agent_id: str | None, session_id: str) -> Scope:
+    """The (validated) scope of a turn line: a session's lines share one, checked once."""
+    return Scope(tenant, user_id, agent_id, session_id)
 
 
 #: A fact line's fields and the type each must have (besides the times).

@@ -73,6 +73,8 @@ def text_windows(text: str, *, pieces: int = WINDOW_PIECES, overlap: int = OVERL
 def chunk_texts(text: str, *, min_pieces: int = CHUNK_MIN_PIECES) -> list[str]:
     """The windows of ``text`` after its first (that one is the turn's own vector); none for a
     text of at most ``min_pieces`` approximate word pieces (a chat message, not a document)."""
+    if len(text) <= min_pieces:  # a piece is a character at least and counts at most its length
+        return []
     windows = text_windows(text)
     if len(windows) == 1 or _APPROXIMATE.count(text) <= min_pieces:
         return []

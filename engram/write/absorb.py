@@ -33,7 +33,7 @@ import numpy as np
 from engram.model import Turn
 from engram.model.fact import FactVersion
 from engram.store.base import Store, UserScope
-from engram.write.episodes import build_episode
+from engram.write.episodes import TextSignals, build_episode
 from engram.write.extract import FactCandidate, turn_facts
 from engram.write.reconcile import Candidate, addressed, reconcile
 from engram.write.segment import SegmentConfig, segment
@@ -109,11 +109,12 @@ def resegment(
     now: datetime,
     config: SegmentConfig,
     report: AbsorbReport,
+    signals: Mapping[str, TextSignals] | None = None,
 ) -> None:
     """Re-segment each of ``sessions`` whole into episodes (the full pass)."""
     for session_id in sessions:
         turns, vectors = store.session_turns(scope, session_id)
-        _put_episodes(store, scope, session_id, turns, vectors, now=now, config=config, report=report)
+        _put_episodes(store, scope, session_id, turns, vectors, now=now, config=config, report=report, signals=signals)
 
 
 def extend_episodes(
@@ -126,13 +127,15 @@ def extend_episodes(
     now: datetime,
     config: SegmentConfig,
     report: AbsorbReport,
+    signals: Mapping[str, TextSignals] | None = None,
 ) -> None:
     """Fold ``new`` turns of a session into its episodes by re-segmenting only the open tail.
 
     The tail is the last episodes holding at least ``patience - 1`` turns (the look-ahead of a
     cut) and every turn after their start; ``vectors`` (by turn id) spare reading the new
-    turns' vectors back. Falls back to :func:`resegment` when a new turn sorts before the
-    tail's last episode ends (then an earlier cut may move).
+    turns' vectors back, and ``signals`` computing their text signals again. Falls back to
+    :func:`resegment` when a new turn sorts before the tail's last episode ends (then an
+    earlier cut may move).
     """
     held = [t.id for t in new if t.id in vectors]
     tail, turns, matrix = store.session_tail(
@@ -144,12 +147,14 @@ def extend_episodes(
         position.get(t.id, -1) >= len(covered) for t in new
     )
     if not appended:
-        resegment(store, scope, [session_id], now=now, config=config, report=report)
+        resegment(store, scope, [session_id], now=now, config=config, report=report, signals=signals)
         return
     for turn_id in held:
         matrix[position[turn_id]] = vectors[turn_id]
     replacing = [episode.id for episode in tail]
-    _put_episodes(store, scope, session_id, turns, matrix, now=now, config=config, report=report, replacing=replacing)
+    _put_episodes(
+        store, scope, session_id, turns, matrix, now=now, config=config, report=report, replacing=replacing, signals=signals
+    )
 
 
 def _put_episodes(
@@ -163,11 +168,12 @@ def _put_episodes(
     config: SegmentConfig,
     report: AbsorbReport,
     replacing: Sequence[str] | None = None,
+    signals: Mapping[str, TextSignals] | None = None,
 ) -> None:
     if not turns:
         return
     built = [
-        build_episode(turns[start:end], vectors[start:end])
+        build_episode(turns[start:end], vectors[start:end], signals)
         for start, end in segment([t.timestamp for t in turns], vectors, config)
     ]
     episodes = [episode for episode, _ in built]
@@ -183,6 +189,7 @@ def absorb(
     now: datetime,
     config: SegmentConfig | None = None,
     vectors: Mapping[str, np.ndarray] | None = None,
+    signals: Mapping[str, TextSignals] | None = None,
 ) -> AbsorbReport:
     """Fold newly stored turns into facts and episodes, user by user, then advance the watermark.
 
@@ -190,6 +197,7 @@ def absorb(
         turns: the turns just stored (as stored: their ids are the stored ids).
         facts: the facts extracted from each of them, by stored turn id.
         vectors: the vectors in hand, by stored turn id (read from the store when missing).
+        signals: the text signals in hand, by stored turn id (computed when missing).
     """
     report = AbsorbReport()
     by_user: dict[tuple[str, str], list[Turn]] = {}
@@ -198,7 +206,15 @@ def absorb(
     for (tenant, user_id), mine in by_user.items():
         with store.atomic(durable=False):  # facts, episodes and watermark commit together
             absorb_user(
-                store, UserScope(tenant, user_id), mine, facts, now=now, config=config, vectors=vectors, report=report
+                store,
+                UserScope(tenant, user_id),
+                mine,
+                facts,
+                now=now,
+                config=config,
+                vectors=vectors,
+                signals=signals,
+                report=report,
             )
     return report
 
@@ -213,6 +229,7 @@ def absorb_user(
     report: AbsorbReport,
     config: SegmentConfig | None = None,
     vectors: Mapping[str, np.ndarray] | None = None,
+    signals: Mapping[str, TextSignals] | None = None,
 ) -> int:
     """Derive one user's ``turns`` and the turns left behind after the watermark; returns how
     many of the latter there were. Advances the watermark over a contiguous run only.
@@ -236,7 +253,15 @@ def absorb_user(
         by_session.setdefault(turn.session_id, []).append(turn)
     for session_id, new in sorted(by_session.items()):
         extend_episodes(
-            store, scope, session_id, new, vectors=vectors or {}, now=now, config=config or SegmentConfig(), report=report
+            store,
+            scope,
+            session_id,
+            new,
+            vectors=vectors or {},
+            now=now,
+            config=config or SegmentConfig(),
+            report=report,
+            signals=signals,
         )
     # Every turn after the watermark up to the last one read is processed now; past a full
     # read, the rest wait for the next absorb (or consolidate).

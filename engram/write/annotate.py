@@ -18,6 +18,7 @@ from engram.model import NewTurn
 from engram.store.base import TurnNotes
 from engram.text.keyphrases import keyphrases, salience
 from engram.text.timeexpr import find_time_mentions
+from engram.write.episodes import TextSignals
 from engram.write.extract import FactCandidate
 
 #: Keyphrases taken from the previous turn of the same session.
@@ -40,14 +41,17 @@ def date_keys(text: str, turn: NewTurn) -> list[str]:
     return out
 
 
-def annotate(turn: NewTurn, facts: Sequence[FactCandidate], previous: str | None) -> TurnNotes:
-    """The notes of one turn, given the facts extracted from it and the text of the turn before."""
+def annotate(
+    turn: NewTurn, facts: Sequence[FactCandidate], previous: str | None, signals: TextSignals | None = None
+) -> TurnNotes:
+    """The notes of one turn, given the facts extracted from it, the text of the turn before and
+    its text signals when in hand."""
     # An instruction's statement repeats its own sentence: as a key it would only count its words twice.
     parts: list[str] = [fact.statement for fact in facts if fact.kind != "instruction"]
     parts += date_keys(turn.content, turn)
     if previous:
         parts += keyphrases(previous, top=CONTEXT_PHRASES)
-    score = salience(turn.content)
+    score = signals.salience if signals is not None else salience(turn.content)
     if facts:
         score = max(score, 0.8)
     return TurnNotes(keys=" ; ".join(dict.fromkeys(parts)), importance=round(score, 3))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +21,23 @@ from engram.text.keyphrases import entities, keyphrases, salience
 SUMMARY_TURNS = 3
 SUMMARY_WORDS = 28
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class TextSignals:
+    """What an episode reads of each of its turns' text: salience and proper names.
+
+    The write path computes them once a new turn (its notes need the salience too) and hands
+    them to :func:`build_episode`, which computes them for the turns it is not given.
+    """
+
+    salience: float
+    entities: tuple[str, ...]
+
+
+def text_signals(text: str) -> TextSignals:
+    """The signals of one turn's text."""
+    return TextSignals(salience(text), tuple(entities(text)))
 
 
 def episode_id(scope: Scope, first_turn_id: str) -> str:
@@ -34,18 +52,25 @@ def _first_sentence(text: str) -> str:
     return " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
 
 
-def build_episode(turns: Sequence[Turn], vectors: np.ndarray) -> tuple[Episode, np.ndarray]:
-    """One episode over ``turns`` (one session, time order) and its unit centroid vector."""
+def build_episode(
+    turns: Sequence[Turn], vectors: np.ndarray, signals: Mapping[str, TextSignals] | None = None
+) -> tuple[Episode, np.ndarray]:
+    """One episode over ``turns`` (one session, time order) and its unit centroid vector.
+
+    ``signals`` (by turn id) are the turns' text signals already in hand; the rest are computed.
+    """
     centroid = vectors.mean(axis=0)
     centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
-    weights = [salience(t.content) for t in turns]
+    known = signals or {}
+    each = [known.get(t.id) or text_signals(t.content) for t in turns]
+    weights = [signal.salience for signal in each]
     scores = (vectors @ centroid) * np.array([0.3 + w for w in weights])
     chosen = sorted(np.argsort(-scores)[: min(SUMMARY_TURNS, len(turns))])
     summary = " … ".join(f"{turns[i].speaker}: {_first_sentence(turns[i].content)}" for i in chosen)
     text = "\n".join(t.content for t in turns)
     names: dict[str, None] = {}
-    for turn in turns:
-        for name in entities(turn.content):
+    for signal in each:
+        for name in signal.entities:
             names.setdefault(name, None)
     first = turns[0]
     scope = Scope.trusted(first.scope.tenant, first.scope.user_id, first.scope.agent_id, first.scope.session_id)

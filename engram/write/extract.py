@@ -36,6 +36,19 @@ _KINDS = {
 _ALL_RULES = (*RULES, *CHANGE_RULES, *LIFE_RULES)
 
 
+def _rules_by_word() -> dict[str, tuple[int, ...]]:
+    """Each trigger word's rules, by their position in ``_ALL_RULES``: a sentence's words find
+    the rules they can trigger without testing every rule."""
+    index: dict[str, tuple[int, ...]] = {}
+    for position, rule in enumerate(_ALL_RULES):
+        for word in rule.triggers:
+            index[word] = (*index.get(word, ()), position)
+    return index
+
+
+_RULES_BY_WORD = _rules_by_word()
+
+
 @dataclass(frozen=True, slots=True)
 class FactCandidate:
     """One fact a message states about its speaker, before reconciliation with stored facts.
@@ -275,7 +288,11 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
             quotes = _count_quotes(raw, quotes)
         words = set(_WORD.findall(evidence.lower()))
         first_person = not _FIRST_PERSON.isdisjoint(words)
-        rules = [r for r in _ALL_RULES if not r.triggers.isdisjoint(words) and (first_person or not r.first_person)]
+        rules = [
+            rule
+            for rule in map(_ALL_RULES.__getitem__, sorted({i for w in words for i in _RULES_BY_WORD.get(w, ())}))
+            if first_person or not rule.first_person
+        ]
         if not rules or quoted or _is_question(evidence):
             continue
         pasted = is_pasted(text) if pasted is None else pasted

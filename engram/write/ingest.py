@@ -29,6 +29,7 @@ from engram.providers.embedder import Embedder, text_key
 from engram.store.base import Store, TurnChunks, UserScope
 from engram.write.absorb import AbsorbReport, absorb
 from engram.write.annotate import annotate
+from engram.write.episodes import text_signals
 from engram.write.extract import turn_facts
 
 
@@ -64,7 +65,10 @@ def write_turns(
     matrix, parts, embedded = _embed(store, embedder, fresh, keys, vectors or {})
     facts = {t.id: turn_facts(t) for t in fresh}
     previous = _previous_texts(store, fresh)
-    notes = [annotate(t, facts[t.id], previous.get(t.id)) for t in fresh]
+    signals, notes = [], []
+    for turn in fresh:  # a turn's signals serve its notes, then its episode
+        signals.append(text_signals(turn.content))
+        notes.append(annotate(turn, facts[turn.id], previous.get(turn.id), signals[-1]))
     now = clock()
     stored = store.insert_turns(fresh, matrix, keys, now, notes, chunks=parts) if fresh else []
     by_id: dict[str, Turn] = {**known, **{given.id: turn for given, (turn, _) in zip(fresh, stored, strict=True)}}
@@ -74,7 +78,10 @@ def write_turns(
         turn.id: facts[given.id] if derive_facts else [] for given, (turn, _) in zip(fresh, stored, strict=True)
     }
     in_hand = {turn.id: matrix[row] for row, (turn, _) in enumerate(stored)}
-    report = absorb(store, new_turns, derived, now=now, vectors=in_hand) if new_turns else AbsorbReport()
+    signals_of = {turn.id: signal for (turn, _), signal in zip(stored, signals, strict=True)}
+    report = (
+        absorb(store, new_turns, derived, now=now, vectors=in_hand, signals=signals_of) if new_turns else AbsorbReport()
+    )
     return AddResult(
         turns=[by_id[t.id] for t in turns],
         added=len(new_turns),

@@ -1,0 +1,95 @@
+"""Imports do each piece of a turn's work once (issue 16, item 2, third pass): what they store is
+what they stored before, with less work for the same turns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engram import HashingEmbedder, Memory
+from engram.cli.demo import load_sample
+from engram.cli.importers import ImportSummary, ingest
+from engram.formats.dataset import Conversation, Session
+from engram.formats.validate import check_conversations
+from tests.conftest import FixedClock
+
+
+def counting(calls: Counter[str], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        return fn(*args, **kwargs)
+
+    return counted
+
+
+def test_an_import_parses_each_message_once(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.model.messages import parse_messages
+
+    parsed: Counter[str] = Counter()
+
+    def parse(messages: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed["messages"] += len(messages)
+        return parse_messages(messages, *args, **kwargs)
+
+    monkeypatch.setattr("engram.formats.validate.parse_messages", parse)
+    monkeypatch.setattr("engram.portable.parse_messages", parse)
+    conversation, _ = load_sample()
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    summary = ingest(memory, [conversation], summary=ImportSummary("sample", "-"))
+    messages = sum(len(session.messages) for session in conversation.sessions)
+    assert summary.added == messages
+    assert parsed["messages"] == messages  # was twice: to validate, then to write
+
+
+def test_the_callers_check_is_written_as_parsed(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation, _ = load_sample()
+    checked = check_conversations([conversation], tenant="default", user_id="sam")
+    monkeypatch.setattr("engram.portable.parse_messages", pytest.fail)  # nothing is parsed again
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    ingest(memory, [conversation], summary=ImportSummary("sample", "-"), user_id="sam", checked=checked)
+    assert len(memory.list(user_id="sam", limit=100)) == sum(len(s.messages) for s in conversation.sessions)
+
+
+def test_a_check_for_another_user_is_not_used(tmp_path: Path, clock: FixedClock) -> None:
+    conversation, _ = load_sample()
+    checked = check_conversations([conversation], tenant="default", user_id="someone-else")
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    ingest(memory, [conversation], summary=ImportSummary("sample", "-"), user_id="sam", checked=checked)
+    assert memory.list(user_id="someone-else", limit=10).items == []
+    assert len(memory.list(user_id="sam", limit=100)) == sum(len(s.messages) for s in conversation.sessions)
+
+
+def test_a_session_without_a_time_takes_the_time_of_its_write(tmp_path: Path, clock: FixedClock) -> None:
+    untimed = Conversation("u", [Session("s1", None, [{"role": "user", "content": "I live in Porto"}])])
+    checked = check_conversations([untimed], tenant="default")  # parsed at the machine's time
+    clock.moment += timedelta(days=3)
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    ingest(memory, [untimed], summary=ImportSummary("locomo", "-"), checked=checked)
+    [turn] = memory.list(user_id="u")
+    assert turn.timestamp == clock.moment  # as Memory.add at that moment gives it
+
+
+def test_a_new_turns_salience_and_names_are_read_once(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.text import keyphrases
+
+    calls: Counter[str] = Counter()
+    for module in ("engram.write.annotate", "engram.write.episodes"):
+        monkeypatch.setattr(f"{module}.salience", counting(calls, "salience", keyphrases.salience))
+        monkeypatch.setattr(f"{module}.entities", counting(calls, "entities", keyphrases.entities), raising=False)
+    conversation, _ = load_sample()
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    ingest(memory, [conversation], summary=ImportSummary("sample", "-"))
+    turns = sum(len(session.messages) for session in conversation.sessions)
+    assert memory.episodes(user_id=conversation.id, limit=100)
+    assert calls == {"salience": turns, "entities": turns}  # the episodes read them again
