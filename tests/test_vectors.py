@@ -136,15 +136,15 @@ def test_a_store_builds_a_users_hnsw_index_ahead_of_search(tmp_path):
 
 
 def test_the_one_thread_product_has_the_same_bits_and_leaves_the_blas_threads_alone():
-    from engram.store.vectors import _BLAS, one_thread_product
+    from engram.store.vectors import _blas, one_thread_product
 
     rng = np.random.default_rng(3)
     matrix, vector = rng.normal(size=(5000, 64)).astype(np.float32), rng.normal(size=64).astype(np.float32)
     assert np.array_equal(one_thread_product(matrix, vector), matrix @ vector)
-    if _BLAS[0] is not None:
-        before = [info["num_threads"] for info in _BLAS[0].info()]
+    if _blas() is not None:
+        before = [info["num_threads"] for info in _blas().info()]
         one_thread_product(matrix, vector)
-        assert [info["num_threads"] for info in _BLAS[0].info()] == before  # restored after the product
+        assert [info["num_threads"] for info in _blas().info()] == before  # restored after the product
 
 
 @needs_usearch

@@ -16,6 +16,7 @@ re-scored exactly, so its scores are the exact ones.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import sys
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
 HNSW_THRESHOLD = 20_000
@@ -353,7 +355,13 @@ def _stop_builds() -> None:
 
 
 _BLAS_LOCK = threading.Lock()
-_BLAS: list[Any] = []  # threadpoolctl's controller of the BLAS numpy uses, once made (None: none found)
+
+
+@functools.cache
+def _blas() -> Any:
+    """threadpoolctl's controller of the BLAS numpy uses (None when none is found)."""
+    controller = ThreadpoolController().select(user_api="blas")
+    return controller if controller.lib_controllers else None
 
 
 def one_thread_product(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -361,19 +369,12 @@ def one_thread_product(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     thread's either way), without OpenBLAS waking a second thread that spins for the few
     milliseconds of a search. On a busy 2-core machine the product of 10k × 384 took 2.7-5.5
     ms of CPU on two threads and 0.4-0.8 ms on one. The limit is set for the product only,
-    under a lock (BLAS's thread count is the process's), with threadpoolctl."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - a dependency; without it, the default threads
-            _BLAS.append(None)
-        else:
-            controller = ThreadpoolController().select(user_api="blas")
-            _BLAS.append(controller if controller.lib_controllers else None)
-    if _BLAS[0] is None:
+    under a lock (BLAS's thread count is the process's)."""
+    blas = _blas()
+    if blas is None:
         product: np.ndarray = matrix @ vector
         return product
-    with _BLAS_LOCK, _BLAS[0].limit(limits=1):
+    with _BLAS_LOCK, blas.limit(limits=1):
         product = matrix @ vector
     return product
 

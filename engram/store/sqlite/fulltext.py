@@ -122,7 +122,7 @@ class FullTextMixin:
             in_memory = turns >= MEMORY_FROM_TURNS and self._postings.budget_bytes > 0  # 0: turned off
             if in_memory and self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
                 # no write since the last search: the terms' posting lists pay for themselves
-                return self._rank_in_memory(scope, terms, where, params, limit, columns)
+                return self._rank_in_memory(scope, turns, terms, where, params, limit, columns)
             if turns < PRUNE_FROM_TURNS:
                 if in_memory:
                     self._term_state()  # the next search, if no write comes first, ranks in memory
@@ -147,7 +147,7 @@ class FullTextMixin:
         return match_expression(scope, _TEXT_COLUMNS, terms, common)
 
     def _rank_in_memory(
-        self, scope: UserScope, terms: list[str], where: str, params: list[Any], limit: int, columns: str
+        self, scope: UserScope, turns: int, terms: list[str], where: str, params: list[Any], limit: int, columns: str
     ) -> list[tuple[Any, ...]]:
         """Rows of ``columns`` and bm25 ranks, best first, from the terms' posting lists kept in
         memory (:mod:`engram.store.sqlite.postings`): MaxScore from a floor the ``limit``-th
@@ -156,9 +156,9 @@ class FullTextMixin:
         A term's list is read once for the state of the index (one FTS5 walk of its rows,
         with each row's single-term score) and kept under the store's ``fulltext_cache_mb``.
         The lists hold every user's rows (the IDF is the whole index's); for a user holding
-        less than half of them, the candidates are first narrowed to the user's rows.
+        less than half of them (``turns`` is theirs), the candidates are first narrowed to the
+        user's rows. The caller has checked that the kept state is the index's.
         """
-        self._term_state()  # (re)starts the caches for this state of the index
         for term in terms:
             if term not in self._postings:
                 pairs = self._conn.execute(
@@ -171,12 +171,12 @@ class FullTextMixin:
         if not held:
             return []
         floor = 0.0  # below PRUNE_FROM_TURNS, scoring every row costs less than finding a floor
-        if self._user_turns(scope.tenant, scope.user_id) >= PRUNE_FROM_TURNS:
+        if turns >= PRUNE_FROM_TURNS:
             known_rows, known = known_floor_rows(lists, limit)
             floor = self._reached(dict(zip(known_rows.tolist(), known.tolist(), strict=True)), where, params, limit)
         top_row = max(int(postings.rows[-1]) for postings in held)
         rows, scores = rank_postings(
-            lists, floor, self._postings.scratch(top_row), self._user_rows(scope, top_row)
+            lists, floor, self._postings.scratch(top_row), self._user_rows(scope, turns, top_row)
         )
         for best in (4 * limit, -1):  # the filters checked on the best first, on all only when needed
             ranked, ranked_scores = best_first(rows, scores, best)
@@ -195,10 +195,10 @@ class FullTextMixin:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
 
         A turn's score is the sum of its terms' single-term scores, so each of a term's best
-        rows scores at least the sum of the single-term scores it is ``known`` to have. When ``limit`` rows known that way
-        pass the filters, the ``limit``-th of their sums is reached (a hair below, against
-        rounding): the candidates of that floor hold every turn that can rank, and one pass
-        is enough.
+        rows scores at least the sum of the single-term scores it is ``known`` to have. When
+        ``limit`` rows known that way pass the filters, the ``limit``-th of their sums is
+        reached (a hair below, against rounding): the candidates of that floor hold every turn
+        that can rank.
         """
         if len(known) < limit:
             return 0.0
@@ -208,11 +208,11 @@ class FullTextMixin:
         passed = self._filtered(ranks, where, params, limit, "t.seq")
         return -float(passed[-1][-1]) * (1 - 1e-9) if len(passed) == limit else 0.0
 
-    def _user_rows(self, scope: UserScope, top_row: int) -> np.ndarray | None:
-        """Whether each rowid up to ``top_row`` is the user's (None when the user holds at least
-        half the index's rows: narrowing would cost more than the rows it leaves out)."""
+    def _user_rows(self, scope: UserScope, turns: int, top_row: int) -> np.ndarray | None:
+        """Whether each rowid up to ``top_row`` is the user's (None when the user's ``turns``
+        are at least half the index's rows: narrowing would cost more than it leaves out)."""
         rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
-        if 2 * self._user_turns(scope.tenant, scope.user_id) >= rows_at_most:
+        if 2 * turns >= rows_at_most:
             return None
         return self._postings.user_mask(
             (scope.tenant, scope.user_id),

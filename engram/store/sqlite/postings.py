@@ -63,7 +63,8 @@ class Postings:
 
     @property
     def nbytes(self) -> int:
-        return int(self.rows.nbytes + self.scores.nbytes + self._top.nbytes)
+        """The list's memory (its few best rows, kept for floors, are left out)."""
+        return int(self.rows.nbytes + self.scores.nbytes)
 
     def top_rows(self, n: int) -> np.ndarray:
         """The rowids of the ``n`` best rows (all when fewer), in no order; kept for the next ask."""
@@ -72,7 +73,7 @@ class Postings:
                 np.argpartition(-self.scores, n - 1)[:n] if n < len(self.rows) else np.arange(len(self.rows))
             )
             self._top = self.rows[picked]
-        return self._top[:n] if len(self._top) > n else self._top
+        return self._top[:n]
 
     def scores_of(self, rows: np.ndarray) -> np.ndarray:
         """The term's score in each of ``rows`` (sorted), 0.0 where it is absent."""
