@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 #: Vectors in one scope above which the HNSW index is built (if usearch is installed).
 HNSW_THRESHOLD = 20_000
@@ -359,7 +358,10 @@ _BLAS_LOCK = threading.Lock()
 
 @functools.cache
 def _blas() -> Any:
-    """threadpoolctl's controller of the BLAS numpy uses (None when none is found)."""
+    """threadpoolctl's controller of the BLAS numpy uses (None when none is found); imported
+    on the first exact search, not at start-up (about 20 ms)."""
+    from threadpoolctl import ThreadpoolController
+
     controller = ThreadpoolController().select(user_api="blas")
     return controller if controller.lib_controllers else None
 
