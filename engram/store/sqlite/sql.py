@@ -23,6 +23,8 @@ MATCH_COLUMNS = "seq, id, role, name, ts"
 SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 #: FTS5's bm25 constant k1: one query term adds less than ``(k1 + 1) × IDF`` to a row's score.
 BM25_K1 = 1.2
+#: FTS5's bm25 constant b (length normalisation).
+BM25_B = 0.75
 
 
 def scope_key(tenant: str, user_id: str) -> str:
