@@ -489,18 +489,30 @@ class FullTextMixin:
 
     def _row_sizes(self, after: int, columns: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The rowids above ``after`` in the index, ascending, and each one's tokens per column
-        (FTS5's ``docsize`` table, read in one row: a million rows in about a second)."""
-        ids, sizes = self._conn.execute(
-            "SELECT group_concat(id), group_concat(hex(sz), '') "
-            "FROM (SELECT id, sz FROM turns_fts_docsize WHERE id > ? ORDER BY id)",
+        (FTS5's ``docsize`` table: one varint a column a row, read as one blob; a million rows
+        in about half a second). None when the records do not decode."""
+        low, high, sizes = self._conn.execute(
+            "SELECT (SELECT min(id) FROM turns_fts_docsize WHERE id > ?1), "
+            "(SELECT max(id) FROM turns_fts_docsize), "
+            "(SELECT CAST(group_concat(sz, '') AS BLOB) "
+            " FROM (SELECT sz FROM turns_fts_docsize WHERE id > ?1 ORDER BY id))",
             (after,),
         ).fetchone()
-        if ids is None:
+        if low is None:
             return np.zeros(0, dtype=np.int64), np.zeros((0, columns), dtype=np.int64)
-        rowids = np.fromstring(ids, dtype=np.int64, sep=",")
-        counts = fts5_varints(bytes.fromhex(sizes))
-        if len(counts) != columns * len(rowids):
+        counts = fts5_varints(sizes)
+        if len(counts) % columns:
             return None
+        rows = len(counts) // columns
+        if high - low + 1 == rows:  # no gap: every rowid from low to high
+            rowids = np.arange(low, high + 1, dtype=np.int64)
+        else:
+            ids = self._conn.execute(
+                "SELECT group_concat(id) FROM (SELECT id FROM turns_fts_docsize WHERE id > ? ORDER BY id)", (after,)
+            ).fetchone()[0]
+            rowids = np.fromstring(ids, dtype=np.int64, sep=",")
+            if len(rowids) != rows:
+                return None
         return rowids, counts.reshape(-1, columns)
 
     def _turn_at(self, seq: int) -> str | None:

@@ -119,11 +119,13 @@ def fts5_varints(data: bytes) -> np.ndarray:
     varints, seven bits a byte, most significant first, the high bit set on all but the last;
     values below 2^56)."""
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
-    if not len(raw):
+    last = raw < 0x80  # each varint's last byte
+    if last.all():  # every value below 128: one byte each (most column sizes)
         return raw
-    ends = np.flatnonzero(raw < 0x80)  # each varint's last byte
-    which = np.searchsorted(ends, np.arange(len(raw)))  # each byte's varint
-    parts = (raw & 0x7F) << (7 * (ends[which] - np.arange(len(raw))))  # shifted by the bytes still to come
+    ends = np.flatnonzero(last)
+    which: np.ndarray = np.cumsum(last) - last  # each byte's varint: the varints ended before it
+    at = np.arange(len(raw))
+    parts = (raw & 0x7F) << (7 * (ends[which] - at))  # shifted by the bytes still to come
     return np.add.reduceat(parts, np.concatenate(([0], ends[:-1] + 1)))
 
 
