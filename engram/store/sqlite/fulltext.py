@@ -45,7 +45,6 @@ from engram.store.sqlite.sql import (
     TURN_COLUMNS,
     any_term,
     bm25_bound,
-    chunks,
     filter_sql,
     match_expression,
     match_from_row,
@@ -63,8 +62,9 @@ _KEYS_BM25 = "bm25(turns_fts, 0.0, 0.0, 1.0, 0.0)"
 #: walking its whole posting list (about 40 ms for a common term at a million rows).
 _FRESH = "engram_fresh_fts"
 _FRESH_RANKS = f"bm25({_FRESH}, 1.0, 0.5, {KEYS_WEIGHT}, 0.0), bm25({_FRESH}, 0.0, 0.0, 1.0, 0.0)"
-#: Most new rows holding a term that bring its list up to date; past it, the list is read again.
-MAX_FRESH_ROWS = 2_000
+#: Most rows appended between two searches that the lists take in; past it (a bulk import),
+#: they are dropped and read again.
+MAX_FRESH_ROWS = 5_000
 #: Turns of a user from which full-text search ranks from the terms' posting lists in memory,
 #: from the second search of the process on (below, FTS5 scoring every match
 #: costs about what that path's fixed work does: equal at 2,000 turns, 1.3-1.6 against 2.0-2.1
@@ -93,8 +93,9 @@ class FullTextMixin:
     _postings_stamp: list[tuple[Any, ...]] | None = None
     #: Whether a search has been eligible to rank in memory (the next ones do).
     _wants_lists = False
-    #: The rowids copied into the fresh table (:data:`_FRESH`); None until it is made.
-    _fresh_rows: set[int] | None = None
+    #: The lowest rowid in the fresh table (:data:`_FRESH`; None: empty), and its state.
+    _fresh_from: int | None = None
+    _fresh_stats: IndexStats | None = None
     _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
@@ -238,61 +239,49 @@ class FullTextMixin:
 
     def _brought_up_to_date(self, postings: Postings, match: str, kept: TermPostings) -> Postings | None:
         """``postings`` of the term ``match`` finds, for the index's state after rows were
-        appended: the new rows holding it, with its weighted count in each from the fresh
-        table (None when they cannot be had: the caller reads the list whole)."""
-        assert kept.stats is not None
-        found = self._conn.execute(
-            "SELECT rowid FROM turns_fts WHERE turns_fts MATCH ? AND rowid > ?", (match, postings.upto)
-        ).fetchall()
-        if len(found) > MAX_FRESH_ROWS:
-            return None
-        rows = np.array(sorted(row for (row,) in found), dtype=np.int64)
-        freqs = self._fresh_counts(match, rows, kept.lengths) if len(rows) else np.zeros(0)
-        return postings.extended(rows, freqs, kept.stats, kept.lengths, kept.version) if freqs is not None else None
+        appended: the new rows holding it, and its weighted count in each, from the fresh
+        table (None when they cannot be had: the caller reads the list whole).
 
-    def _fresh_counts(self, match: str, rows: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
-        """The weighted count of the term ``match`` finds in each of ``rows`` (appended rows
-        holding it), read from the fresh table: its bm25 scores there, with the table's own
-        IDF and average length, give the counts back (:func:`weighted_counts`, checked to the
-        bit). None when they do not."""
-        if self._fresh_rows is None:
-            tokenizer = self._conn.execute(
-                "SELECT sql FROM sqlite_master WHERE name = 'turns_fts'"
-            ).fetchone()[0].split("tokenize=", 1)[1].rsplit(")", 1)[0]
+        The fresh table's bm25 scores, with its own IDF and average length, give the counts
+        back (:func:`weighted_counts`, checked to the bit against them)."""
+        assert kept.stats is not None
+        table = self._fresh_stats
+        if table is None or self._fresh_from is None or self._fresh_from > postings.upto + 1:
+            return None
+        found = self._conn.execute(f"SELECT rowid, {_FRESH_RANKS} FROM temp.{_FRESH} WHERE {_FRESH} MATCH ?", (match,))
+        ids, (scores, keys) = ranked_columns(found.fetchall(), 2)
+        freqs = weighted_counts(scores, keys, kept.lengths[ids], table.idf(len(ids)), table.avgdl)
+        if freqs is None:
+            return None
+        new = ids > postings.upto
+        return postings.extended(ids[new], freqs[new], kept.stats, kept.lengths, kept.version)
+
+    def _refresh_fresh(self, after: int | None) -> None:
+        """Hold in the fresh table the rows above ``after`` (every kept list holds those up to
+        it), copied from the turns as the index holds them; None empties it."""
+        if after is None:
+            if self._fresh_from is not None:
+                self._conn.execute(f"DELETE FROM temp.{_FRESH}")
+            self._fresh_from = self._fresh_stats = None
+            return
+        if self._fresh_stats is None and self._fresh_from is None:
+            tokenizer = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'turns_fts'").fetchone()[0]
+            tokenizer = tokenizer.split("tokenize=", 1)[1].rsplit(")", 1)[0]
             self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
             self._conn.execute(
                 f"CREATE VIRTUAL TABLE temp.{_FRESH} USING fts5(content, name, keys, scope_key, tokenize={tokenizer})"
             )
-            self._fresh_rows = set()
-        missing = [row for row in rows.tolist() if row not in self._fresh_rows]
-        for chunk in chunks(missing):
-            self._conn.execute(
-                f"INSERT INTO temp.{_FRESH}(rowid, content, name, keys, scope_key) "
-                f"SELECT seq, content, name, keys, scope_key FROM turns WHERE seq IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-        self._fresh_rows.update(missing)
-        found = self._conn.execute(f"SELECT rowid, {_FRESH_RANKS} FROM temp.{_FRESH} WHERE {_FRESH} MATCH ?", (match,))
-        ids, (scores, keys) = ranked_columns(found.fetchall(), 2)
-        counts = fts5_varints(self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()[0])
-        table = IndexStats(int(counts[0]), tuple(int(n) for n in counts[1:]), 0)
-        freqs = weighted_counts(scores, keys, lengths[ids], table.idf(len(ids)), table.avgdl)
-        at = np.searchsorted(ids, rows)
-        if freqs is None or (at >= len(ids)).any() or not np.array_equal(ids[np.minimum(at, len(ids) - 1)], rows):
-            return None
-        return freqs[at]
-
-    def _prune_fresh(self, below: int | None) -> None:
-        """Leave out of the fresh table the rows at or below ``below`` (every kept list holds
-        them already), or every row (None: the lists were dropped)."""
-        if not self._fresh_rows:
-            return
-        if below is None:
-            self._conn.execute(f"DELETE FROM temp.{_FRESH}")
-            self._fresh_rows.clear()
-        elif min(self._fresh_rows) <= below:
-            self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (below,))
-            self._fresh_rows = {row for row in self._fresh_rows if row > below}
+        high = self._conn.execute(f"SELECT max(rowid) FROM temp.{_FRESH}").fetchone()[0] or after
+        self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (after,))
+        self._conn.execute(
+            f"INSERT INTO temp.{_FRESH}(rowid, content, name, keys, scope_key) "
+            "SELECT seq, content, name, keys, scope_key FROM turns WHERE seq > ?",
+            (max(high, after),),
+        )
+        counts = self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()
+        averages = fts5_varints(counts[0]) if counts else np.zeros(1, dtype=np.int64)
+        self._fresh_from = after + 1
+        self._fresh_stats = IndexStats(int(averages[0]), tuple(int(n) for n in averages[1:]), 0)
 
     def _reached(self, known: dict[int, float], where: str, params: list[Any], limit: int) -> float:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
@@ -434,7 +423,7 @@ class FullTextMixin:
         stats = self._postings.stats
         if averages is None:  # an empty index
             self._postings.reset()
-            self._prune_fresh(None)
+            self._refresh_fresh(None)
         else:
             counts = fts5_varints(averages)
             rows, tokens = int(counts[0]), tuple(int(n) for n in counts[1:])
@@ -442,13 +431,13 @@ class FullTextMixin:
                 appended = self._appended(stats, rows, tokens)
             else:
                 appended = None
-            if appended is not None:
+            if appended is not None and len(appended[1]) <= MAX_FRESH_ROWS:
                 if appended[0] != stats:
                     self._postings.advance(*appended)
-                    self._prune_fresh(self._postings.upto_of_all())
+                    self._refresh_fresh(self._postings.upto_of_all())
             else:
                 self._postings.reset(*self._whole_index(rows, tokens))
-                self._prune_fresh(None)
+                self._refresh_fresh(None)
         self._postings_stamp = records
 
     def _appended(
@@ -467,13 +456,17 @@ class FullTextMixin:
             return None
         if not len(new):
             return stats, new, counts.sum(axis=1), []
-        owned = self._conn.execute("SELECT seq, tenant, user_id FROM turns WHERE seq > ?", (stats.upto,)).fetchall()
+        owned = self._conn.execute(
+            "SELECT seq, tenant, user_id, id FROM turns WHERE seq > ? ORDER BY seq", (stats.upto,)
+        ).fetchall()
         upto = int(new[-1])
+        if not owned or owned[-1][0] != upto:
+            return None
         return (
-            IndexStats(rows, tokens, upto, self._turn_at(upto)),
+            IndexStats(rows, tokens, upto, owned[-1][3]),
             new,
             counts.sum(axis=1),
-            [(seq, (tenant, user)) for seq, tenant, user in owned],
+            [(seq, (tenant, user)) for seq, tenant, user, _ in owned],
         )
 
     def _whole_index(

@@ -40,7 +40,7 @@ import numpy as np
 
 from engram.store.sqlite.sql import BM25_B, BM25_K1
 
-#: The default memory budget of the kept posting lists of one store, in MiB (16 bytes a
+#: The default memory budget of the kept posting lists of one store, in MiB (24 bytes a
 #: row holding a term: a question's terms at a million turns hold a few hundred thousand).
 FULLTEXT_CACHE_MB = 256
 #: A hair above each bound and below each floor, against rounding in sums taken in another order.
