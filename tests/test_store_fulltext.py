@@ -389,3 +389,24 @@ def test_weighted_counts_come_back_from_scores_to_the_bit(tmp_path):
     # every column's tokens: content, the name "ann", keys and the scope token
     assert s._postings.lengths[postings.rows].tolist() == [4 + 1 + 0 + 1, 2 + 1 + 3 + 1, 1 + 1 + 2 + 1, 301 + 1 + 1 + 1]
     s.close()
+
+
+def test_forgetting_drops_the_copies_of_new_turns_kept_for_full_text(tmp_path, counted_reads):
+    # The fresh table holds the text of turns appended since the lists were read: a forget
+    # must not leave a copy of forgotten text in the connection's temp schema.
+    s = SQLiteStore(tmp_path / "f.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    put(s, "ann", "s0", [("user", "ann", f"w1 w2 w{i % 7 + 3}") for i in range(50)], T0)
+    s._wants_lists = True
+    scope = UserScope("t", "ann")
+    s.text_search(scope, ["w1"], filters=SearchFilters(), until=UNTIL, limit=5)
+    put(s, "ann", "secret", [("user", "ann", "w1 my passport number is zq12")], T0 + timedelta(days=1))
+    found = s.text_search(scope, ["w1", "zq12"], filters=SearchFilters(), until=UNTIL, limit=5)
+    assert found[0].turn.content == "w1 my passport number is zq12"
+    assert s._conn.execute("SELECT count(*) FROM temp.engram_fresh_fts WHERE content LIKE '%zq12%'").fetchone()[0] == 1
+    s.forget(scope, session_id="secret")
+    assert not s._conn.execute("SELECT name FROM temp.sqlite_master WHERE name = 'engram_fresh_fts'").fetchall()
+    found = s.text_search(scope, ["w1", "zq12"], filters=SearchFilters(), until=UNTIL, limit=5)
+    assert all("zq12" not in c.turn.content for c in found)
+    assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, ["w1", "zq12"], lambda *_: True, 5)
+    s.close()

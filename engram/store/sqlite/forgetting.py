@@ -31,6 +31,7 @@ class MemoryStateMixin:
     atomic: Callable[..., contextlib.AbstractContextManager[None]]
     read_only: bool
     _scrub_after_forget: Callable[[], bool]
+    _drop_fresh: Callable[[], None]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
     _speakers: dict[tuple[str, str], frozenset[str]]
@@ -277,6 +278,7 @@ class MemoryStateMixin:
                 if turn_ids or episode_ids or doomed_facts:
                     for table in ("turns_fts", "episodes_fts", "facts_fts"):  # merge: no segment keeps a term
                         self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+                    self._drop_fresh()  # full-text search's copies of new turns' text, in the temp schema
             self._vectors.pop(mine, None)
             self._episode_vectors.pop(mine, None)
             self._speakers.pop(mine, None)

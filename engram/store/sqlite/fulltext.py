@@ -267,6 +267,7 @@ class FullTextMixin:
         if self._fresh_stats is None and self._fresh_from is None:
             tokenizer = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'turns_fts'").fetchone()[0]
             tokenizer = tokenizer.split("tokenize=", 1)[1].rsplit(")", 1)[0]
+            self._conn.execute("PRAGMA temp.secure_delete=ON")  # what is deleted here is zeroed too
             self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
             self._conn.execute(
                 f"CREATE VIRTUAL TABLE temp.{_FRESH} USING fts5(content, name, keys, scope_key, tokenize={tokenizer})"
@@ -282,6 +283,12 @@ class FullTextMixin:
         averages = fts5_varints(counts[0]) if counts else np.zeros(1, dtype=np.int64)
         self._fresh_from = after + 1
         self._fresh_stats = IndexStats(int(averages[0]), tuple(int(n) for n in averages[1:]), 0)
+
+    def _drop_fresh(self) -> None:
+        """Drop the fresh table (turns were forgotten: no copy of their text stays in the
+        connection's temp schema); the kept lists are dropped at the next search."""
+        self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
+        self._fresh_from = self._fresh_stats = None
 
     def _reached(self, known: dict[int, float], where: str, params: list[Any], limit: int) -> float:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
