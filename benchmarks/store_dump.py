@@ -118,15 +118,15 @@ def main() -> int:
         for conversation in locomo[3:5]:
             for session in conversation.sessions:
                 half = len(session.messages) // 2
-                for part in (session.messages[:half], session.messages[half:]):
-                    if part:
-                        memory.add(part, user_id=conversation.id, session_id=session.id, timestamp=session.timestamp)
+                for part in filter(None, (session.messages[:half], session.messages[half:])):
+                    memory.add(part, user_id="u", session_id=session.id, timestamp=session.timestamp)
         done(memory, "add-halves")
         memory = case("catch-up")
+        crash = mock.patch("engram.write.ingest.absorb", return_value=AbsorbReport())
         for number, session in enumerate(locomo[5].sessions):
-            crashed = number % 3 == 1  # stored, then the process died before deriving facts and episodes
-            with mock.patch("engram.write.ingest.absorb", return_value=AbsorbReport()) if crashed else nullcontext():
-                memory.add(session.messages, user_id=locomo[5].id, session_id=session.id, timestamp=session.timestamp)
+            # every third session is stored, then the process dies before deriving its facts and episodes
+            with crash if number % 3 == 1 else nullcontext():
+                memory.add(session.messages, user_id="u", session_id=session.id, timestamp=session.timestamp)
         done(memory, "catch-up")
         turns_only = [line for line in exports[False] if '"type":"fact"' not in line.replace(" ", "")]
         for name, lines in (

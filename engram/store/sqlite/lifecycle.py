@@ -93,9 +93,12 @@ class LifecycleMixin:
             if found:
                 where += " AND (ts, seq) >= (SELECT ts, seq FROM turns WHERE tenant=? AND user_id=? AND id=?)"
                 params += [scope.tenant, scope.user_id, found[0].turn_ids[0]]
-            vector = f"CASE WHEN id IN ({_marks(skipped)}) THEN NULL ELSE embedding END" if skipped else "embedding"
+            vector = "embedding"
+            if skipped:
+                vector = f"CASE WHEN id IN ({_marks(skipped)}) THEN NULL ELSE embedding END"
             rows = self._conn.execute(
-                f"SELECT {TURN_COLUMNS}, {vector} FROM turns WHERE {where} ORDER BY ts, seq", [*skipped, *params]
+                f"SELECT {TURN_COLUMNS}, {vector} FROM turns WHERE {where} ORDER BY ts, seq",
+                [*skipped, *params],
             ).fetchall()
         return (found, *self._turns_with_vectors(rows, held))
 

@@ -208,7 +208,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                             inserted[row[0]] = seq
                         elif self._owner(row[0]) != (row[1], row[2]):
                             raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
-                    if row[0] in inserted:  # as read back: the very values just written, in TURN_COLUMNS' order
+                    if row[0] in inserted:  # what a read would give: the values written, as TURN_COLUMNS
                         stored[row[0]] = turn_from_row((inserted[row[0]], *row[:5], *row[6:13]))
                     actual.append(row[0])
                 parts = {turn_id: part for turn_id, part in zip(actual, chunks or [], strict=False) if part}
