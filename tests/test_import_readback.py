@@ -127,3 +127,20 @@ def test_a_write_builds_each_new_turn_once(
     imported = {t.id for t in memory.list(user_id="alex", limit=1000).items}
     assert len(imported) == sum(len(s.messages) for s in conversation.sessions)
     assert {turn_id: counts.get(turn_id) for turn_id in imported} == dict.fromkeys(imported, 1)
+
+
+def test_an_episode_marks_its_turns_by_id_not_by_walking_the_users_turns(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    conversation, _ = load_sample()
+    first, second, *_ = conversation.sessions
+    memory.add(first.messages, user_id="sam", session_id=first.id, timestamp=first.timestamp)
+    statements: list[str] = []
+    connection = memory.store._conn  # type: ignore[attr-defined]
+    connection.set_trace_callback(statements.append)
+    memory.add(second.messages, user_id="sam", session_id=second.id, timestamp=second.timestamp)
+    connection.set_trace_callback(None)
+    [update, *_] = [sql for sql in statements if sql.startswith("UPDATE turns SET episode_id")]
+    plan = " ".join(str(row[-1]) for row in connection.execute(f"EXPLAIN QUERY PLAN {update}"))
+    assert "(id=?)" in plan, plan  # was: USING INDEX turns_user_seq (tenant=? AND user_id=?)

@@ -170,8 +170,9 @@ class LifecycleMixin:
                 to_micros(at),
             ),
         )
+        # By id: with the scope on an index, SQLite walked every turn of the user for each episode.
         self._conn.execute(
-            f"UPDATE turns SET episode_id=? WHERE tenant=? AND user_id=? AND id IN ({_marks(episode.turn_ids)})",
+            f"UPDATE turns SET episode_id=? WHERE +tenant=? AND +user_id=? AND id IN ({_marks(episode.turn_ids)})",
             (episode.id, scope.tenant, scope.user_id, *episode.turn_ids),
         )
 
