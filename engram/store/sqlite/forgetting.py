@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -190,14 +190,17 @@ class MemoryStateMixin:
                     (value, scope.tenant, scope.user_id),
                 )
 
-    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
-        """A user's turns stored after the watermark ``seq``, in insertion order."""
+    def turns_after(
+        self, scope: UserScope, seq: int, *, limit: int = 1000, known: Mapping[str, Turn] | None = None
+    ) -> list[Turn]:
+        """A user's turns stored after the watermark ``seq``, in insertion order; those in
+        ``known`` (the caller's, by id) given back as the caller's objects."""
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq > ? ORDER BY seq LIMIT ?",
                 (scope.tenant, scope.user_id, seq, limit),
             ).fetchall()
-        return [turn_from_row(row) for row in rows]
+        return [turn_from_row(row, known) for row in rows]
 
     # -- forgetting ------------------------------------------------------------------------
 

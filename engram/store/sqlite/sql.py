@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -84,8 +84,12 @@ def filter_sql(
     return " AND ".join(clauses), params
 
 
-def turn_from_row(row: Sequence[Any]) -> Turn:
-    """A turn from a row of :data:`TURN_COLUMNS`."""
+def turn_from_row(row: Sequence[Any], held: Mapping[str, Turn] | None = None) -> Turn:
+    """A turn from a row of :data:`TURN_COLUMNS`; the caller's own object when ``held`` (by id)
+    has the row's turn, not built again: the same id and seq are the same row, whose columns
+    never change after its insert (``turns_immutable``)."""
+    if held and (turn := held.get(row[1])) is not None and turn.seq == row[0]:
+        return turn
     seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
     return Turn(
         id=tid,
