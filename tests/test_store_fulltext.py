@@ -312,10 +312,15 @@ def counted_reads(monkeypatch) -> dict[str, int]:
     return seen
 
 
-def test_rankings_stay_exact_while_turns_are_appended_here_and_by_another_process(tmp_path, counted_reads):
+@pytest.mark.parametrize("keep", [sqlite_store.FRESH_KEEP_ROWS, 4])
+def test_rankings_stay_exact_while_turns_are_appended_here_and_by_another_process(
+    tmp_path, counted_reads, monkeypatch, keep
+):
     # A chat: each search follows writes (this connection's or another's), long messages and
     # index keys included. Every ranking must be FTS5's scoring every match, to the bit, while
-    # the lists are brought up to date from the new rows instead of being read again.
+    # the lists are brought up to date from the new rows instead of being read again. With a
+    # small fresh table, the rows every kept list holds are left out of it as the chat goes.
+    monkeypatch.setattr(sqlite_store, "FRESH_KEEP_ROWS", keep)
     rng = random.Random(11)
     path = tmp_path / "chat.db"
     s = SQLiteStore(path)
@@ -409,4 +414,24 @@ def test_forgetting_drops_the_copies_of_new_turns_kept_for_full_text(tmp_path, c
     found = s.text_search(scope, ["w1", "zq12"], filters=SearchFilters(), until=UNTIL, limit=5)
     assert all("zq12" not in c.turn.content for c in found)
     assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, ["w1", "zq12"], lambda *_: True, 5)
+    s.close()
+
+
+def test_the_fresh_table_leaves_out_rows_every_list_holds(tmp_path, counted_reads, monkeypatch):
+    # Rows appended since the oldest kept list stay in the fresh table; past FRESH_KEEP_ROWS,
+    # those every kept list has taken in are left out, and the rankings stay exact.
+    monkeypatch.setattr(sqlite_store, "FRESH_KEEP_ROWS", 2)
+    s = SQLiteStore(tmp_path / "p.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    put(s, "ann", "s0", [("user", "ann", f"w1 w2 w{i % 7 + 3}") for i in range(50)], T0)
+    s._wants_lists = True
+    scope, terms = UserScope("t", "ann"), ["w1", "w4"]
+    starts = []
+    for step in range(8):
+        put(s, "ann", f"live{step}", [("user", "ann", f"w1 w4 w{step + 3}")], T0 + timedelta(days=1, minutes=step))
+        found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, 10)
+        starts.append(s._fresh_from)
+    assert starts[0] is None and starts[-1] > starts[1] and s._fresh_rows <= 3  # the first search read the lists
+    assert counted_reads["read"] == 2  # each list read once, then brought up to date
     s.close()

@@ -65,6 +65,8 @@ _FRESH_RANKS = f"bm25({_FRESH}, 1.0, 0.5, {KEYS_WEIGHT}, 0.0), bm25({_FRESH}, 0.
 #: Most rows appended between two searches that the lists take in; past it (a bulk import),
 #: they are dropped and read again.
 MAX_FRESH_ROWS = 5_000
+#: Rows the fresh table holds before those every kept list has taken in are left out.
+FRESH_KEEP_ROWS = 1_000
 #: Turns of a user from which full-text search ranks from the terms' posting lists in memory,
 #: from the second search of the process on (below, FTS5 scoring every match
 #: costs about what that path's fixed work does: equal at 2,000 turns, 1.3-1.6 against 2.0-2.1
@@ -93,8 +95,11 @@ class FullTextMixin:
     _postings_stamp: list[tuple[Any, ...]] | None = None
     #: Whether a search has been eligible to rank in memory (the next ones do).
     _wants_lists = False
-    #: The lowest rowid in the fresh table (:data:`_FRESH`; None: empty), and its state.
+    #: The fresh table (:data:`_FRESH`): whether it was made, the lowest rowid it holds every
+    #: row from (None: it serves no list yet), its rows and its state.
+    _fresh_made = False
     _fresh_from: int | None = None
+    _fresh_rows = 0
     _fresh_stats: IndexStats | None = None
     _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
@@ -256,15 +261,11 @@ class FullTextMixin:
         new = ids > postings.upto
         return postings.extended(ids[new], freqs[new], kept.stats, kept.lengths, kept.version)
 
-    def _refresh_fresh(self, after: int | None) -> None:
-        """Hold in the fresh table the rows above ``after`` (every kept list holds those up to
-        it), copied from the turns as the index holds them; None empties it."""
-        if after is None:
-            if self._fresh_from is not None:
-                self._conn.execute(f"DELETE FROM temp.{_FRESH}")
-            self._fresh_from = self._fresh_stats = None
-            return
-        if self._fresh_stats is None and self._fresh_from is None:
+    def _refresh_fresh(self, appended_after: int, upto: int) -> None:
+        """Copy into the fresh table the rows appended above ``appended_after`` (the index now
+        ends at ``upto``), as the index holds them. Past :data:`FRESH_KEEP_ROWS` rows, those
+        every kept list holds already are left out."""
+        if not self._fresh_made:
             tokenizer = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'turns_fts'").fetchone()[0]
             tokenizer = tokenizer.split("tokenize=", 1)[1].rsplit(")", 1)[0]
             self._conn.execute("PRAGMA temp.secure_delete=ON")  # what is deleted here is zeroed too
@@ -272,23 +273,37 @@ class FullTextMixin:
             self._conn.execute(
                 f"CREATE VIRTUAL TABLE temp.{_FRESH} USING fts5(content, name, keys, scope_key, tokenize={tokenizer})"
             )
-        high = self._conn.execute(f"SELECT max(rowid) FROM temp.{_FRESH}").fetchone()[0] or after
-        self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (after,))
-        self._conn.execute(
+            self._fresh_made, self._fresh_rows = True, 0
+        if self._fresh_from is None:  # empty: it serves the lists read up to here
+            self._fresh_from = appended_after + 1
+        self._fresh_rows += self._conn.execute(
             f"INSERT INTO temp.{_FRESH}(rowid, content, name, keys, scope_key) "
             "SELECT seq, content, name, keys, scope_key FROM turns WHERE seq > ?",
-            (max(high, after),),
-        )
+            (appended_after,),
+        ).rowcount
+        if self._fresh_rows > FRESH_KEEP_ROWS:
+            oldest = self._postings.upto_of_all()
+            below = upto if oldest is None else oldest
+            if below >= self._fresh_from:
+                self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (below,))
+                self._fresh_from = below + 1
+                self._fresh_rows = self._conn.execute(f"SELECT count(*) FROM temp.{_FRESH}").fetchone()[0]
         counts = self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()
         averages = fts5_varints(counts[0]) if counts else np.zeros(1, dtype=np.int64)
-        self._fresh_from = after + 1
         self._fresh_stats = IndexStats(int(averages[0]), tuple(int(n) for n in averages[1:]), 0)
+
+    def _empty_fresh(self) -> None:
+        """Empty the fresh table (the lists were dropped)."""
+        if self._fresh_made and self._fresh_rows:
+            self._conn.execute(f"DELETE FROM temp.{_FRESH}")
+        self._fresh_from, self._fresh_stats, self._fresh_rows = None, None, 0
 
     def _drop_fresh(self) -> None:
         """Drop the fresh table (turns were forgotten: no copy of their text stays in the
         connection's temp schema); the kept lists are dropped at the next search."""
         self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
-        self._fresh_from = self._fresh_stats = None
+        self._fresh_made = False
+        self._empty_fresh()
 
     def _reached(self, known: dict[int, float], where: str, params: list[Any], limit: int) -> float:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
@@ -430,7 +445,7 @@ class FullTextMixin:
         stats = self._postings.stats
         if averages is None:  # an empty index
             self._postings.reset()
-            self._refresh_fresh(None)
+            self._empty_fresh()
         else:
             counts = fts5_varints(averages)
             rows, tokens = int(counts[0]), tuple(int(n) for n in counts[1:])
@@ -440,11 +455,12 @@ class FullTextMixin:
                 appended = None
             if appended is not None and len(appended[1]) <= MAX_FRESH_ROWS:
                 if appended[0] != stats:
+                    assert stats is not None
                     self._postings.advance(*appended)
-                    self._refresh_fresh(self._postings.upto_of_all())
+                    self._refresh_fresh(stats.upto, appended[0].upto)
             else:
                 self._postings.reset(*self._whole_index(rows, tokens))
-                self._refresh_fresh(None)
+                self._empty_fresh()
         self._postings_stamp = records
 
     def _appended(
