@@ -14,8 +14,11 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
   when I ask about travel", :mod:`engram.write.instructions`), routed to the turns that gave
   them and ranked by meaning against the question: an instruction governs requests that share
   few words with it, so full text alone rarely finds it.
+* ``feedback``: full text again, for the words that stand for the best turns of a first
+  fusion (pseudo-relevance feedback): evidence spread over several turns shares words with
+  the evidence found first more often than with the question.
 
-The episode, fact and instruction routes live in :mod:`engram.read.routes`.
+The episode, fact, instruction and feedback routes live in :mod:`engram.read.routes`.
 
 Fused by weighted RRF, then priors raise the fused scores of turns that fit what the question
 says about them:
@@ -45,7 +48,7 @@ from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
 from engram.read.fuse import Fused, Fusion, fuse
-from engram.read.routes import episode_route, fact_route, instruction_route
+from engram.read.routes import episode_route, fact_route, feedback_route, instruction_route
 from engram.store.base import Match, Store, UserScope
 
 
@@ -62,6 +65,9 @@ class RetrievalConfig:
         turns_per_episode: how many of an opened episode's turns it ranks.
         facts: how many facts the fact route follows.
         instructions: how many standing instructions the instruction route ranks.
+        feedback_turns: how many of the first fusion's best turns the feedback ranking
+            draws its words from.
+        feedback_terms: how many words it searches for.
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
         window_boost: the same for turns inside the question's time window.
@@ -84,6 +90,8 @@ class RetrievalConfig:
     turns_per_episode: int = 3
     facts: int = 10
     instructions: int = 5
+    feedback_turns: int = 3
+    feedback_terms: int = 20
     role_boost: float = 0.0
     name_boost: float = 0.0
     window_boost: float = 0.0
@@ -225,6 +233,13 @@ def retrieve(
             store, scope, query_vector, filters=filters, until=until, config=config
         )
     ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
+    if "feedback" in use and config.feedback_turns > 0 and ranked:
+        best = [(item.turn.id, item.score) for item in ranked[: config.feedback_turns]]
+        rankings["feedback"] = feedback_route(
+            store, scope, analysis, best, filters=filters, until=until, limit=pool, config=config
+        )
+        if rankings["feedback"]:
+            ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
     result.hits = with_turns(store, scope, ranked[:k])
     result.rest = with_turns(store, scope, ranked[k:]) if explain else []
     result.tail = ranked[k:]
