@@ -3,9 +3,11 @@
 "How many days between the sprint deadline for the MVP backend and the deadline I set for
 OAuth?" needs two turns, each saying one half. Searched whole, the turns that match one half
 best (often several about the same deadline) fill the top ranks, and the other half's turn
-falls below them. Each part of a list or a pair ("A and B", "A, B, and C") is searched on its
-own as well, and its rankings fused in (:func:`~engram.read.retrieve.retrieve`), so that each
-part's best turns reach the top. Pure: the caller embeds and searches the parts.
+falls below them. Each part of a list or a pair ("A and B", "A, B, and C") is embedded and
+searched by meaning on its own as well, and its ranking fused in
+(:func:`~engram.read.retrieve.retrieve`), so that each part's best turns reach the top. Only
+by meaning: a part's own full-text ranking lost on BEAM (its words are mostly the question's,
+which full text already weighs), and cost a search each. Pure: the caller embeds and searches.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from engram.read.query import query_terms
 #: What joins the parts of a question: "and", or a comma of a list.
 _JOINS = re.compile(r",? and |, ")
 
-#: Most parts searched for one question (each costs an embedding and two searches).
+#: Most parts searched for one question (each costs an embedding and a vector search).
 MAX_ASPECTS = 4
 
 #: Fewest content words a part needs to be searched on its own ("Jest and Cypress" is one

@@ -15,8 +15,8 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
   them and ranked by meaning against the question: an instruction governs requests that share
   few words with it, so full text alone rarely finds it.
 * ``aspects``: for a question about several things at once ("between A and B", "A, B and
-  C"), full text and vectors for each part on its own (:mod:`engram.read.aspects`), so that
-  the turn answering one part is not crowded out by several answering the other;
+  C"), cosine similarity to each part on its own (:mod:`engram.read.aspects`), so that the
+  turn answering one part is not crowded out by several answering the other;
 * ``feedback``: full text again, for the words that stand for the best turns of a first
   fusion (pseudo-relevance feedback): evidence spread over several turns shares words with
   the evidence found first more often than with the question.
@@ -68,7 +68,7 @@ class RetrievalConfig:
         turns_per_episode: how many of an opened episode's turns it ranks.
         facts: how many facts the fact route follows.
         instructions: how many standing instructions the instruction route ranks.
-        aspects: the RRF weight of each ranking of each part of a question (``aspects``).
+        aspects: the RRF weight of the ranking of each part of a question (``aspects``).
         feedback_turns: how many of the first fusion's best turns the feedback ranking
             draws its words from.
         feedback_terms: how many words it searches for.
@@ -205,14 +205,13 @@ def retrieve(
     until: datetime,
     config: RetrievalConfig,
     explain: bool = False,
-    aspects: Sequence[tuple[Sequence[str], Callable[[], np.ndarray] | None]] = (),
+    aspects: Sequence[Callable[[], np.ndarray]] = (),
 ) -> Retrieved:
     """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes.
 
     ``embedded`` waits for the question's vector (``None`` without one): it is called after
-    the full-text search, so the question can be embedded meanwhile. ``aspects`` are the
-    question's parts (:mod:`engram.read.aspects`), each as its search terms and the wait for
-    its vector. The rankings are fused
+    the full-text search, so the question can be embedded meanwhile. ``aspects`` wait for the
+    vectors of the question's parts (:mod:`engram.read.aspects`). The rankings are fused
     on ids and scores (:class:`~engram.store.base.Match`); whole turns are read only for the
     top ``k``, and for the candidates below the cut (``rest``) only with ``explain``.
     """
@@ -238,12 +237,10 @@ def retrieve(
         )
     if "fact" in use:
         result.facts, rankings["fact"] = fact_route(store, scope, analysis, filters=filters, until=until, config=config)
-    for number, (terms, part_vector) in enumerate(aspects, start=1):
-        rankings[f"aspect{number}_bm25"] = store.text_matches(scope, terms, filters=filters, until=until, limit=pool)
-        if part_vector is not None:
-            rankings[f"aspect{number}_vector"] = store.vector_matches(
-                scope, part_vector(), filters=filters, until=until, limit=pool
-            )
+    for number, part_vector in enumerate(aspects, start=1):
+        rankings[f"aspect{number}"] = store.vector_matches(
+            scope, part_vector(), filters=filters, until=until, limit=pool
+        )
     if query_vector is not None and "instruction" in use:
         rankings["instruction"] = instruction_route(
             store, scope, query_vector, filters=filters, until=until, config=config

@@ -16,7 +16,6 @@ from engram.providers.background import embed_later
 from engram.providers.embedder import Embedder
 from engram.read.analyze import analyze, embedding_text
 from engram.read.aspects import question_aspects
-from engram.read.query import query_terms
 from engram.read.retrieve import RetrievalConfig, Retrieved, retrieve
 from engram.store.base import Store, UserScope
 
@@ -47,12 +46,19 @@ def find(
         speakers = store.speaker_names(scope) if analysis.names else frozenset()
         vector = embed_later(embedder(), embedding_text(analysis, speakers))
     # Each part is embedded beside the question, in the same worker threads.
-    aspects = [
-        (query_terms(part), embed_later(embedder(), part))
-        for part in (question_aspects(query) if "aspects" in config.retrievers else [])
-    ]
+    parts = question_aspects(query) if "aspects" in config.retrievers else []
+    aspects = [embed_later(embedder(), part) for part in parts]
     return retrieve(
-        store, scope, analysis, vector, k=k, filters=filters, until=at, config=config, explain=explain, aspects=aspects
+        store,
+        scope,
+        analysis,
+        vector,
+        k=k,
+        filters=filters,
+        until=at,
+        config=config,
+        explain=explain,
+        aspects=aspects,
     )
 
 
