@@ -8,11 +8,13 @@ the code store the very same thing (issue 16, item 2: faster imports, identical 
 Deterministic: the hashing embedder and a fixed clock. Cases: ``engram import locomo``'s path
 (all of LoCoMo, then two conversations again, which adds nothing), LongMemEval (4 questions),
 sessions without a time plus a document-length message (chunk vectors), one conversation
-under ``--user``; ``Memory.add`` a session a call; ``Memory.import_`` of its export without
-vectors, with them, and without fact lines (a version 1 file, facts derived again). Each case
-writes one file: every row of every table of the SQLite file (turns, facts, episodes, chunks,
-lifecycle state, the full-text indexes' own tables), sorted; the time each migration ran is
-left out.
+under ``--user``; ``Memory.add`` a session a call; ``Memory.add`` half a session a call (the
+second half extends the session's episodes); turns a crashed write stored but never derived
+(its lifecycle step skipped), which the next ``add`` catches up; ``Memory.import_`` of the
+``add`` store's export without vectors, with them, and without fact lines (a version 1 file,
+facts derived again). Each case writes one file: every row of every table of the SQLite file
+(turns, facts, episodes, chunks, lifecycle state, the full-text indexes' own tables), sorted;
+the time each migration ran is left out.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import io
 import sqlite3
 import tempfile
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 from engram import HashingEmbedder, Memory
 from engram.cli.importers import ImportSummary, ingest
 from engram.formats import load_locomo, load_longmemeval
 from engram.formats.dataset import Conversation, Session
+from engram.write.absorb import AbsorbReport
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -109,6 +114,20 @@ def main() -> int:
             memory.export(export, with_vectors=vectors)
             exports[vectors] = export.getvalue().splitlines(keepends=True)
         done(memory, "add")
+        memory = case("add-halves")
+        for conversation in locomo[3:5]:
+            for session in conversation.sessions:
+                half = len(session.messages) // 2
+                for part in filter(None, (session.messages[:half], session.messages[half:])):
+                    memory.add(part, user_id="u", session_id=session.id, timestamp=session.timestamp)
+        done(memory, "add-halves")
+        memory = case("catch-up")
+        crash = mock.patch("engram.write.ingest.absorb", return_value=AbsorbReport())
+        for number, session in enumerate(locomo[5].sessions):
+            # every third session is stored, then the process dies before deriving its facts and episodes
+            with crash if number % 3 == 1 else nullcontext():
+                memory.add(session.messages, user_id="u", session_id=session.id, timestamp=session.timestamp)
+        done(memory, "catch-up")
         turns_only = [line for line in exports[False] if '"type":"fact"' not in line.replace(" ", "")]
         for name, lines in (
             ("import_-without-vectors", exports[False]),

@@ -12,9 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-
-from engram.errors import ValidationError
 from engram.formats import jsonl
 from engram.model import AddResult, NewTurn, Scope
 from engram.model.fact import FactVersion
@@ -99,29 +96,31 @@ class PortableMethods:
         transaction; ``progress`` is called after each with its size).
         """
         started = time.perf_counter()
-        lines = iter(source)
-        first = next(lines, None)
-        if first is None:
-            raise ValidationError("the file is empty")
-        head = jsonl.parse_header(first)
+        checked = jsonl.check_lines(source, tenant=self.tenant)
+        return self._import_checked(checked, batch=batch, progress=progress, started=started)
+
+    def _import_checked(
+        self,
+        checked: jsonl.CheckedExport,
+        *,
+        batch: int = IMPORT_BATCH,
+        progress: Callable[[int], None] | None = None,
+        started: float | None = None,
+    ) -> AddResult:
+        """What :meth:`import_` gives for a file already checked and parsed (``engram import
+        jsonl`` checks it before the store is opened): each line is parsed once."""
+        if checked.tenant != self.tenant:
+            raise ValueError(
+                f"the file was checked for tenant {checked.tenant!r}, not this memory's {self.tenant!r}"
+            )
+        started = time.perf_counter() if started is None else started
+        head = checked.header
         same_model = (
             head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
         )
-        parsed: list[tuple[NewTurn, np.ndarray | None]] = []
-        facts: list[FactVersion] = []
-        for number, line in enumerate(lines, start=2):
-            if line.strip():
-                record = jsonl.parse_record(
-                    line,
-                    number,
-                    tenant=self.tenant,
-                    dim=head.get("dim") if same_model else None,
-                    source_tenant=head.get("tenant"),
-                )
-                if isinstance(record, FactVersion):
-                    facts.append(record)
-                else:
-                    parsed.append(record)
+        given = checked.vectors(head.get("dim") if same_model else None)
+        parsed = [(turn, vector) for (turn, _, _), vector in zip(checked.turns, given, strict=True)]
+        facts = checked.facts
         results: list[AddResult] = []
         stored_as: dict[str, str] = {}
         for start in range(0, len(parsed), batch):

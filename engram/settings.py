@@ -91,8 +91,9 @@ class EngramSettings(BaseSettings):
         fulltext_cache_mb: the SQLite store's memory budget, in MiB, for the posting lists of
             the query terms it keeps to rank a large user's turns (from 3,000) without
             FTS5 walking them on every search; the least recently used terms are dropped
-            beyond it, and all of them when the index changes (16 bytes a turn holding
-            a term; 0 turns the in-memory ranking off) (``ENGRAM_FULLTEXT_CACHE_MB``).
+            beyond it, and all of them when turns are deleted (appended turns are taken in)
+            (24 bytes a turn holding a term; 0 turns the in-memory ranking off)
+            (``ENGRAM_FULLTEXT_CACHE_MB``).
         llm: the LLM for consolidation (``ENGRAM_LLM_BASE_URL``, ``_MODEL``, ``_API_KEY``,
             ``_TIMEOUT``, ``_MAX_RETRIES``).
         retention: the forgetting curve (``ENGRAM_RETENTION_BASE_DAYS``, ...).

@@ -1,8 +1,9 @@
-"""Imports do each piece of a turn's work once (issue 16, item 2, third pass): what they store is
-what they stored before, with less work for the same turns."""
+"""Imports do each piece of a turn's work once (issue 16, item 2, third and fourth passes): what
+they store is what they stored before, with less work for the same turns."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from engram import HashingEmbedder, Memory
+from engram import HashingEmbedder, Memory, ValidationError
 from engram.cli.demo import load_sample
 from engram.cli.importers import ImportSummary, ingest
 from engram.formats.dataset import Conversation, Session
 from engram.formats.validate import check_conversations
+from tests.cli_support import Engram, one_line_error, seed
+from tests.cli_support import engram as engram  # the fixture
 from tests.conftest import FixedClock
 
 
@@ -93,3 +96,42 @@ def test_a_new_turns_salience_and_names_are_read_once(
     turns = sum(len(session.messages) for session in conversation.sessions)
     assert memory.episodes(user_id=conversation.id, limit=100)
     assert calls == {"salience": turns, "entities": turns}  # the episodes read them again
+
+
+# -- JSONL: each line parsed once (fourth pass) ---------------------------------------------------
+
+
+def test_engram_import_jsonl_parses_each_line_once(
+    engram: Engram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.formats import jsonl
+
+    seed(engram)
+    exported = tmp_path / "export.jsonl"
+    assert engram("export", str(exported)).exit_code == 0
+    records = len(exported.read_text().splitlines()) - 1
+    calls: Counter[str] = Counter()
+    monkeypatch.setattr(jsonl, "parse_record", counting(calls, "parse_record", jsonl.parse_record))
+    summary = engram.json("import", "jsonl", str(exported), db=tmp_path / "copy.db")
+    assert summary["added"] == 3  # type: ignore[index]
+    assert calls["parse_record"] == records  # was twice: the check, then Memory.import_
+
+
+def test_a_bad_vector_is_refused_before_anything_is_written(engram: Engram, tmp_path: Path) -> None:
+    """A file of this store's model has its vectors decoded once the store is open (the check
+    before it cannot know the model): a bad one still stops the import before any write."""
+    seed(engram)
+    exported = tmp_path / "export.jsonl"
+    assert engram("export", str(exported)).exit_code == 0
+    lines = exported.read_text().splitlines()
+    last = max(number for number, line in enumerate(lines) if json.loads(line).get("type") == "turn")
+    lines[last] = json.dumps({**json.loads(lines[last]), "embedding": "AAAAAA=="})  # one float
+    exported.write_text("\n".join(lines) + "\n")
+    copy = tmp_path / "copy.db"
+    refused = engram("import", "jsonl", str(exported), db=copy)
+    one_line_error(refused, 2, f"line {last + 1}.embedding has 1 values")
+    assert engram.json("stats", db=copy)["turns"] == 0  # type: ignore[index]
+    memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder())
+    with pytest.raises(ValidationError, match=f"line {last + 1}.embedding has 1 values, expected"):
+        memory.import_(lines)
+    assert memory.list(user_id="alice").items == []

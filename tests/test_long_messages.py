@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import sqlite3
 from pathlib import Path
@@ -154,8 +155,10 @@ def test_a_turn_scores_its_best_row_and_is_returned_once() -> None:
     assert index.best_scores(np.array([1, 2]), query) == {2: pytest.approx(0.6)}
 
 
+# Not pytest.importorskip: importing usearch before onnxruntime crashes the process (the
+# store imports them in the right order), so a test run that imported usearch first died.
+@pytest.mark.skipif(importlib.util.find_spec("usearch") is None, reason="usearch not installed")
 def test_hnsw_search_returns_each_chunked_turn_once() -> None:
-    pytest.importorskip("usearch")
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(600, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -4,15 +4,19 @@ FTS5 scores, MaxScore's pruning never changing the ranking, and the memory budge
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import numpy as np
 import pytest
 
 from engram.store.sqlite.postings import (
     MAX_USER_MASKS,
+    IndexStats,
     Postings,
     TermPostings,
     best_first,
+    bm25_scores,
+    fts5_varints,
     known_floor_rows,
     rank_postings,
 )
@@ -134,3 +138,32 @@ def test_a_floor_above_every_terms_bound_ranks_nothing():
     lists = [Postings.from_rows([(1, -1.0), (2, -2.0)]), Postings.from_rows([(2, -0.5)])]
     rows, scores = rank_postings(lists, 10.0, np.zeros(4))
     assert len(rows) == 0 and len(scores) == 0
+
+
+def test_fts5_varints_decode_sqlite_varints():
+    def varint(value: int) -> bytes:  # SQLite's: seven bits a byte, most significant first
+        groups = [value & 0x7F]
+        while value > 0x7F:
+            value >>= 7
+            groups.append(0x80 | (value & 0x7F))
+        return bytes(reversed(groups))
+
+    values = [0, 1, 127, 128, 300, 16_383, 16_384, 2_000_000, 5, 0]
+    assert fts5_varints(b"".join(varint(v) for v in values)).tolist() == values
+    assert fts5_varints(bytes([3, 0, 127])).tolist() == [3, 0, 127]  # all one byte
+    assert fts5_varints(b"").tolist() == []
+
+
+def test_bm25_scores_are_fts5s_to_the_bit():
+    # FTS5's own scores of one term in a small table, against the formula on its counts and lengths.
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, b)")
+    texts = [("x y z", "x"), ("x x x x y", ""), ("y " * 40 + "x", "x x"), ("z", "y")]
+    conn.executemany("INSERT INTO t(rowid, a, b) VALUES (?, ?, ?)", [(i + 1, a, b) for i, (a, b) in enumerate(texts)])
+    conn.commit()
+    found = conn.execute("SELECT rowid, bm25(t, 1.0, 0.5) FROM t WHERE t MATCH 'x' ORDER BY rowid").fetchall()
+    lengths = np.array([4, 5, 43], dtype=np.int32)
+    stats = IndexStats(rows=4, tokens=(3 + 5 + 41 + 1, 1 + 0 + 2 + 1), upto=4)
+    freqs = np.array([1.0 + 0.5, 4.0, 1.0 + 0.5 + 0.5])
+    expected = [-rank for _, rank in found]
+    assert bm25_scores(freqs, lengths, stats.idf(3), stats.avgdl).tolist() == expected

@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from engram import HashingEmbedder, Scope, SearchFilters, SQLiteStore
 from engram.model.messages import parse_messages
 from engram.providers.embedder import text_key
 from engram.store.base import UserScope
+from engram.store.records import TurnNotes
 from engram.store.sqlite import fulltext as sqlite_store
-from engram.store.sqlite.postings import known_floor_rows
+from engram.store.sqlite.postings import Postings, known_floor_rows
 from engram.store.sqlite.sql import any_term, bm25_bound, match_expression
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -65,12 +67,12 @@ def every_match(
     return [(seq, -rank) for rank, seq in ranked[:limit]]
 
 
-@pytest.fixture(params=["after a write", "no write since"])
+@pytest.fixture(params=["by FTS5", "in memory"])
 def pruning(request, monkeypatch) -> dict[str, int]:
     """Prune in this small store, and count the searches that pruned and that searched again.
 
-    Both plans: right after a write (term counts alone: every search forgets the state) and
-    with no write since the last search (each term's exact bound).
+    Both plans: FTS5's, as in a process's first search (term counts alone: every search
+    forgets the state), and from the posting lists in memory.
     """
     monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
     monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
@@ -89,8 +91,8 @@ def pruning(request, monkeypatch) -> dict[str, int]:
 
     def counting_search(self, *args, **kwargs):
         calls.clear()
-        if request.param == "after a write":
-            self._fts_counts = None
+        if request.param == "by FTS5":
+            self._fts_counts, self._wants_lists = None, False
         found = search(self, *args, **kwargs)
         seen["pruned"] += calls[:1] == [True]
         seen["again"] += len(calls) > 1
@@ -117,8 +119,8 @@ FILTERS = [
 @pytest.mark.parametrize("user", ["ann", "bob"])
 @pytest.mark.parametrize(("label", "filters", "keep"), FILTERS, ids=[f[0] for f in FILTERS])
 def test_pruned_ranking_equals_scoring_every_match(store, pruning, label, filters, keep, user, request):
-    # With no write since the last search, turns are ranked from the posting lists in memory
-    # (bob's narrowed to his rows: ann holds most of the store); right after one, by FTS5.
+    # From the second search on, turns are ranked from the posting lists in memory (bob's
+    # narrowed to his rows: ann holds most of the store); the first search, by FTS5.
     rng = random.Random(label)
     for _ in range(60):
         terms = rng.sample(WORDS[:8], rng.randint(1, 3)) + rng.sample(WORDS[8:], rng.randint(0, 2))
@@ -128,7 +130,7 @@ def test_pruned_ranking_equals_scoring_every_match(store, pruning, label, filter
         found = store.text_search(scope, terms, filters=filters, until=UNTIL, limit=limit)
         assert [(c.turn.seq, c.score) for c in found] == every_match(store, scope, terms, keep, limit), terms
         assert all(c.turn.scope.user_id == user for c in found)
-    if "after a write" in request.node.callspec.id:
+    if "by FTS5" in request.node.callspec.id:
         assert pruning["pruned"] >= 4 and pruning["again"] >= 1  # both ways ran (the draws are seeded)
         assert pruning["in memory"] == 0
     else:
@@ -202,11 +204,12 @@ def test_exact_bounds_follow_the_index_and_not_other_writes(tmp_path, monkeypatc
         [("user", "ann", "w30 w30 w30 w30"), ("user", "ann", "w1 w30")],
         T0 + timedelta(days=1),
     )
-    check()  # the index changed: the first search prunes by term counts, the next one reads the lists again
-    assert len(s._postings) == 0
-    check()
-    assert s._postings.use(["w30"])[0].best > kept["w30"].best  # read again, with the new turn's score
-    assert len(s._postings.use(["w30"])[0].rows) == len(kept["w30"].rows) + 2
+    check()  # only appended to: each list is brought up to date from the new rows alone
+    assert set(terms) <= {term for term in terms if term in s._postings}
+    w30, w1 = s._postings.use(["w30", "w1"])
+    assert len(kept["w30"].rows) == 0 and len(w30.rows) == 2 and w30.best > 0  # the new turns
+    assert len(w1.rows) == len(kept["w1"].rows) + 1 and np.array_equal(w1.rows[:-1], kept["w1"].rows)
+    assert not np.array_equal(w1.scores[:-1], kept["w1"].scores)  # a new IDF and average length
     s.close()
 
 
@@ -236,9 +239,9 @@ def test_the_floor_known_reached_is_at_most_the_limit_th_score(store, monkeypatc
     assert known >= (20 if label == "none" else 1), known
 
 
-def test_a_mid_sized_user_is_ranked_in_memory_between_writes(tmp_path, monkeypatch):
-    # From MEMORY_FROM_TURNS turns, a search with no write since the last one ranks from the
-    # posting lists; right after a write, and below PRUNE_FROM_TURNS, FTS5 scores every match.
+def test_a_mid_sized_user_is_ranked_in_memory_across_writes(tmp_path, monkeypatch):
+    # From MEMORY_FROM_TURNS turns, every search but the process's first ranks from the posting
+    # lists (below PRUNE_FROM_TURNS the first scores every match); a write that appends keeps them.
     monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 100)
     s = SQLiteStore(tmp_path / "m.db")
     s.bind_embedder(EMB.model_id, EMB.dim)
@@ -251,8 +254,9 @@ def test_a_mid_sized_user_is_ranked_in_memory_between_writes(tmp_path, monkeypat
         assert [(c.turn.seq, c.score) for c in found] == expected
         assert len(s._postings) == (3 if searches_in_memory else 0)
     put(s, "ann", "s1", [("user", "ann", "w1 w4")], T0 + timedelta(days=1))
-    s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
-    assert len(s._postings) == 0  # the write dropped them; this search scored every match
+    found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
+    assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, 10)
+    assert len(s._postings) == 3 and "w1 w4" in [c.turn.content for c in found]  # kept; the new turn ranks
     s.close()
 
 
@@ -266,4 +270,143 @@ def test_a_full_text_cache_of_zero_turns_the_in_memory_ranking_off(tmp_path, mon
         found = s.text_search(scope, ["w1", "note"], filters=SearchFilters(), until=UNTIL, limit=5)
         assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, ["w1", "note"], lambda *_: True, 5)
     assert len(s._postings) == 0
+    s.close()
+
+
+def put_noted(store: SQLiteStore, user: str, session: str, texts: list[tuple[str, str]], start: datetime) -> None:
+    """Turns with index keys (the write path's notes), ``(content, keys)`` each."""
+    messages = [
+        {"role": "user", "name": user, "content": text, "timestamp": start + timedelta(minutes=i)}
+        for i, (text, _) in enumerate(texts)
+    ]
+    turns = parse_messages(messages, Scope("t", user, None, session), now=T0)
+    embedded = [t.embedding_text() for t in turns]
+    notes = [TurnNotes(keys, 0.5) for _, keys in texts]
+    store.insert_turns(turns, EMB.embed(embedded), [text_key(t) for t in embedded], T0, notes=notes)
+
+
+def random_text(rng: random.Random, words: int) -> str:
+    weights = [1 / (rank + 1) for rank in range(len(WORDS))]
+    return " ".join(rng.choices(WORDS, weights, k=words))
+
+
+@pytest.fixture
+def counted_reads(monkeypatch) -> dict[str, int]:
+    """Rank in memory from the first search on, and count the lists read whole and brought up to date."""
+    monkeypatch.setattr(sqlite_store, "PRUNE_FROM_TURNS", 0)
+    monkeypatch.setattr(sqlite_store, "MEMORY_FROM_TURNS", 0)
+    seen = {"read": 0, "extended": 0}
+    read, extended = Postings.read.__func__, Postings.extended
+
+    def counting_read(cls, *args):
+        seen["read"] += 1
+        return read(cls, *args)
+
+    def counting_extended(self, *args):
+        found = extended(self, *args)
+        seen["extended"] += found is not None
+        return found
+
+    monkeypatch.setattr(Postings, "read", classmethod(counting_read))
+    monkeypatch.setattr(Postings, "extended", counting_extended)
+    return seen
+
+
+def test_rankings_stay_exact_while_turns_are_appended_here_and_by_another_process(tmp_path, counted_reads):
+    # A chat: each search follows writes (this connection's or another's), long messages and
+    # index keys included. Every ranking must be FTS5's scoring every match, to the bit, while
+    # the lists are brought up to date from the new rows instead of being read again.
+    rng = random.Random(11)
+    path = tmp_path / "chat.db"
+    s = SQLiteStore(path)
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    other = SQLiteStore(path)
+    for user in ("ann", "bob"):
+        texts = [(random_text(rng, rng.randint(3, 30)), random_text(rng, rng.randint(0, 8))) for _ in range(120)]
+        put_noted(s, user, "s0", texts, T0)
+    s._wants_lists = True
+    for step in range(40):
+        writer = other if step % 3 == 0 else s
+        length = rng.choice([4, 12, 200, 400])  # past 127 tokens a column, docsize's varints take two bytes
+        texts = [(random_text(rng, length), random_text(rng, rng.randint(0, 6))) for _ in range(rng.randint(1, 3))]
+        put_noted(writer, rng.choice(["ann", "bob", "cy"]), f"live{step}", texts, T0 + timedelta(days=1, minutes=step))
+        for user in ("ann", "bob"):
+            scope = UserScope("t", user)
+            terms = rng.sample(WORDS[:10], rng.randint(1, 3)) + rng.sample(WORDS[10:], rng.randint(0, 2))
+            limit = rng.choice([5, 20])
+            found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=limit)
+            assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, limit)
+    assert counted_reads["extended"] >= 40 and counted_reads["read"] <= len(WORDS)
+    assert all(postings.freqs is not None for postings in s._postings._lists.values())
+    other.close()
+    s.close()
+
+
+@pytest.mark.parametrize("change", ["deleted", "the last turn deleted and its rowid taken"])
+def test_a_deletion_drops_the_lists(tmp_path, counted_reads, change):
+    # Only appends keep the lists: a deletion changes rows the lists hold. When the last turn
+    # is deleted, the next insert takes its rowid, and the row count and token totals can come
+    # out as an append's would: the turn at the last rowid known tells them apart.
+    s = SQLiteStore(tmp_path / "d.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    put(s, "ann", "s0", [("user", "ann", f"w1 w2 w{i % 7 + 3}") for i in range(50)], T0)
+    s._wants_lists = True
+    scope, terms = UserScope("t", "ann"), ["w1", "w3"]
+
+    def check() -> None:
+        found = s.text_search(scope, terms, filters=SearchFilters(), until=UNTIL, limit=10)
+        assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, terms, lambda *_: True, 10)
+
+    check()
+    version, reads = s._postings.version, counted_reads["read"]
+    last = s._conn.execute("SELECT max(seq) FROM turns").fetchone()[0]
+    if change == "deleted":
+        s._conn.execute("DELETE FROM turns WHERE seq = 7")
+    else:
+        s._conn.execute("DELETE FROM turns WHERE seq = ?", (last,))
+        put(s, "ann", "s1", [("user", "ann", "w1 w2 w4")], T0 + timedelta(days=1))  # the same sizes
+        assert s._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] == last
+    check()
+    assert s._postings.version > version and counted_reads["read"] == reads + 2  # read again, whole
+    s.close()
+
+
+def test_weighted_counts_come_back_from_scores_to_the_bit(tmp_path):
+    # FTS5 adds each column's weight once per time the term is in it, column by column: the
+    # keys' 0.6 rounds (three times: 1.7999999999999998), so the keys' count is read apart.
+    s = SQLiteStore(tmp_path / "k.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    texts = [("w1 w1 w1 w9", ""), ("w9 w9", "w1 w1 w1"), ("w1", "w1 w1"), ("w9 " * 300 + "w1", "w1")]
+    put_noted(s, "ann", "s0", texts, T0)
+    s._sync_postings()
+    rows = s._conn.execute(
+        f"SELECT rowid, {sqlite_store._BM25}, {sqlite_store._KEYS_BM25} FROM turns_fts WHERE turns_fts MATCH ?",
+        (any_term("{content name keys}", ["w1"]),),
+    ).fetchall()
+    postings = Postings.read(rows, s._postings.stats, s._postings.lengths, s._postings.version)
+    assert postings.freqs is not None
+    assert postings.freqs.tolist() == [3.0, 0.6 + 0.6 + 0.6, 1.0 + 0.6 + 0.6, 1.0 + 0.6]
+    # every column's tokens: content, the name "ann", keys and the scope token
+    assert s._postings.lengths[postings.rows].tolist() == [4 + 1 + 0 + 1, 2 + 1 + 3 + 1, 1 + 1 + 2 + 1, 301 + 1 + 1 + 1]
+    s.close()
+
+
+def test_forgetting_drops_the_copies_of_new_turns_kept_for_full_text(tmp_path, counted_reads):
+    # The fresh table holds the text of turns appended since the lists were read: a forget
+    # must not leave a copy of forgotten text in the connection's temp schema.
+    s = SQLiteStore(tmp_path / "f.db")
+    s.bind_embedder(EMB.model_id, EMB.dim)
+    put(s, "ann", "s0", [("user", "ann", f"w1 w2 w{i % 7 + 3}") for i in range(50)], T0)
+    s._wants_lists = True
+    scope = UserScope("t", "ann")
+    s.text_search(scope, ["w1"], filters=SearchFilters(), until=UNTIL, limit=5)
+    put(s, "ann", "secret", [("user", "ann", "w1 my passport number is zq12")], T0 + timedelta(days=1))
+    found = s.text_search(scope, ["w1", "zq12"], filters=SearchFilters(), until=UNTIL, limit=5)
+    assert found[0].turn.content == "w1 my passport number is zq12"
+    assert s._conn.execute("SELECT count(*) FROM temp.engram_fresh_fts WHERE content LIKE '%zq12%'").fetchone()[0] == 1
+    s.forget(scope, session_id="secret")
+    assert not s._conn.execute("SELECT name FROM temp.sqlite_master WHERE name = 'engram_fresh_fts'").fetchall()
+    found = s.text_search(scope, ["w1", "zq12"], filters=SearchFilters(), until=UNTIL, limit=5)
+    assert all("zq12" not in c.turn.content for c in found)
+    assert [(c.turn.seq, c.score) for c in found] == every_match(s, scope, ["w1", "zq12"], lambda *_: True, 5)
     s.close()

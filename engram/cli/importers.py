@@ -169,7 +169,7 @@ def _import_jsonl(settings: Settings, path: str) -> ImportSummary:
     with click.open_file(path, "r", encoding="utf-8") as source:
         lines = source.readlines()
     # checked before the store is opened, so that a refused file does not even create it
-    total = jsonl.check_lines(lines, tenant=settings.tenant)
+    checked = jsonl.check_lines(lines, tenant=settings.tenant)
     summary = ImportSummary("jsonl", path)
     written = 0
 
@@ -178,9 +178,9 @@ def _import_jsonl(settings: Settings, path: str) -> ImportSummary:
         written += n
         update(n)
 
-    with progress(total, "importing", enabled=not settings.json) as update:
+    with progress(len(checked.turns), "importing", enabled=not settings.json) as update:
         try:
-            result = settings.memory(create=True).import_(lines, progress=count)
+            result = settings.memory(create=True)._import_checked(checked, progress=count)
         except EngramError as exc:
             if not written:
                 raise  # the file is checked whole before anything is written

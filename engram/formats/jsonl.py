@@ -40,7 +40,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -121,10 +122,11 @@ def parse_header(line: str) -> dict[str, Any]:
 
 
 def parse_record(
-    line: str, number: int, *, tenant: str, dim: int | None, source_tenant: str | None = None
-) -> tuple[NewTurn, np.ndarray | None] | FactVersion:
-    """Validate one line after the header: a turn (in ``tenant``) with its vector, if it has one,
-    or a fact version (moved into ``tenant`` from the file's ``source_tenant``).
+    line: str, number: int, *, tenant: str, source_tenant: str | None = None
+) -> tuple[NewTurn, Any] | FactVersion:
+    """Validate one line after the header: a turn (in ``tenant``) with its ``embedding`` field as
+    written (decoded by :meth:`CheckedExport.vectors`), or a fact version (moved into ``tenant``
+    from the file's ``source_tenant``).
 
     Raises:
         ValidationError: naming the line number and field.
@@ -140,7 +142,7 @@ def parse_record(
     try:
         if kind == "fact":
             return _fact(data, where, tenant=tenant, source_tenant=source_tenant or tenant)
-        return _turn(data, where, tenant=tenant, dim=dim)
+        return _turn(data, where, tenant=tenant), data.get("embedding")
     except KeyError as exc:
         raise ValidationError(f"{where} lacks the field {exc.args[0]!r}") from exc
     except ValidationError as exc:
@@ -148,7 +150,7 @@ def parse_record(
         raise ValidationError(message if message.startswith(where) else f"{where}: {message}") from exc
 
 
-def _turn(data: Mapping[str, Any], where: str, *, tenant: str, dim: int | None) -> tuple[NewTurn, np.ndarray | None]:
+def _turn(data: Mapping[str, Any], where: str, *, tenant: str) -> NewTurn:
     names = (data["user_id"], data.get("agent_id"), data["session_id"])
     if all(name is None or type(name) is str for name in names):
         scope = _scope(tenant, *names)
@@ -158,7 +160,7 @@ def _turn(data: Mapping[str, Any], where: str, *, tenant: str, dim: int | None) 
     turn_id = data["id"]
     if not isinstance(turn_id, str) or not turn_id:
         raise ValidationError(f"{where}.id must be a non-empty string")
-    turn = NewTurn(
+    return NewTurn(
         id=turn_id,
         scope=scope,
         role=check_role(data["role"], f"{where}.role"),
@@ -169,16 +171,17 @@ def _turn(data: Mapping[str, Any], where: str, *, tenant: str, dim: int | None) 
         metadata=check_metadata(data.get("metadata"), f"{where}.metadata"),
         recorded_at=parse_timestamp(data["recorded_at"], f"{where}.recorded_at") if data.get("recorded_at") else None,
     )
-    vector = None
-    if data.get("embedding") and dim:
-        try:
-            raw = base64.b64decode(data["embedding"], validate=True)
-            vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-        except (ValueError, TypeError) as exc:
-            raise ValidationError(f"{where}.embedding is not base64 float32") from exc
-        if vector.shape != (dim,):
-            raise ValidationError(f"{where}.embedding has {vector.size} values, expected {dim}")
-    return turn, vector
+
+
+def _vector(embedding: Any, where: str, dim: int) -> np.ndarray:
+    try:
+        raw = base64.b64decode(embedding, validate=True)
+        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"{where}.embedding is not base64 float32") from exc
+    if vector.shape != (dim,):
+        raise ValidationError(f"{where}.embedding has {vector.size} values, expected {dim}")
+    return vector
 
 
 @lru_cache(maxsize=256)
@@ -291,20 +294,55 @@ def _fact(data: Mapping[str, Any], where: str, *, tenant: str, source_tenant: st
     )
 
 
-def check_lines(lines: Sequence[str], *, tenant: str) -> int:
-    """Validate a whole export (header and every line) without a store; the turn count.
+@dataclass(frozen=True, slots=True)
+class CheckedExport:
+    """An export validated whole by :func:`check_lines`: each line parsed once, written as parsed.
 
-    Used before a store is opened, so that a refused file does not even create one.
+    A turn line's ``embedding`` is kept as written and decoded by :meth:`vectors` when the
+    turns are written: whether the file's vectors are used depends on the store's embedding
+    model, which a check before the store is opened does not know.
+    """
+
+    #: The tenant the records were parsed into.
+    tenant: str
+    header: dict[str, Any]
+    #: Each turn with its line's ``embedding`` field as written and the line's number.
+    turns: list[tuple[NewTurn, Any, int]]
+    facts: list[FactVersion]
+
+    def vectors(self, dim: int | None) -> list[np.ndarray | None]:
+        """Each turn's vector, checked to have ``dim`` values; all None when ``dim`` is None (the
+        file's vectors are not of this store's model) and for a turn without one.
+
+        Raises:
+            ValidationError: a vector is not base64 float32 of ``dim`` values (naming its line).
+        """
+        if not dim:
+            return [None] * len(self.turns)
+        return [_vector(field, f"line {number}", dim) if field else None for _, field, number in self.turns]
+
+
+def check_lines(lines: Iterable[str], *, tenant: str) -> CheckedExport:
+    """Validate a whole export (header and every line) without a store, parsing each line once.
+
+    ``engram import jsonl`` runs it before a store is opened, so that a refused file does not
+    even create one, and writes what it parsed (``Memory._import_checked``).
 
     Raises:
         ValidationError: the file is empty, or a line is not valid (naming it).
     """
-    if not lines:
+    source = iter(lines)
+    first = next(source, None)
+    if first is None:
         raise ValidationError("the file is empty")
-    head = parse_header(lines[0])
-    count = 0
-    for number, line in enumerate(lines[1:], start=2):
+    head = parse_header(first)
+    turns: list[tuple[NewTurn, Any, int]] = []
+    facts: list[FactVersion] = []
+    for number, line in enumerate(source, start=2):
         if line.strip():
-            record = parse_record(line, number, tenant=tenant, dim=None, source_tenant=head.get("tenant"))
-            count += not isinstance(record, FactVersion)
-    return count
+            record = parse_record(line, number, tenant=tenant, source_tenant=head.get("tenant"))
+            if isinstance(record, FactVersion):
+                facts.append(record)
+            else:
+                turns.append((*record, number))
+    return CheckedExport(tenant, head, turns, facts)

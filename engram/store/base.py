@@ -23,7 +23,7 @@ are hashes, but an imported file can carry any id):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -215,12 +215,13 @@ class Store(Protocol):
         """Every turn of a session in time order, with vectors."""
 
     def session_tail(
-        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Collection[str] = ()
+        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Mapping[str, Turn] | None = None
     ) -> tuple[list[Episode], list[Turn], np.ndarray]:
         """The session's last ``episodes`` episodes in time order, and every turn of the session
         from the first of them on (all its turns when it has no episode), in time order, with
-        vectors. Bounded by the tail, not the session. Vector rows of turns in ``known`` may be
-        left zero (the caller holds them)."""
+        vectors. Bounded by the tail, not the session. ``known``: turns the caller holds as
+        stored, with their vectors, by id (the write path's, just written): their vector rows may
+        be left zero, and each is given back as the caller's object, not built again."""
 
     def put_episodes(
         self,
@@ -311,8 +312,11 @@ class Store(Protocol):
     def update_lifecycle_state(self, scope: UserScope, **values: int) -> None:
         """Raise watermarks; add to LLM counters."""
 
-    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
-        """Turns stored after a watermark, in insertion order."""
+    def turns_after(
+        self, scope: UserScope, seq: int, *, limit: int = 1000, known: Mapping[str, Turn] | None = None
+    ) -> list[Turn]:
+        """Turns stored after a watermark, in insertion order; a turn in ``known`` (the caller's,
+        as stored, by id) is given back as the caller's object, not built again."""
 
     def put_api_key(self, key: ApiKey, key_hash: str) -> None:
         """Store a new API key under the hash of its secret."""

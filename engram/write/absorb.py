@@ -133,11 +133,11 @@ def extend_episodes(
 
     The tail is the last episodes holding at least ``patience - 1`` turns (the look-ahead of a
     cut) and every turn after their start; ``vectors`` (by turn id) spare reading the new
-    turns' vectors back, and ``signals`` computing their text signals again. Falls back to
-    :func:`resegment` when a new turn sorts before the tail's last episode ends (then an
-    earlier cut may move).
+    turns back with their vectors (the write path holds both, just written), and ``signals``
+    computing their text signals again. Falls back to :func:`resegment` when a new turn sorts
+    before the tail's last episode ends (then an earlier cut may move).
     """
-    held = [t.id for t in new if t.id in vectors]
+    held = {t.id: t for t in new if t.id in vectors}
     tail, turns, matrix = store.session_tail(
         scope, session_id, episodes=max(1, config.patience - 1), known=held
     )
@@ -239,8 +239,9 @@ def absorb_user(
     another writer of the same user (the write lock is taken before the first read).
     """
     watermark = store.lifecycle_state(scope)["processed_seq"]
-    given = {turn.id for turn in turns}
-    after = store.turns_after(scope, watermark, limit=CATCH_UP_LIMIT)
+    given = {turn.id: turn for turn in turns}
+    # the turns in hand are only counted here, not read back: behind are the others
+    after = store.turns_after(scope, watermark, limit=CATCH_UP_LIMIT, known=given)
     behind = [turn for turn in after if turn.id not in given]
     every = [*turns, *behind]
     if not every:

@@ -8,7 +8,7 @@ another scope is never overwritten (the primary key holds the scope).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,13 +60,15 @@ class LifecycleMixin:
     def _dim(self) -> int:
         return self._model[1] if self._model else 0
 
-    def _with_vectors(self, rows: Sequence[Sequence[Any]]) -> tuple[list[Turn], np.ndarray]:
+    def _with_vectors(
+        self, rows: Sequence[Sequence[Any]], held: Mapping[str, Turn] | None = None
+    ) -> tuple[list[Turn], np.ndarray]:
         dim = self._dim()
         vectors = np.zeros((len(rows), dim), dtype=np.float32)
         for index, row in enumerate(rows):
             if row[-1] is not None:
                 vectors[index] = as_array(row[-1], dim)
-        return [turn_from_row(row[:-1]) for row in rows], vectors
+        return [turn_from_row(row[:-1], held) for row in rows], vectors
 
     def session_turns(self, scope: UserScope, session_id: str) -> tuple[list[Turn], np.ndarray]:
         with self._db.connection() as conn:
@@ -78,8 +80,9 @@ class LifecycleMixin:
         return self._with_vectors(rows)
 
     def session_tail(
-        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Collection[str] = ()
+        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Mapping[str, Turn] | None = None
     ) -> tuple[list[Episode], list[Turn], np.ndarray]:
+        held = known or {}
         where = "tenant=%s AND user_id=%s AND session_id=%s"
         params: list[Any] = [scope.tenant, scope.user_id, session_id]
         with self._db.connection() as conn:
@@ -94,9 +97,9 @@ class LifecycleMixin:
             rows = conn.execute(
                 f"SELECT {TURN_COLUMNS}, CASE WHEN id = ANY(%s) THEN NULL ELSE embedding END FROM turns "
                 f"WHERE {where} ORDER BY ts, seq",
-                [list(known), *params],
+                [list(held), *params],
             ).fetchall()
-        return (found, *self._with_vectors(rows))
+        return (found, *self._with_vectors(rows, held))
 
     def put_episodes(
         self,

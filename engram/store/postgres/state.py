@@ -8,7 +8,7 @@ with them (and out of the GIN and HNSW indexes, which PostgreSQL's vacuum then r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -164,13 +164,15 @@ class StateMixin:
                 (scope.tenant, scope.user_id, *values.values()),
             )
 
-    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
+    def turns_after(
+        self, scope: UserScope, seq: int, *, limit: int = 1000, known: Mapping[str, Turn] | None = None
+    ) -> list[Turn]:
         with self._db.connection() as conn:
             rows = conn.execute(
                 f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=%s AND user_id=%s AND seq > %s ORDER BY seq LIMIT %s",
                 (scope.tenant, scope.user_id, seq, limit),
             ).fetchall()
-        return [turn_from_row(row) for row in rows]
+        return [turn_from_row(row, known) for row in rows]
 
     # -- forgetting ------------------------------------------------------------------------
 

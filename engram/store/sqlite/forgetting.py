@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ class MemoryStateMixin:
     atomic: Callable[..., contextlib.AbstractContextManager[None]]
     read_only: bool
     _scrub_after_forget: Callable[[], bool]
+    _drop_fresh: Callable[[], None]
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
     _speakers: dict[tuple[str, str], frozenset[str]]
@@ -189,14 +190,17 @@ class MemoryStateMixin:
                     (value, scope.tenant, scope.user_id),
                 )
 
-    def turns_after(self, scope: UserScope, seq: int, *, limit: int = 1000) -> list[Turn]:
-        """A user's turns stored after the watermark ``seq``, in insertion order."""
+    def turns_after(
+        self, scope: UserScope, seq: int, *, limit: int = 1000, known: Mapping[str, Turn] | None = None
+    ) -> list[Turn]:
+        """A user's turns stored after the watermark ``seq``, in insertion order; those in
+        ``known`` (the caller's, by id) given back as the caller's objects."""
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {TURN_COLUMNS} FROM turns WHERE tenant=? AND user_id=? AND seq > ? ORDER BY seq LIMIT ?",
                 (scope.tenant, scope.user_id, seq, limit),
             ).fetchall()
-        return [turn_from_row(row) for row in rows]
+        return [turn_from_row(row, known) for row in rows]
 
     # -- forgetting ------------------------------------------------------------------------
 
@@ -277,6 +281,7 @@ class MemoryStateMixin:
                 if turn_ids or episode_ids or doomed_facts:
                     for table in ("turns_fts", "episodes_fts", "facts_fts"):  # merge: no segment keeps a term
                         self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+                    self._drop_fresh()  # full-text search's copies of new turns' text, in the temp schema
             self._vectors.pop(mine, None)
             self._episode_vectors.pop(mine, None)
             self._speakers.pop(mine, None)

@@ -7,16 +7,19 @@ at most a known amount to a bm25 score, so a turn whose terms' amounts add up be
 ``limit``-th score cannot rank and is left out. With no write since the last search, the
 query terms' posting lists, read once with each row's single-term score and kept while the
 index does not change, rank in memory (:mod:`engram.store.sqlite.postings`, from a floor the
-``limit``-th turn is known to reach: :meth:`FullTextMixin._reached`). Right after a write,
-FTS5 ranks with a looser bound from each term's count alone, pruning the turns holding a
-single common term. Either way the ranking is the one of scoring every match, bit for bit.
+``limit``-th turn is known to reach: :meth:`FullTextMixin._reached`). A write that only
+appends turns keeps the lists: each is brought up to date when next used, from the new rows
+alone. The first search of a process, and any inside a transaction, is FTS5's, with a looser
+bound from each term's count alone, pruning the turns holding a single common term. Either
+way the ranking is the one of scoring every match, bit for bit.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +27,18 @@ import numpy as np
 
 from engram.model import SearchFilters
 from engram.store.base import Candidate, Match, UserScope
-from engram.store.sqlite.postings import Postings, TermPostings, best_first, known_floor_rows, rank_postings
+from engram.store.sqlite.postings import (
+    KEYS_WEIGHT,
+    IndexStats,
+    Postings,
+    TermPostings,
+    best_first,
+    fts5_varints,
+    known_floor_rows,
+    rank_postings,
+    ranked_columns,
+    weighted_counts,
+)
 from engram.store.sqlite.sql import (
     MATCH_COLUMNS,
     SQLITE_MAX_VARS,
@@ -39,14 +53,25 @@ from engram.store.sqlite.sql import (
 
 #: The text columns searched (the scope token's column is left out).
 _TEXT_COLUMNS = "{content name keys}"
-_BM25 = "bm25(turns_fts, 1.0, 0.5, 0.6, 0.0)"  # column weights: content, name, keys, scope token
-#: Turns of a user from which full-text search ranks from the terms' posting lists in memory
-#: when the index has not changed since the last search (below, FTS5 scoring every match
+_BM25 = f"bm25(turns_fts, 1.0, 0.5, {KEYS_WEIGHT}, 0.0)"  # column weights: content, name, keys, scope token
+#: The same with the keys alone weighed (1.0): what a row's count in its keys is read from.
+_KEYS_BM25 = "bm25(turns_fts, 0.0, 0.0, 1.0, 0.0)"
+#: A connection's own small full-text table (SQLite's temp schema) of the rows appended since
+#: the kept lists were read, tokenized as the index is: a term's weighted count in a new row
+#: is read from it. bm25 on the index itself would first count the term's rows for its IDF,
+#: walking its whole posting list (about 40 ms for a common term at a million rows).
+_FRESH = "engram_fresh_fts"
+_FRESH_RANKS = f"bm25({_FRESH}, 1.0, 0.5, {KEYS_WEIGHT}, 0.0), bm25({_FRESH}, 0.0, 0.0, 1.0, 0.0)"
+#: Most rows appended between two searches that the lists take in; past it (a bulk import),
+#: they are dropped and read again.
+MAX_FRESH_ROWS = 5_000
+#: Turns of a user from which full-text search ranks from the terms' posting lists in memory,
+#: from the second search of the process on (below, FTS5 scoring every match
 #: costs about what that path's fixed work does: equal at 2,000 turns, 1.3-1.6 against 2.0-2.1
 #: ms at 5,000, 1.8 against 3.8 ms at 10,000, CPU per question in benchmarks/perf.py's stores).
 MEMORY_FROM_TURNS = 3_000
-#: Turns of a user from which full-text search right after a write leaves common terms out
-#: of its candidates.
+#: Turns of a user from which full-text search by FTS5 (the first of a process, or inside a
+#: transaction) leaves common terms out of its candidates.
 PRUNE_FROM_TURNS = 20_000
 #: The share of turns a term must be in to be left out (when its bound allows).
 COMMON_TERM_SHARE = 0.02
@@ -62,8 +87,15 @@ class FullTextMixin:
     _turn_counts: dict[tuple[str, str], int]
     #: The index's row count of each term seen, and the state of the database they hold for.
     _fts_counts: tuple[tuple[Any, ...], dict[str, int]] | None = None
-    #: Each term's posting list with its single-term scores, for the state of ``_fts_counts``.
+    #: Each term's posting list with its single-term scores, and the index's state they are for.
     _postings: TermPostings
+    #: The index's records (averages, structure) :attr:`_postings` was last brought to.
+    _postings_stamp: list[tuple[Any, ...]] | None = None
+    #: Whether a search has been eligible to rank in memory (the next ones do).
+    _wants_lists = False
+    #: The lowest rowid in the fresh table (:data:`_FRESH`; None: empty), and its state.
+    _fresh_from: int | None = None
+    _fresh_stats: IndexStats | None = None
     _stamps = 0  # stamps made inside transactions
     _sync_caches: Callable[[], None]
 
@@ -105,8 +137,8 @@ class FullTextMixin:
         """Rows of ``columns`` (seq first) and bm25 ranks of the ``limit`` best turns, best first.
 
         In a large store only turns that can rank are scored: from the terms' posting lists
-        in memory when the index has not changed since the last search
-        (:meth:`_rank_in_memory`), else by FTS5 with the common terms left out. A term in
+        in memory (:meth:`_rank_in_memory`), or, in the process's first search and inside a
+        transaction, by FTS5 with the common terms left out. A term in
         many turns (a speaker's name, "like") adds at most a known bound to a score, so turns
         holding only one such common term, and no other, are left out when that bound is
         below the ``limit``-th score found among the rest; when it is not, the search runs
@@ -119,13 +151,18 @@ class FullTextMixin:
         with self._lock:
             self._sync_caches()
             turns = self._user_turns(scope.tenant, scope.user_id)
-            in_memory = turns >= MEMORY_FROM_TURNS and self._postings.budget_bytes > 0  # 0: turned off
-            if in_memory and self._fts_counts is not None and self._fts_counts[0] == self._fts_stamp():
-                # no write since the last search: the terms' posting lists pay for themselves
-                return self._rank_in_memory(scope, turns, terms, where, params, limit, columns)
+            in_memory = (
+                turns >= MEMORY_FROM_TURNS
+                and self._postings.budget_bytes > 0  # 0: turned off
+                and not self._conn.in_transaction  # the index may not hold the transaction's writes yet
+            )
+            if in_memory and self._wants_lists:
+                with self._snapshot():
+                    self._sync_postings()
+                    return self._rank_in_memory(scope, turns, terms, where, params, limit, columns)
+            # a process's first search: FTS5 ranks; the lists, which outlive appends, from the next on
+            self._wants_lists = self._wants_lists or in_memory
             if turns < PRUNE_FROM_TURNS:
-                if in_memory:
-                    self._term_state()  # the next search, if no write comes first, ranks in memory
                 return self._every_match(scope, terms, where, params, limit, columns)
             total = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0  # >= the rows
             bounds = self._common_terms(terms, total, limit)
@@ -153,19 +190,28 @@ class FullTextMixin:
         memory (:mod:`engram.store.sqlite.postings`): MaxScore from a floor the ``limit``-th
         turn is known to reach, every candidate scored as FTS5 scores it.
 
-        A term's list is read once for the state of the index (one FTS5 walk of its rows,
-        with each row's single-term score) and kept under the store's ``fulltext_cache_mb``.
-        The lists hold every user's rows (the IDF is the whole index's); for a user holding
-        less than half of them (``turns`` is theirs), the candidates are first narrowed to the
-        user's rows. The caller has checked that the kept state is the index's.
+        A term's list is read once (one FTS5 walk of its rows, with each row's single-term
+        score and its count in the keys) and kept under the store's ``fulltext_cache_mb``;
+        after rows were appended, only the new rows holding the term are read
+        (:meth:`Postings.extended`). The lists hold every user's rows (the IDF is the whole
+        index's); for a user holding less than half of them (``turns`` is theirs), the
+        candidates are first narrowed to the user's rows. The caller has brought the kept
+        state to the index's (:meth:`_sync_postings`).
         """
+        kept = self._postings
         for term in terms:
-            if term not in self._postings:
-                pairs = self._conn.execute(
-                    f"SELECT rowid, {_BM25} FROM turns_fts WHERE turns_fts MATCH ?",
-                    (any_term(_TEXT_COLUMNS, [term]),),
-                ).fetchall()
-                self._postings.add(term, Postings.from_rows(pairs), keep=terms)
+            postings = kept.get(term)
+            if postings is not None and postings.version == kept.version:
+                continue
+            read = f"SELECT rowid, {_BM25}, {_KEYS_BM25} FROM turns_fts WHERE turns_fts MATCH ?"
+            match = any_term(_TEXT_COLUMNS, [term])
+            if postings is not None:  # behind the index by appended rows (else it was dropped)
+                assert kept.stats is not None  # lists outlive only changes that keep the state known
+                postings = self._brought_up_to_date(postings, match, kept)
+            if postings is None:
+                every = self._conn.execute(read, (match,)).fetchall()
+                postings = Postings.read(every, kept.stats, kept.lengths, kept.version)
+            kept.add(term, postings, keep=terms)
         lists = self._postings.use(terms)
         held = [postings for postings in lists if len(postings.rows)]
         if not held:
@@ -190,6 +236,59 @@ class FullTextMixin:
             if len(found) == limit or len(ranked) < best:
                 break
         return found
+
+    def _brought_up_to_date(self, postings: Postings, match: str, kept: TermPostings) -> Postings | None:
+        """``postings`` of the term ``match`` finds, for the index's state after rows were
+        appended: the new rows holding it, and its weighted count in each, from the fresh
+        table (None when they cannot be had: the caller reads the list whole).
+
+        The fresh table's bm25 scores, with its own IDF and average length, give the counts
+        back (:func:`weighted_counts`, checked to the bit against them)."""
+        assert kept.stats is not None
+        table = self._fresh_stats
+        if table is None or self._fresh_from is None or self._fresh_from > postings.upto + 1:
+            return None
+        found = self._conn.execute(f"SELECT rowid, {_FRESH_RANKS} FROM temp.{_FRESH} WHERE {_FRESH} MATCH ?", (match,))
+        ids, (scores, keys) = ranked_columns(found.fetchall(), 2)
+        freqs = weighted_counts(scores, keys, kept.lengths[ids], table.idf(len(ids)), table.avgdl)
+        if freqs is None:
+            return None
+        new = ids > postings.upto
+        return postings.extended(ids[new], freqs[new], kept.stats, kept.lengths, kept.version)
+
+    def _refresh_fresh(self, after: int | None) -> None:
+        """Hold in the fresh table the rows above ``after`` (every kept list holds those up to
+        it), copied from the turns as the index holds them; None empties it."""
+        if after is None:
+            if self._fresh_from is not None:
+                self._conn.execute(f"DELETE FROM temp.{_FRESH}")
+            self._fresh_from = self._fresh_stats = None
+            return
+        if self._fresh_stats is None and self._fresh_from is None:
+            tokenizer = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'turns_fts'").fetchone()[0]
+            tokenizer = tokenizer.split("tokenize=", 1)[1].rsplit(")", 1)[0]
+            self._conn.execute("PRAGMA temp.secure_delete=ON")  # what is deleted here is zeroed too
+            self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
+            self._conn.execute(
+                f"CREATE VIRTUAL TABLE temp.{_FRESH} USING fts5(content, name, keys, scope_key, tokenize={tokenizer})"
+            )
+        high = self._conn.execute(f"SELECT max(rowid) FROM temp.{_FRESH}").fetchone()[0] or after
+        self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (after,))
+        self._conn.execute(
+            f"INSERT INTO temp.{_FRESH}(rowid, content, name, keys, scope_key) "
+            "SELECT seq, content, name, keys, scope_key FROM turns WHERE seq > ?",
+            (max(high, after),),
+        )
+        counts = self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()
+        averages = fts5_varints(counts[0]) if counts else np.zeros(1, dtype=np.int64)
+        self._fresh_from = after + 1
+        self._fresh_stats = IndexStats(int(averages[0]), tuple(int(n) for n in averages[1:]), 0)
+
+    def _drop_fresh(self) -> None:
+        """Drop the fresh table (turns were forgotten: no copy of their text stays in the
+        connection's temp schema); the kept lists are dropped at the next search."""
+        self._conn.execute(f"DROP TABLE IF EXISTS temp.{_FRESH}")
+        self._fresh_from = self._fresh_stats = None
 
     def _reached(self, known: dict[int, float], where: str, params: list[Any], limit: int) -> float:
         """A score the ``limit``-th best turn passing ``where`` reaches (0.0 when not known).
@@ -278,8 +377,7 @@ class FullTextMixin:
         return {term: known[term] for term in terms}
 
     def _term_state(self) -> dict[str, int]:
-        """The term counts kept for the index's current state; every term cache (counts,
-        bounds, posting lists) is started again when the index changed since they were made."""
+        """The term counts kept for the index's current state, started again when it changed."""
         stamp = self._fts_stamp()
         if (
             self._fts_counts is None
@@ -287,7 +385,6 @@ class FullTextMixin:
             or len(self._fts_counts[1]) > MAX_COUNTED_TERMS
         ):
             self._fts_counts = (stamp, {})
-            self._postings.reset()
         return self._fts_counts[1]
 
     def _fts_stamp(self) -> tuple[Any, ...]:
@@ -300,9 +397,128 @@ class FullTextMixin:
         if self._conn.in_transaction:
             self._stamps += 1
             return ("in a transaction", self._stamps)
-        return tuple(
-            self._conn.execute("SELECT block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
+        return tuple(self._index_records())
+
+    def _index_records(self) -> list[tuple[Any, ...]]:
+        """The full-text index's averages record (id 1) and structure record (id 10)."""
+        return self._conn.execute("SELECT id, block FROM turns_fts_data WHERE id IN (1, 10) ORDER BY id").fetchall()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: the index's records, row lengths and posting lists read inside
+        it are of one state of the index, whatever another process writes meanwhile."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
+
+    def _sync_postings(self) -> None:
+        """Bring the kept posting lists' state to the index's: moved on when turns were only
+        appended since (each list is brought up to date when next used), else started again.
+
+        Appended only: the row count is the old one plus the rows above the last row known,
+        the tokens of each column likewise, and the last row known is still the same turn.
+        Turns are immutable (a trigger refuses changes to the text), so a deletion is the one
+        other change a write makes to the index, and it fails the count. (The index's ``keys``
+        column is only written with the turn: nothing updates it in place.)
+        """
+        records = self._index_records()
+        if records == self._postings_stamp:
+            return
+        averages = dict(records).get(1)
+        stats = self._postings.stats
+        if averages is None:  # an empty index
+            self._postings.reset()
+            self._refresh_fresh(None)
+        else:
+            counts = fts5_varints(averages)
+            rows, tokens = int(counts[0]), tuple(int(n) for n in counts[1:])
+            if stats is not None and stats.tokens and len(tokens) == len(stats.tokens):
+                appended = self._appended(stats, rows, tokens)
+            else:
+                appended = None
+            if appended is not None and len(appended[1]) <= MAX_FRESH_ROWS:
+                if appended[0] != stats:
+                    self._postings.advance(*appended)
+                    self._refresh_fresh(self._postings.upto_of_all())
+            else:
+                self._postings.reset(*self._whole_index(rows, tokens))
+                self._refresh_fresh(None)
+        self._postings_stamp = records
+
+    def _appended(
+        self, stats: IndexStats, rows: int, tokens: tuple[int, ...]
+    ) -> tuple[IndexStats, np.ndarray, np.ndarray, list[tuple[int, Any]]] | None:
+        """The index's new state, the rows appended since ``stats`` with their lengths and
+        owners, when it changed only by appended rows (else None)."""
+        sizes = self._row_sizes(stats.upto, len(tokens))
+        if sizes is None:
+            return None
+        new, counts = sizes
+        added = tuple(int(n) for n in counts.sum(axis=0)) if len(new) else (0,) * len(tokens)
+        if rows != stats.rows + len(new) or tokens != tuple(a + b for a, b in zip(stats.tokens, added, strict=True)):
+            return None
+        if self._turn_at(stats.upto) != stats.marker:
+            return None
+        if not len(new):
+            return stats, new, counts.sum(axis=1), []
+        owned = self._conn.execute(
+            "SELECT seq, tenant, user_id, id FROM turns WHERE seq > ? ORDER BY seq", (stats.upto,)
+        ).fetchall()
+        upto = int(new[-1])
+        if not owned or owned[-1][0] != upto:
+            return None
+        return (
+            IndexStats(rows, tokens, upto, owned[-1][3]),
+            new,
+            counts.sum(axis=1),
+            [(seq, (tenant, user)) for seq, tenant, user, _ in owned],
         )
+
+    def _whole_index(
+        self, rows: int, tokens: tuple[int, ...]
+    ) -> tuple[IndexStats | None, np.ndarray | None, np.ndarray | None]:
+        """The index's state and every row's length, read whole (None when they do not agree)."""
+        sizes = self._row_sizes(0, len(tokens))
+        if sizes is None or len(sizes[0]) != rows or tuple(int(n) for n in sizes[1].sum(axis=0)) != tokens:
+            return None, None, None
+        ids, counts = sizes
+        upto = int(ids[-1]) if len(ids) else 0
+        return IndexStats(rows, tokens, upto, self._turn_at(upto)), ids, counts.sum(axis=1)
+
+    def _row_sizes(self, after: int, columns: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rowids above ``after`` in the index, ascending, and each one's tokens per column
+        (FTS5's ``docsize`` table: one varint a column a row, read as one blob; a million rows
+        in about half a second). None when the records do not decode."""
+        low, high, sizes = self._conn.execute(
+            "SELECT (SELECT min(id) FROM turns_fts_docsize WHERE id > ?1), "
+            "(SELECT max(id) FROM turns_fts_docsize), "
+            "(SELECT CAST(group_concat(sz, '') AS BLOB) "
+            " FROM (SELECT sz FROM turns_fts_docsize WHERE id > ?1 ORDER BY id))",
+            (after,),
+        ).fetchone()
+        if low is None:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, columns), dtype=np.int64)
+        counts = fts5_varints(sizes)
+        if len(counts) % columns:
+            return None
+        rows = len(counts) // columns
+        if high - low + 1 == rows:  # no gap: every rowid from low to high
+            rowids = np.arange(low, high + 1, dtype=np.int64)
+        else:
+            ids = self._conn.execute(
+                "SELECT group_concat(id) FROM (SELECT id FROM turns_fts_docsize WHERE id > ? ORDER BY id)", (after,)
+            ).fetchone()[0]
+            rowids = np.fromstring(ids, dtype=np.int64, sep=",")
+            if len(rowids) != rows:
+                return None
+        return rowids, counts.reshape(-1, columns)
+
+    def _turn_at(self, seq: int) -> str | None:
+        """The id of the turn stored at rowid ``seq`` (None when there is none)."""
+        row = self._conn.execute("SELECT id FROM turns WHERE seq=?", (seq,)).fetchone()
+        return row[0] if row else None
 
     def _rank_text(
         self,

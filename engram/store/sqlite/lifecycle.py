@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,13 +73,15 @@ class LifecycleMixin:
         return self._turns_with_vectors(rows)
 
     def session_tail(
-        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Collection[str] = ()
+        self, scope: UserScope, session_id: str, *, episodes: int = 1, known: Mapping[str, Turn] | None = None
     ) -> tuple[list[Episode], list[Turn], np.ndarray]:
         """The session's last ``episodes`` episodes (time order) and every turn from the first
         of them on (all of the session's turns when it has none), with vectors: a bounded read,
-        whatever the session's length. The vectors of the turns in ``known`` (the caller holds
-        them) are not read: their rows are zero."""
-        known = list(known) if len(known) <= 500 else []
+        whatever the session's length. The turns in ``known`` (the caller holds them, by id,
+        with their vectors) are given back as the caller's objects, and their vectors are not
+        read: their rows are zero."""
+        held = known or {}
+        skipped = list(held) if len(held) <= 500 else []
         where = "tenant=? AND user_id=? AND session_id=?"
         params: list[Any] = [scope.tenant, scope.user_id, session_id]
         with self._lock:
@@ -91,19 +93,24 @@ class LifecycleMixin:
             if found:
                 where += " AND (ts, seq) >= (SELECT ts, seq FROM turns WHERE tenant=? AND user_id=? AND id=?)"
                 params += [scope.tenant, scope.user_id, found[0].turn_ids[0]]
-            vector = f"CASE WHEN id IN ({_marks(known)}) THEN NULL ELSE embedding END" if known else "embedding"
+            vector = "embedding"
+            if skipped:
+                vector = f"CASE WHEN id IN ({_marks(skipped)}) THEN NULL ELSE embedding END"
             rows = self._conn.execute(
-                f"SELECT {TURN_COLUMNS}, {vector} FROM turns WHERE {where} ORDER BY ts, seq", [*known, *params]
+                f"SELECT {TURN_COLUMNS}, {vector} FROM turns WHERE {where} ORDER BY ts, seq",
+                [*skipped, *params],
             ).fetchall()
-        return (found, *self._turns_with_vectors(rows))
+        return (found, *self._turns_with_vectors(rows, held))
 
-    def _turns_with_vectors(self, rows: Sequence[Sequence[Any]]) -> tuple[list[Turn], np.ndarray]:
+    def _turns_with_vectors(
+        self, rows: Sequence[Sequence[Any]], held: Mapping[str, Turn] | None = None
+    ) -> tuple[list[Turn], np.ndarray]:
         dim = self._model[1] if self._model else 0
         vectors = np.zeros((len(rows), dim), dtype=np.float32)
         for index, row in enumerate(rows):
             if row[-1] is not None:
                 vectors[index] = np.frombuffer(row[-1], dtype=np.float32)
-        return [turn_from_row(row[:-1]) for row in rows], vectors
+        return [turn_from_row(row[:-1], held) for row in rows], vectors
 
     def put_episodes(
         self,
@@ -163,8 +170,9 @@ class LifecycleMixin:
                 to_micros(at),
             ),
         )
+        # By id: with the scope on an index, SQLite walked every turn of the user for each episode.
         self._conn.execute(
-            f"UPDATE turns SET episode_id=? WHERE tenant=? AND user_id=? AND id IN ({_marks(episode.turn_ids)})",
+            f"UPDATE turns SET episode_id=? WHERE +tenant=? AND +user_id=? AND id IN ({_marks(episode.turn_ids)})",
             (episode.id, scope.tenant, scope.user_id, *episode.turn_ids),
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ MATCH_COLUMNS = "seq, id, role, name, ts"
 SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 #: FTS5's bm25 constant k1: one query term adds less than ``(k1 + 1) × IDF`` to a row's score.
 BM25_K1 = 1.2
+#: FTS5's bm25 constant b (length normalisation).
+BM25_B = 0.75
 
 
 def scope_key(tenant: str, user_id: str) -> str:
@@ -82,8 +84,12 @@ def filter_sql(
     return " AND ".join(clauses), params
 
 
-def turn_from_row(row: Sequence[Any]) -> Turn:
-    """A turn from a row of :data:`TURN_COLUMNS`."""
+def turn_from_row(row: Sequence[Any], held: Mapping[str, Turn] | None = None) -> Turn:
+    """A turn from a row of :data:`TURN_COLUMNS`; the caller's own object when ``held`` (by id)
+    has the row's turn, not built again: the same id and seq are the same row, whose columns
+    never change after its insert (``turns_immutable``)."""
+    if held and (turn := held.get(row[1])) is not None and turn.seq == row[0]:
+        return turn
     seq, tid, tenant, user_id, agent_id, session_id, role, name, content, chash, ts, rec, meta = row
     return Turn(
         id=tid,

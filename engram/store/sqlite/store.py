@@ -193,6 +193,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
             raise StoreError("one insert_turns call writes to one tenant")
         inserted: dict[str, int] = {}  # the turns this call writes, to their seqs
         actual: list[str] = []  # the id each input turn is stored under
+        stored: dict[str, Turn] = {}
         with self._lock:
             self._sync_caches()
             with self.atomic():
@@ -207,12 +208,15 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                             inserted[row[0]] = seq
                         elif self._owner(row[0]) != (row[1], row[2]):
                             raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
+                    if row[0] in inserted:  # what a read would give: the values written, as TURN_COLUMNS
+                        stored[row[0]] = turn_from_row((inserted[row[0]], *row[:5], *row[6:13]))
                     actual.append(row[0])
                 parts = {turn_id: part for turn_id, part in zip(actual, chunks or [], strict=False) if part}
                 self._insert_chunk_rows(inserted, parts)
             self._data_version = self._read_data_version()
-            owners = {(row[1], row[2]) for row in rows}
-            stored = {turn.id: turn for owner in owners for turn in self._fetch_by_ids(*owner, actual)}
+            held = [turn_id for turn_id in actual if turn_id not in inserted]  # stored before: read
+            owners = {(row[1], row[2]) for row in rows} if held else set()
+            stored.update((turn.id, turn) for owner in owners for turn in self._fetch_by_ids(*owner, held))
             self._append_vectors(stored, list(inserted), dict(zip(actual, vectors, strict=True)), parts)
             for turn_id in inserted:
                 key = (stored[turn_id].scope.tenant, stored[turn_id].scope.user_id)
