@@ -14,8 +14,14 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
   when I ask about travel", :mod:`engram.write.instructions`), routed to the turns that gave
   them and ranked by meaning against the question: an instruction governs requests that share
   few words with it, so full text alone rarely finds it.
+* ``aspects``: for a question about several things at once ("between A and B", "A, B and
+  C"), cosine similarity to each part on its own (:mod:`engram.read.aspects`), so that the
+  turn answering one part is not crowded out by several answering the other;
+* ``feedback``: full text again, for the words that stand for the best turns of a first
+  fusion (pseudo-relevance feedback): evidence spread over several turns shares words with
+  the evidence found first more often than with the question.
 
-The episode, fact and instruction routes live in :mod:`engram.read.routes`.
+The episode, fact, instruction and feedback routes live in :mod:`engram.read.routes`.
 
 Fused by weighted RRF, then priors raise the fused scores of turns that fit what the question
 says about them:
@@ -45,7 +51,7 @@ from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
 from engram.read.fuse import Fused, Fusion, fuse
-from engram.read.routes import episode_route, fact_route, instruction_route
+from engram.read.routes import episode_route, fact_route, feedback_route, instruction_route
 from engram.store.base import Match, Store, UserScope
 
 
@@ -62,6 +68,10 @@ class RetrievalConfig:
         turns_per_episode: how many of an opened episode's turns it ranks.
         facts: how many facts the fact route follows.
         instructions: how many standing instructions the instruction route ranks.
+        aspects: the RRF weight of the ranking of each part of a question (``aspects``).
+        feedback_turns: how many of the first fusion's best turns the feedback ranking
+            draws its words from.
+        feedback_terms: how many words it searches for.
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
         window_boost: the same for turns inside the question's time window.
@@ -84,6 +94,9 @@ class RetrievalConfig:
     turns_per_episode: int = 3
     facts: int = 10
     instructions: int = 5
+    aspects: float = 0.5
+    feedback_turns: int = 3
+    feedback_terms: int = 20
     role_boost: float = 0.0
     name_boost: float = 0.0
     window_boost: float = 0.0
@@ -96,7 +109,9 @@ class RetrievalConfig:
 #: bet on one kind of conversation: full text over vectors (2 : 1.5) was best on LoCoMo's
 #: chit-chat, where question and evidence share words, and wrong on long user-assistant
 #: chats (BEAM), where they often do not; measured on all three development sets with
-#: benchmarks/retrieval_lab.py (benchmarks/RESULTS.md).
+#: benchmarks/retrieval_lab.py (benchmarks/RESULTS.md). A question about several things at
+#: once also searches each part (``aspects``); the ``feedback`` ranking is not in the default:
+#: it gained on LoCoMo and lost on BEAM.
 ENGRAM_WEIGHTS = (("bm25", 1.5), ("vector", 1.5), ("time", 0.5), ("fact", 0.3), ("instruction", 0.75))
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
@@ -113,7 +128,7 @@ CONFIDENCE_RANGE = (0.5, 2.0)
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "fact", "instruction"),
+        retrievers=("bm25", "vector", "time", "fact", "instruction", "aspects"),
         weights=ENGRAM_WEIGHTS,
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -123,7 +138,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         vector_confidence=ENGRAM_VECTOR_CONFIDENCE,
     ),
     "engram-episodes": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "episode", "fact", "instruction"),
+        retrievers=("bm25", "vector", "time", "episode", "fact", "instruction", "aspects"),
         weights=(*ENGRAM_WEIGHTS, ("episode", 0.3)),
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -190,11 +205,13 @@ def retrieve(
     until: datetime,
     config: RetrievalConfig,
     explain: bool = False,
+    aspects: Sequence[Callable[[], np.ndarray]] = (),
 ) -> Retrieved:
     """The top ``k`` turns for an analysed question, the fused candidates below the cut, and the routes.
 
     ``embedded`` waits for the question's vector (``None`` without one): it is called after
-    the full-text search, so the question can be embedded meanwhile. The rankings are fused
+    the full-text search, so the question can be embedded meanwhile. ``aspects`` wait for the
+    vectors of the question's parts (:mod:`engram.read.aspects`). The rankings are fused
     on ids and scores (:class:`~engram.store.base.Match`); whole turns are read only for the
     top ``k``, and for the candidates below the cut (``rest``) only with ``explain``.
     """
@@ -220,11 +237,22 @@ def retrieve(
         )
     if "fact" in use:
         result.facts, rankings["fact"] = fact_route(store, scope, analysis, filters=filters, until=until, config=config)
+    for number, part_vector in enumerate(aspects, start=1):
+        rankings[f"aspect{number}"] = store.vector_matches(
+            scope, part_vector(), filters=filters, until=until, limit=pool
+        )
     if query_vector is not None and "instruction" in use:
         rankings["instruction"] = instruction_route(
             store, scope, query_vector, filters=filters, until=until, config=config
         )
     ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
+    if "feedback" in use and config.feedback_turns > 0 and ranked:
+        best = [(item.turn.id, item.score) for item in ranked[: config.feedback_turns]]
+        rankings["feedback"] = feedback_route(
+            store, scope, analysis, best, filters=filters, until=until, limit=pool, config=config
+        )
+        if rankings["feedback"]:
+            ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
     result.hits = with_turns(store, scope, ranked[:k])
     result.rest = with_turns(store, scope, ranked[k:]) if explain else []
     result.tail = ranked[k:]
@@ -253,6 +281,7 @@ def query_weights(rankings: Mapping[str, Sequence[Match]], config: RetrievalConf
     performance predictor: it needs no labels and no per-dataset constant.
     """
     weights = dict(config.weights)
+    weights.update((name, config.aspects) for name in rankings if name.startswith("aspect"))
     vector = rankings.get("vector")
     if config.vector_confidence > 0 and vector and "vector" in weights:
         low, high = CONFIDENCE_RANGE

@@ -5,11 +5,14 @@ Each gives :func:`~engram.read.retrieve.retrieve` one ranking of turns to fuse:
 * :func:`episode_route`: episodes found by their summaries and centroids, routed to their
   turns that best match the question (H-MEM's top-down routing);
 * :func:`fact_route`: facts whose statements match, routed to the turns they came from;
-* :func:`instruction_route`: the user's standing instructions, ranked by meaning.
+* :func:`instruction_route`: the user's standing instructions, ranked by meaning;
+* :func:`feedback_route`: full text again, for the words of the best turns a first fusion
+  found (:mod:`engram.read.feedback`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,7 @@ from engram.model import SearchFilters
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
+from engram.read.feedback import expansion_terms
 from engram.read.fuse import reciprocal_rank_fusion
 from engram.store.base import Match, Store, UserScope
 
@@ -126,3 +130,24 @@ def instruction_route(
     ranking = [Match.of(turn, scores[turn.id]) for turn in turns if turn.id in scores]
     ranking.sort(key=lambda match: -match.score)
     return ranking[: config.instructions]
+
+
+def feedback_route(
+    store: Store,
+    scope: UserScope,
+    analysis: QueryAnalysis,
+    best: Sequence[tuple[str, float]],
+    *,
+    filters: SearchFilters,
+    until: datetime,
+    limit: int,
+    config: RetrievalConfig,
+) -> list[Match]:
+    """Full text for the ``config.feedback_terms`` words that stand for the ``best`` turns of a
+    first fusion (``(turn id, fused score)``, best first), the question's own terms and the
+    speakers' names left out (the first pass searched the ones, the others are everywhere)."""
+    turns = {turn.id: turn for turn in store.get_turns(scope, [turn_id for turn_id, _ in best])}
+    feedback = [(turns[turn_id].content, score) for turn_id, score in best if turn_id in turns]
+    names = {word.casefold() for name in store.speaker_names(scope) for word in name.split()}
+    terms = expansion_terms(feedback, exclude={*analysis.terms, *names}, limit=config.feedback_terms)
+    return store.text_matches(scope, terms, filters=filters, until=until, limit=limit) if terms else []

@@ -15,11 +15,12 @@ from engram.model import Hit, SearchFilters, SearchResult
 from engram.providers.background import embed_later
 from engram.providers.embedder import Embedder
 from engram.read.analyze import analyze, embedding_text
+from engram.read.aspects import question_aspects
 from engram.read.retrieve import RetrievalConfig, Retrieved, retrieve
 from engram.store.base import Store, UserScope
 
 #: Retrievers that need the question's vector (the embedder is loaded only for them).
-VECTOR_RETRIEVERS = frozenset({"vector", "time", "episode"})
+VECTOR_RETRIEVERS = frozenset({"vector", "time", "episode", "aspects"})
 
 
 def find(
@@ -44,7 +45,21 @@ def find(
     if VECTOR_RETRIEVERS & set(config.retrievers):
         speakers = store.speaker_names(scope) if analysis.names else frozenset()
         vector = embed_later(embedder(), embedding_text(analysis, speakers))
-    return retrieve(store, scope, analysis, vector, k=k, filters=filters, until=at, config=config, explain=explain)
+    # Each part is embedded beside the question, in the same worker threads.
+    parts = question_aspects(query) if "aspects" in config.retrievers else []
+    aspects = [embed_later(embedder(), part) for part in parts]
+    return retrieve(
+        store,
+        scope,
+        analysis,
+        vector,
+        k=k,
+        filters=filters,
+        until=at,
+        config=config,
+        explain=explain,
+        aspects=aspects,
+    )
 
 
 def search(
