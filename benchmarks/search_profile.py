@@ -99,8 +99,8 @@ class Stages:
         self._saved = [(module, name, getattr(module, name)) for module, name in STEPS if hasattr(module, name)]
         for module, name, fn in self._saved:
             setattr(module, name, self._timed(name, fn))
-        self._saved.append((search_module, "embed_later", search_module.embed_later))
-        search_module.embed_later = self._embed_later  # type: ignore[assignment]
+        self._saved.append((search_module, "embed_all_later", search_module.embed_all_later))
+        search_module.embed_all_later = self._embed_all_later  # type: ignore[assignment]
 
     def _timed(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -114,8 +114,8 @@ class Stages:
 
         return timed
 
-    def _embed_later(self, embedder: Any, text: str) -> Callable[[], Any]:
-        return self._timed("embedding_wait", self._saved[-1][2](embedder, text))
+    def _embed_all_later(self, embedder: Any, texts: list[str]) -> list[Callable[[], Any]]:
+        return [self._timed("embedding_wait", wait) for wait in self._saved[-1][2](embedder, texts)]
 
     def restore(self) -> None:
         for module, name, fn in self._saved:

@@ -78,3 +78,27 @@ def test_each_part_is_a_ranking_of_its_own_fused_in_at_the_aspects_weight(backen
     )
     assert parts.score == pytest.approx(whole.score + added)
     memory.close()
+
+
+class CountingEmbedder(HashingEmbedder):
+    """Counts the calls and the texts of each (one call is one request to a remote embedder)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts):
+        self.batches.append(list(texts))
+        return super().embed(texts)
+
+
+def test_the_question_and_its_parts_are_embedded_in_one_call(tmp_path: Path):
+    embedder = CountingEmbedder()
+    memory = Memory(store=make_store("sqlite", tmp_path), embedder=embedder)
+    memory.add([{"role": "user", "content": "I booked the hotel in Lisbon."}], user_id="u", session_id="s")
+    embedder.batches.clear()
+    question = "How many days between booking the hotel in Lisbon and the flight to Porto?"
+    memory.search(question, user_id="u", k=3, config=WITH_ASPECTS)
+    assert len(embedder.batches) == 1 and embedder.batches[0][1:] == question_aspects(question)
+    memory.search(question, user_id="u", k=3, config=WITH_ASPECTS)
+    assert len(embedder.batches) == 1  # asked again: every vector remembered

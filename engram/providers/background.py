@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -40,12 +41,21 @@ class WorkerThreads:
 _QUERY_EMBEDDING = WorkerThreads("engram-query-embedding", workers=4)
 
 
-def embed_later(embedder: Embedder, text: str) -> Callable[[], np.ndarray]:
-    """Start embedding ``text`` in a worker thread; the function returned waits for its vector
-    (and raises what embedding raised). A question embedded recently by the same embedder is
-    answered from :data:`~engram.providers.embedder.QUERY_VECTORS` without the model."""
-    remembered = QUERY_VECTORS.get(embedder, text)
-    if remembered is not None:
-        return lambda: remembered
-    pending = _QUERY_EMBEDDING.submit(QUERY_VECTORS.embed, embedder, text)
-    return pending.result
+def embed_all_later(embedder: Embedder, texts: Sequence[str]) -> list[Callable[[], np.ndarray]]:
+    """Start embedding ``texts`` in a worker thread, in one call of the embedder (one request
+    to a remote one); a function for each text waits for its vector (and raises what
+    embedding raised). Texts embedded recently by the same embedder are answered from
+    :data:`~engram.providers.embedder.QUERY_VECTORS` without the model."""
+    remembered = [QUERY_VECTORS.get(embedder, text) for text in texts]
+    if all(vector is not None for vector in remembered):
+        return [partial(_given, vector) for vector in remembered if vector is not None]
+    pending = _QUERY_EMBEDDING.submit(QUERY_VECTORS.embed_many, embedder, list(texts))
+    return [partial(_nth, pending, n) for n in range(len(texts))]
+
+
+def _given(vector: np.ndarray) -> np.ndarray:
+    return vector
+
+
+def _nth(pending: Future[list[np.ndarray]], n: int) -> np.ndarray:
+    return pending.result()[n]

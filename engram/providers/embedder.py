@@ -120,19 +120,28 @@ class QueryVectors:
 
     def embed(self, embedder: Embedder, text: str) -> np.ndarray:
         """The vector of ``text``: remembered, else embedded now (and remembered)."""
-        remembered = self.get(embedder, text)
-        if remembered is not None:
-            return remembered
-        key = (embedder.model_id, text)
-        cache = self._cache(embedder)
-        vector = np.array(embedder.embed([text])[0], dtype=np.float32)
-        vector.setflags(write=False)
-        if cache is not None:
-            with self._lock:
-                cache[key] = vector
-                while len(cache) > self.max_items:
-                    cache.popitem(last=False)
-        return vector
+        return self.embed_many(embedder, [text])[0]
+
+    def embed_many(self, embedder: Embedder, texts: Sequence[str]) -> list[np.ndarray]:
+        """The vectors of ``texts``: those remembered, and the others embedded now in one call
+        of the embedder (one request to a remote one), and remembered."""
+        found = [self.get(embedder, text) for text in texts]
+        missing = list(dict.fromkeys(text for text, vector in zip(texts, found, strict=True) if vector is None))
+        if missing:
+            cache = self._cache(embedder)
+            fresh = {}
+            for text, row in zip(missing, embedder.embed(missing), strict=True):
+                vector = np.array(row, dtype=np.float32)
+                vector.setflags(write=False)
+                fresh[text] = vector
+            if cache is not None:
+                with self._lock:
+                    for text, vector in fresh.items():
+                        cache[(embedder.model_id, text)] = vector
+                    while len(cache) > self.max_items:
+                        cache.popitem(last=False)
+            found = [vector if vector is not None else fresh[text] for text, vector in zip(texts, found, strict=True)]
+        return [vector for vector in found if vector is not None]
 
     def _cache(self, embedder: Embedder) -> OrderedDict[tuple[str, str], np.ndarray] | None:
         number = id(embedder)
@@ -155,5 +164,5 @@ class QueryVectors:
                 del self._caches[number]
 
 
-#: The read path's question vectors (:func:`engram.providers.background.embed_later`).
+#: The read path's question vectors (:func:`engram.providers.background.embed_all_later`).
 QUERY_VECTORS = QueryVectors()

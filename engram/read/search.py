@@ -1,7 +1,7 @@
 """The read path's search: analyse the question, retrieve with the question embedded meanwhile.
 
 The question is analysed (:mod:`engram.read.analyze`: terms, names, time window, whether it
-asks about the past), embedded in a worker thread (:func:`~engram.providers.background.embed_later`)
+asks about the past), embedded in a worker thread (:func:`~engram.providers.background.embed_all_later`)
 while the full-text ranking runs, and the rankings are fused (:func:`~engram.read.retrieve.retrieve`).
 """
 
@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+import numpy as np
+
 from engram.model import Hit, SearchFilters, SearchResult
-from engram.providers.background import embed_later
+from engram.providers.background import embed_all_later
 from engram.providers.embedder import Embedder
 from engram.read.analyze import analyze, embedding_text
 from engram.read.aspects import question_aspects
@@ -42,12 +44,12 @@ def find(
     """
     analysis = analyze(query, at)
     vector = None
+    aspects: list[Callable[[], np.ndarray]] = []
     if VECTOR_RETRIEVERS & set(config.retrievers):
         speakers = store.speaker_names(scope) if analysis.names else frozenset()
-        vector = embed_later(embedder(), embedding_text(analysis, speakers))
-    # Each part is embedded beside the question, in the same worker threads.
-    parts = question_aspects(query) if "aspects" in config.retrievers else []
-    aspects = [embed_later(embedder(), part) for part in parts]
+        # Each part of a question about several things is embedded with it, in one call.
+        parts = question_aspects(query) if "aspects" in config.retrievers else []
+        vector, *aspects = embed_all_later(embedder(), [embedding_text(analysis, speakers), *parts])
     return retrieve(
         store,
         scope,
