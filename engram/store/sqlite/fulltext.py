@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,8 @@ _TEXT_COLUMNS = "{content name keys}"
 _BM25 = f"bm25(turns_fts, 1.0, 0.5, {KEYS_WEIGHT}, 0.0)"  # column weights: content, name, keys, scope token
 #: The same with the keys alone weighed (1.0): what a row's count in its keys is read from.
 _KEYS_BM25 = "bm25(turns_fts, 0.0, 0.0, 1.0, 0.0)"
+#: A term's posting list: every row holding it, with both scores.
+_READ_LIST = f"SELECT rowid, {_BM25}, {_KEYS_BM25} FROM turns_fts WHERE turns_fts MATCH ?"
 #: A connection's own small full-text table (SQLite's temp schema) of the rows appended since
 #: the kept lists were read, tokenized as the index is: a term's weighted count in a new row
 #: is read from it. bm25 on the index itself would first count the term's rows for its IDF,
@@ -208,13 +211,12 @@ class FullTextMixin:
             postings = kept.get(term)
             if postings is not None and postings.version == kept.version:
                 continue
-            read = f"SELECT rowid, {_BM25}, {_KEYS_BM25} FROM turns_fts WHERE turns_fts MATCH ?"
             match = any_term(_TEXT_COLUMNS, [term])
             if postings is not None:  # behind the index by appended rows (else it was dropped)
                 assert kept.stats is not None  # lists outlive only changes that keep the state known
                 postings = self._brought_up_to_date(postings, match, kept)
             if postings is None:
-                every = self._conn.execute(read, (match,)).fetchall()
+                every = self._conn.execute(_READ_LIST, (match,)).fetchall()
                 postings = Postings.read(every, kept.stats, kept.lengths, kept.version)
             kept.add(term, postings, keep=terms)
         lists = self._postings.use(terms)
@@ -288,9 +290,8 @@ class FullTextMixin:
                 self._conn.execute(f"DELETE FROM temp.{_FRESH} WHERE rowid <= ?", (below,))
                 self._fresh_from = below + 1
                 self._fresh_rows = self._conn.execute(f"SELECT count(*) FROM temp.{_FRESH}").fetchone()[0]
-        counts = self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()
-        averages = fts5_varints(counts[0]) if counts else np.zeros(1, dtype=np.int64)
-        self._fresh_stats = IndexStats(int(averages[0]), tuple(int(n) for n in averages[1:]), 0)
+        record = self._conn.execute(f"SELECT block FROM temp.{_FRESH}_data WHERE id = 1").fetchone()
+        self._fresh_stats = IndexStats.from_averages(record[0]) if record else IndexStats(0, (), 0)
 
     def _empty_fresh(self) -> None:
         """Empty the fresh table (the lists were dropped)."""
@@ -325,8 +326,9 @@ class FullTextMixin:
     def _user_rows(self, scope: UserScope, turns: int, top_row: int) -> np.ndarray | None:
         """Whether each rowid up to ``top_row`` is the user's (None when the user's ``turns``
         are at least half the index's rows: narrowing would cost more than it leaves out)."""
-        rows_at_most = self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
-        if 2 * turns >= rows_at_most:
+        stats = self._postings.stats  # the index's rows as of this search; else a bound above them
+        rows = stats.rows if stats is not None else self._conn.execute("SELECT max(seq) FROM turns").fetchone()[0] or 0
+        if 2 * turns >= rows:
             return None
         return self._postings.user_mask(
             (scope.tenant, scope.user_id),
@@ -441,67 +443,64 @@ class FullTextMixin:
         records = self._index_records()
         if records == self._postings_stamp:
             return
-        averages = dict(records).get(1)
-        stats = self._postings.stats
-        if averages is None:  # an empty index
-            self._postings.reset()
+        averages = dict(records).get(1)  # none in an empty index
+        state = IndexStats.from_averages(averages) if averages is not None else None
+        old = self._postings.stats
+        appended = self._appended(old, state) if old is not None and state is not None else None
+        if appended is None or len(appended[1]) > MAX_FRESH_ROWS:
+            self._postings.reset(*self._whole_index(state))
             self._empty_fresh()
-        else:
-            counts = fts5_varints(averages)
-            rows, tokens = int(counts[0]), tuple(int(n) for n in counts[1:])
-            if stats is not None and stats.tokens and len(tokens) == len(stats.tokens):
-                appended = self._appended(stats, rows, tokens)
-            else:
-                appended = None
-            if appended is not None and len(appended[1]) <= MAX_FRESH_ROWS:
-                if appended[0] != stats:
-                    assert stats is not None
-                    self._postings.advance(*appended)
-                    self._refresh_fresh(stats.upto, appended[0].upto)
-            else:
-                self._postings.reset(*self._whole_index(rows, tokens))
-                self._empty_fresh()
+        elif appended[0] != old:
+            assert old is not None
+            self._postings.advance(*appended)
+            self._refresh_fresh(old.upto, appended[0].upto)
         self._postings_stamp = records
 
     def _appended(
-        self, stats: IndexStats, rows: int, tokens: tuple[int, ...]
+        self, old: IndexStats, state: IndexStats
     ) -> tuple[IndexStats, np.ndarray, np.ndarray, list[tuple[int, Any]]] | None:
-        """The index's new state, the rows appended since ``stats`` with their lengths and
-        owners, when it changed only by appended rows (else None)."""
-        sizes = self._row_sizes(stats.upto, len(tokens))
+        """The index's new state (``state`` as its averages record gives it), the rows appended
+        since ``old`` with their lengths and owners, when it changed only by appended rows
+        (else None)."""
+        if len(state.tokens) != len(old.tokens):
+            return None
+        sizes = self._row_sizes(old.upto, len(state.tokens))
         if sizes is None:
             return None
         new, counts = sizes
-        added = tuple(int(n) for n in counts.sum(axis=0)) if len(new) else (0,) * len(tokens)
-        if rows != stats.rows + len(new) or tokens != tuple(a + b for a, b in zip(stats.tokens, added, strict=True)):
+        added = tuple(int(n) for n in counts.sum(axis=0)) if len(new) else (0,) * len(state.tokens)
+        if state.rows != old.rows + len(new) or state.tokens != tuple(map(sum, zip(old.tokens, added, strict=True))):
             return None
-        if self._turn_at(stats.upto) != stats.marker:
+        if self._turn_at(old.upto) != old.marker:
             return None
         if not len(new):
-            return stats, new, counts.sum(axis=1), []
+            return old, new, counts.sum(axis=1), []
         owned = self._conn.execute(
-            "SELECT seq, tenant, user_id, id FROM turns WHERE seq > ? ORDER BY seq", (stats.upto,)
+            "SELECT seq, tenant, user_id, id FROM turns WHERE seq > ? ORDER BY seq", (old.upto,)
         ).fetchall()
         upto = int(new[-1])
         if not owned or owned[-1][0] != upto:
             return None
         return (
-            IndexStats(rows, tokens, upto, owned[-1][3]),
+            replace(state, upto=upto, marker=owned[-1][3]),
             new,
             counts.sum(axis=1),
             [(seq, (tenant, user)) for seq, tenant, user, _ in owned],
         )
 
     def _whole_index(
-        self, rows: int, tokens: tuple[int, ...]
+        self, state: IndexStats | None
     ) -> tuple[IndexStats | None, np.ndarray | None, np.ndarray | None]:
-        """The index's state and every row's length, read whole (None when they do not agree)."""
-        sizes = self._row_sizes(0, len(tokens))
-        if sizes is None or len(sizes[0]) != rows or tuple(int(n) for n in sizes[1].sum(axis=0)) != tokens:
+        """The index's state (``state`` as its averages record gives it; None: empty) and every
+        row's length, read whole (None when they do not agree)."""
+        sizes = self._row_sizes(0, len(state.tokens)) if state is not None else None
+        if state is None or sizes is None:
             return None, None, None
         ids, counts = sizes
+        if len(ids) != state.rows or tuple(int(n) for n in counts.sum(axis=0)) != state.tokens:
+            return None, None, None
         upto = int(ids[-1]) if len(ids) else 0
-        return IndexStats(rows, tokens, upto, self._turn_at(upto)), ids, counts.sum(axis=1)
+        return replace(state, upto=upto, marker=self._turn_at(upto)), ids, counts.sum(axis=1)
 
     def _row_sizes(self, after: int, columns: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The rowids above ``after`` in the index, ascending, and each one's tokens per column

@@ -69,6 +69,13 @@ class IndexStats:
     upto: int
     marker: Any = None
 
+    @classmethod
+    def from_averages(cls, record: bytes, upto: int = 0, marker: Any = None) -> IndexStats:
+        """From an FTS5 table's averages record (its ``_data`` row 1: the row count, then each
+        column's tokens, as varints)."""
+        counts = fts5_varints(record)
+        return cls(int(counts[0]), tuple(int(n) for n in counts[1:]), upto, marker)
+
     @property
     def avgdl(self) -> float:
         """The average row length, as FTS5 divides it."""
@@ -84,8 +91,13 @@ def bm25_scores(freqs: np.ndarray, lengths: np.ndarray, idf: float, avgdl: float
     """One term's bm25 score in rows of weighted counts ``freqs`` and lengths ``lengths``: the
     arithmetic of SQLite's ``fts5Bm25Function`` in its order (``0.0 + idf × (f × (k1 + 1)) /
     (f + k1 × (1 − b + b × D / avgdl))``), so the bits are FTS5's."""
-    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths.astype(np.float64) / avgdl)
-    return 0.0 + idf * ((freqs * (BM25_K1 + 1.0)) / (freqs + norm))
+    scores: np.ndarray = 0.0 + idf * ((freqs * (BM25_K1 + 1.0)) / (freqs + _length_norm(lengths, avgdl)))
+    return scores
+
+
+def _length_norm(lengths: np.ndarray, avgdl: float) -> np.ndarray:
+    """``k1 × (1 − b + b × D / avgdl)`` of rows of lengths ``lengths``, in FTS5's order."""
+    return BM25_K1 * ((1 - BM25_B) + BM25_B * lengths.astype(np.float64) / avgdl)
 
 
 def weighted_counts(
@@ -101,7 +113,7 @@ def weighted_counts(
     """
     if not len(scores):
         return np.zeros(0)
-    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths.astype(np.float64) / avgdl)
+    norm = _length_norm(lengths, avgdl)
     top = idf * (BM25_K1 + 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         in_keys = np.where(keys_scores > 0, np.rint(keys_scores * norm / (top - keys_scores)), 0.0)
@@ -280,16 +292,11 @@ class TermPostings:
         for term in [term for term, postings in self._lists.items() if postings.freqs is None]:
             self._total -= self._lists.pop(term).nbytes
         for user, mask in list(self._masks.items()):
-            grown = np.zeros(max(len(mask), stats.upto + 1), dtype=bool)
-            grown[: len(mask)] = mask
-            grown[[row for row, owner in owners if owner == user]] = True
-            self._masks[user] = grown
+            mask = self._masks[user] = _grown(mask, stats.upto + 1)
+            mask[[row for row, owner in owners if owner == user]] = True
 
     def _set_lengths(self, upto: int, rows: np.ndarray, lengths: np.ndarray) -> None:
-        if len(self.lengths) <= upto:
-            grown = np.zeros(max(upto + 1, 2 * len(self.lengths)), dtype=np.int32)
-            grown[: len(self.lengths)] = self.lengths
-            self.lengths = grown
+        self.lengths = _grown(self.lengths, upto + 1)
         self.lengths[rows] = lengths
 
     def upto_of_all(self) -> int | None:
@@ -338,6 +345,16 @@ class TermPostings:
         if len(self._scratch) <= top_row:
             self._scratch = np.zeros(max(top_row + 1, 2 * len(self._scratch)))
         return self._scratch
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    """``array`` with room for ``size`` items, the new ones zero: doubled when it grows, so
+    that a write's few new rows do not copy it every time."""
+    if len(array) >= size:
+        return array
+    grown = np.zeros(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
 
 
 def ranked_columns(rows: Sequence[tuple[Any, ...]], ranks: int) -> tuple[np.ndarray, list[np.ndarray]]:
