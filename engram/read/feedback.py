@@ -11,26 +11,16 @@ the caller reads the turns and runs the search.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Collection, Sequence
 
-from engram.text.stopwords import STOPWORDS
-
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+from engram.read.query import search_words
 
 
 def content_words(text: str) -> list[str]:
-    """``text``'s words as the full-text search is asked for them (lower-cased, possessive
-    "'s" dropped), leaving out stopwords, numbers and single letters: they carry no topic."""
-    words = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        if word.endswith("'s"):
-            word = word[:-2]
-        if len(word) > 1 and word not in STOPWORDS and not word.isdigit():
-            words.append(word)
-    return words
+    """``text``'s words as the full-text search is asked for them (:func:`search_words`),
+    leaving out numbers and single letters too: they carry no topic."""
+    return [word for word in search_words(text) if len(word) > 1 and not word.isdigit()]
 
 
 def expansion_terms(
