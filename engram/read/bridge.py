@@ -17,7 +17,9 @@ knowledge update on BEAM):
   document with forty capitalised headings gives each of them little, a chat line naming one
   place gives it all; only the ``bridge_names`` heaviest are searched;
 * a name said in more than ``bridge_rarity`` turns bridges nothing (it is the chat's topic, not
-  a link between two of its turns); a rarer one counts for more (``log((rarity + 1) / turns)``).
+  a link between two of its turns): it is counted (:meth:`~engram.store.base.Store.text_count`)
+  before it is searched. A rarer one counts for more (``log((rarity + 1) / turns)``, over the
+  turns the search may return).
 """
 
 from __future__ import annotations
@@ -103,16 +105,19 @@ def bridge_route(
     config: RetrievalConfig,
 ) -> list[Match]:
     """The turns that share a rare name with the ``best`` turns of a first fusion (``(turn id,
-    fused score)``, best first), found by full text one name at a time with the same filters."""
+    fused score)``, best first), found by full text one name at a time with the same filters.
+    A name said in more than ``config.bridge_rarity`` of the user's turns, at any time, is not
+    searched."""
     turns = {turn.id: turn for turn in store.get_turns(scope, [turn_id for turn_id, _ in best])}
     said = [(turns[turn_id].content, score) for turn_id, score in best if turn_id in turns]
     speakers = {word.casefold() for name in store.speaker_names(scope) for word in name.split()}
     names = bridge_names(
         said, exclude={*analysis.terms, *analysis.names, *speakers}, limit=config.bridge_names
     )
-    limit = config.bridge_rarity + 1  # one more than a rare name may have: enough to tell
+    rarity = config.bridge_rarity
     found = [
-        (weight, store.text_matches(scope, name, filters=filters, until=until, limit=limit))
+        (weight, store.text_matches(scope, name, filters=filters, until=until, limit=rarity + 1))
         for name, weight in names
+        if store.text_count(scope, name) <= rarity  # counting costs less than searching a common name
     ]
-    return bridge_ranking(found, rarity=config.bridge_rarity, skip=turns)
+    return bridge_ranking(found, rarity=rarity, skip=turns)
