@@ -169,9 +169,10 @@ class FullTextMixin:
                 and not self._conn.in_transaction  # the index may not hold the transaction's writes yet
             )
             if in_memory and self._wants_lists:
-                check = self._index_check(scope, filters, until)
                 with self._snapshot():
                     self._sync_postings()
+                    self._sync_caches()  # as of the snapshot: the vector index holds what the full text does
+                    check = self._index_check(scope, filters, until)
                     return self._rank_in_memory(scope, turns, terms, where, params, limit, columns, check)
             # a process's first search: FTS5 ranks; the lists, which outlive appends, from the next on
             self._wants_lists = self._wants_lists or in_memory
