@@ -145,4 +145,14 @@ def test_another_users_candidates_are_left_out_unread(tmp_path, monkeypatch):
     s._conn.set_trace_callback(None)
     assert [(m.id, m.score) for m in found] == [r[:2] for r in reference(s, ["w1", "w3"], SearchFilters(), 10)]
     assert not [sql for sql in statements if "FROM turns t" in sql]
+    s.forget(SCOPE, ids=[found[0].id])  # the user's count follows the deletion, so the index still holds all
+    s.vector_matches(SCOPE, EMB.embed(["w1"])[0], filters=SearchFilters(), until=UNTIL, limit=5)
+    s.text_matches(SCOPE, ["w1"], filters=SearchFilters(), until=UNTIL, limit=10)  # the lists, read again
+    statements.clear()
+    s._conn.set_trace_callback(statements.append)
+    again = s.text_matches(SCOPE, ["w1", "w3"], filters=SearchFilters(), until=UNTIL, limit=10)
+    s._conn.set_trace_callback(None)
+    assert [(m.id, m.score) for m in again] == [r[:2] for r in reference(s, ["w1", "w3"], SearchFilters(), 10)]
+    assert found[0].id not in [m.id for m in again]
+    assert not [sql for sql in statements if "FROM turns t" in sql]
     s.close()
