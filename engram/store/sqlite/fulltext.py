@@ -9,7 +9,9 @@ query terms' posting lists, read once with each row's single-term score and kept
 index does not change, rank in memory (:mod:`engram.store.sqlite.postings`, from a floor the
 ``limit``-th turn is known to reach: :meth:`FullTextMixin._reached`). A write that only
 appends turns keeps the lists: each is brought up to date when next used, from the new rows
-alone. The first search of a process, and any inside a transaction, is FTS5's, with a looser
+alone. The candidates' filters (time, archived) are checked, and the matches described, on the
+user's vector index, which keeps those columns beside the vectors: no turn row is read for
+them. The first search of a process, and any inside a transaction, is FTS5's, with a looser
 bound from each term's count alone, pruning the turns holding a single common term. Either
 way the ranking is the one of scoring every match, bit for bit.
 """
@@ -599,7 +601,8 @@ class FullTextMixin:
 
         With ``check`` (and ``columns`` a match's or the seq alone), the turns the user's
         vector index holds are checked and described by it, without reading their rows; the
-        others (a turn stored without a vector) are read. Otherwise rows are read best first,
+        others (another user's turns, or the user's stored without a vector) are read, unless
+        the index holds every turn of the user (:class:`IndexCheck`). Otherwise rows are read best first,
         the first ``limit`` of them, then the rest in chunks, until ``limit`` have passed:
         what comes after ranks below all of those (mostly every turn passes, and one read of
         ``limit`` rows is enough).
