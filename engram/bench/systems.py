@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,6 +122,11 @@ class System(Protocol):
 
     def search(self, query: str, *, k: int, reference_time: datetime | None, user_only: bool) -> list[str]:
         """Message ids of the best ``k`` turns, best first."""
+        ...
+
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        """The texts its search embeds for ``query`` (the runner embeds every system's ahead,
+        timed apart, so that no system's search latency holds its question's embedding)."""
         ...
 
     def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
@@ -234,6 +239,15 @@ class EngramSystem:
             filters={"role": "user"} if user_only else None,
         )
         return [self._to_message[hit.turn.id] for hit in result.hits]
+
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        from engram.read.search import query_texts
+        from engram.store.base import UserScope
+
+        memory = self._memory
+        scope = UserScope(memory.tenant, BENCH_USER)
+        at = reference_time or datetime.now(UTC)  # the texts do not depend on it
+        return query_texts(memory.store, scope, query, at=at, config=memory.retrieval)
 
     def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
         result = self._memory.context(
