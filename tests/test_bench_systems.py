@@ -133,7 +133,7 @@ def test_memo_counter_counts_like_its_inner_counter():
     texts = ["one two three", "four", "one two three", "a much longer line of text here"]
     assert memo.count_many(texts) == inner.count_many(texts)
     assert memo.name == inner.name
-    assert len(memo._cache) == 2  # bounded
+    assert len(memo._counts) == 2  # bounded
 
 
 def test_questions_do_not_reinforce_what_they_are_shown():

@@ -27,7 +27,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from engram.errors import ValidationError
 from engram.formats.dataset import Conversation
 from engram.providers.embedder import Embedder
-from engram.providers.tokens import TokenCounter
+from engram.providers.tokens import CachedCounter, TokenCounter
 
 if TYPE_CHECKING:
     from engram.engine import Memory
@@ -278,29 +277,13 @@ class EngramSystem:
             self._dir = None
 
 
-class MemoCounter:
-    """A token counter that remembers the count of every text it has seen.
-
-    Context assembly counts the same lines again and again (every budget, every question,
-    every system); counts are exact, so caching them changes no result, only the time.
-    """
+class MemoCounter(CachedCounter):
+    """A :class:`~engram.providers.tokens.CachedCounter` sized for a benchmark run: every text
+    the run counts is remembered (every budget, every question, every system counts the same
+    lines)."""
 
     def __init__(self, inner: TokenCounter, max_items: int = 1_000_000) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.max_items = max_items
-        self._cache: dict[str, int] = {}
-
-    def count(self, text: str) -> int:
-        found = self._cache.get(text)
-        if found is None:
-            found = self.inner.count(text)
-            if len(self._cache) < self.max_items:
-                self._cache[text] = found
-        return found
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return [self.count(text) for text in texts]
+        super().__init__(inner.inner if isinstance(inner, CachedCounter) else inner, max_items=max_items, max_chars=None)
 
 
 def _probe_options(method: Any) -> dict[str, Any]:
