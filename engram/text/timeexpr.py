@@ -50,6 +50,7 @@ class TimeMention:
 
 
 _MIDNIGHT = time(tzinfo=UTC)
+_TRIGGERS = frozenset().union(*(rule.triggers for rule in RULES))
 
 
 def _direction(begin: date, until: date, day: date) -> str:
@@ -72,7 +73,7 @@ def find_time_mentions(text: str, reference: datetime) -> list[TimeMention]:
     day = reference.astimezone(UTC).date()
     tokens = trigger_tokens(text)
     found: list[tuple[int, int, Resolved]] = []
-    for rule in RULES:
+    for rule in RULES if not _TRIGGERS.isdisjoint(tokens) else ():  # most messages name no time
         if rule.triggers.isdisjoint(tokens):
             continue
         for match in rule.pattern.finditer(text):
