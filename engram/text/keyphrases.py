@@ -255,9 +255,14 @@ def entities(text: str) -> list[str]:
 def _entities(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for match in _NAME_RUN.finditer(text):
+        found, start = match.group(0), match.start()
+        if " " not in found:  # one word, most runs: "I", "Mel", "Thanks"
+            name = _clean_run(text, start, [found]) if found not in _PRONOUNS else ""
+            if name:
+                seen.setdefault(name, None)
+            continue
         run: list[str] = []
-        start = match.start()
-        for word in match.group(0).split(" "):
+        for word in found.split(" "):
             if word in _PRONOUNS:  # "Mel and I" is not part of a name
                 if run:
                     name = _clean_run(text, start, run)
@@ -266,7 +271,7 @@ def _entities(text: str) -> tuple[str, ...]:
                 run = []
                 continue
             if not run:
-                start = match.start() + match.group(0).find(word)
+                start = match.start() + found.find(word)
             run.append(word)
         if run:
             name = _clean_run(text, start, run)

@@ -293,8 +293,10 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
         quoted = quotes % 2 == 1
         if has_quotes:
             quotes = _count_quotes(raw, quotes)
-        words = set(_WORD.findall(evidence.lower()))
-        triggers = _TRIGGER_WORDS.intersection(words)  # most sentences hold none: no rule to look up
+        words = _WORD.findall(evidence.lower())
+        triggers = _TRIGGER_WORDS.intersection(words)
+        if not triggers:
+            continue  # no rule can match: most sentences
         first_person = not _FIRST_PERSON.isdisjoint(words)
         rules = [
             rule
