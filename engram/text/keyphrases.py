@@ -200,13 +200,14 @@ def _ranked(phrases: list[tuple[str, ...]], top: int) -> list[str]:
             else:
                 frequency[word] = 1
                 degree[word] = length
-    scored: dict[str, float] = {}
+    # By the words themselves (no token holds a space: two phrases join to one text only if equal),
+    # so that only the phrases returned are joined.
+    scored: dict[tuple[str, ...], float] = {}
     for phrase in phrases:
-        key = " ".join(phrase)
-        if key not in scored:
-            scored[key] = sum([degree[word] / frequency[word] for word in phrase])
+        if phrase not in scored:
+            scored[phrase] = sum([degree[word] / frequency[word] for word in phrase])
     # a stable sort, reversed: equal scores keep their order of appearance
-    return sorted(scored, key=scored.__getitem__, reverse=True)[: max(0, top)]
+    return [" ".join(phrase) for phrase in sorted(scored, key=scored.__getitem__, reverse=True)[: max(0, top)]]
 
 
 def _clean_run(text: str, start: int, words: list[str]) -> str:
