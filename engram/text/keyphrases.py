@@ -138,7 +138,7 @@ def _candidates(tokens: Iterable[str]) -> list[tuple[str, ...]]:
                 current = []
     if current:
         phrases.append(tuple(current))
-    return [phrase for phrase in phrases if not all(word.isdigit() for word in phrase)]
+    return [phrase for phrase in phrases if not all(map(str.isdigit, phrase))]
 
 
 def keyphrases(text: str, *, top: int = 8) -> list[str]:
@@ -297,7 +297,7 @@ def salience(text: str) -> float:
     score = 0.5 * (1.0 - math.exp(-content / 5.0))
     if not _FIRST_PERSON.isdisjoint(unique):
         score += 0.15
-    if not _DATE_WORDS.isdisjoint(unique) or any(word.isdigit() for word in unique):
+    if not _DATE_WORDS.isdisjoint(unique) or any(map(str.isdigit, unique)):
         score += 0.1
     if not _FACT_WORDS.isdisjoint(unique):
         score += 0.15

@@ -326,7 +326,10 @@ _TOKEN = re.compile(r"[a-z]+|\d+")
 
 def trigger_tokens(text: str) -> set[str]:
     """The lower-case words of ``text``, plus :data:`YEAR_TOKEN` when it holds a four-digit number."""
-    return _with_year(set(_TOKEN.findall(text.lower())))
+    tokens = set(_TOKEN.findall(text.lower()))
+    if _has_year(tokens):
+        tokens.add(YEAR_TOKEN)
+    return tokens
 
 
 def trigger_tokens_from(words: Iterable[str]) -> set[str]:
@@ -338,18 +341,21 @@ def trigger_tokens_from(words: Iterable[str]) -> set[str]:
     less the "s" of a possessive, which no rule is triggered by.
     """
     tokens: set[str] = set()
+    year = False
     for word in words:
         if word.isascii() and word.isalpha():  # most words: one run of a-z
             tokens.add(word)
-        else:
-            tokens.update(_TOKEN.findall(word))
-    return _with_year(tokens)
-
-
-def _with_year(tokens: set[str]) -> set[str]:
-    if any(len(token) == 4 and token.isdigit() for token in tokens):
+        elif word[0].isalnum():  # a number, a contraction, other letters (punctuation holds no run)
+            runs = _TOKEN.findall(word)
+            tokens.update(runs)
+            year = year or _has_year(runs)
+    if year:
         tokens.add(YEAR_TOKEN)
     return tokens
+
+
+def _has_year(tokens: Iterable[str]) -> bool:
+    return any(len(token) == 4 and token.isdigit() for token in tokens)
 
 
 RULES = _rules(
