@@ -158,7 +158,7 @@ def keyphrases(text: str, *, top: int = 8) -> list[str]:
 def joined_keyphrases(
     texts: Sequence[str], *, top: int = 8, tokens: Sequence[tuple[str, ...] | None] | None = None
 ) -> list[str]:
-    """``keyphrases("\n".join(texts), top=top)``, from each text's :func:`phrase_tokens` (given,
+    r"""``keyphrases("\n".join(texts), top=top)``, from each text's :func:`phrase_tokens` (given,
     else computed), so that an episode's turns are not tokenized a second time.
 
     Joined by line breaks, the texts' tokens are the tokens of each text in turn: a line break is
@@ -207,7 +207,8 @@ def _ranked(phrases: list[tuple[str, ...]], top: int) -> list[str]:
         if phrase not in scored:
             scored[phrase] = sum([degree[word] / frequency[word] for word in phrase])
     # a stable sort, reversed: equal scores keep their order of appearance
-    return [" ".join(phrase) for phrase in sorted(scored, key=scored.__getitem__, reverse=True)[: max(0, top)]]
+    best = sorted(scored, key=scored.__getitem__, reverse=True)[: max(0, top)]
+    return [" ".join(phrase) for phrase in best]
 
 
 def _clean_run(text: str, start: int, words: list[str]) -> str:
