@@ -85,6 +85,20 @@ def test_context_fits_the_budget_and_names_what_it_shows(system, budget):
         assert "Rex" in shown.text
 
 
+def test_a_search_embeds_nothing_beyond_its_query_texts(system, shared):
+    # The runner embeds every system's query texts ahead and times them apart: a search then
+    # finds every vector it needs in the cache (Engram's text leaves out the speaker's name).
+    system.ingest(LOCOMO.conversations[0])
+    question = "What did Alice say about the frisbee and the beach trip with her puppy Rex?"
+    texts = system.query_texts(question, reference_time=AFTER_ALL)
+    shared.embedder.embed(texts)
+    embedded = shared.embedder.inner.texts_embedded
+    assert system.search(question, k=5, reference_time=AFTER_ALL, user_only=False)
+    assert shared.embedder.inner.texts_embedded == embedded
+    if system.name == "engram":
+        assert len(texts) == 3 and "Alice" not in texts[0]  # the question without the speaker, and its parts
+
+
 def test_baselines_reuse_the_vectors_engram_computed(shared):
     engram, dense = make_system("engram", shared), make_system("dense", shared)
     try:
@@ -119,7 +133,7 @@ def test_memo_counter_counts_like_its_inner_counter():
     texts = ["one two three", "four", "one two three", "a much longer line of text here"]
     assert memo.count_many(texts) == inner.count_many(texts)
     assert memo.name == inner.name
-    assert len(memo._cache) == 2  # bounded
+    assert len(memo._counts) == 2  # bounded
 
 
 def test_questions_do_not_reinforce_what_they_are_shown():

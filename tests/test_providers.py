@@ -7,7 +7,13 @@ import pytest
 
 from engram import CachedEmbedder, HashingEmbedder, OnnxEmbedder
 from engram.providers.onnx import MODEL_ID, default_model_path, default_tokenizer_path, length_batches
-from engram.providers.tokens import ApproximateCounter, WordPieceCounter
+from engram.providers.tokens import (
+    ApproximateCounter,
+    CachedCounter,
+    WordPieceCounter,
+    additive,
+    default_counter,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +102,53 @@ def test_token_counters_agree_roughly(text):
     approx = ApproximateCounter().count(text)
     assert exact == WordPieceCounter().count_many([text])[0]
     assert abs(exact - approx) <= max(3, 0.35 * exact)
+
+
+class _CountingCounter(ApproximateCounter):
+    def __init__(self) -> None:
+        self.counted: list[str] = []
+
+    def count_many(self, texts):
+        self.counted.extend(texts)
+        return super().count_many(texts)
+
+
+def test_cached_counter_counts_each_text_once_and_keeps_the_most_recent():
+    inner = _CountingCounter()
+    cached = CachedCounter(inner, max_items=2, max_chars=20)
+    texts = ["one two", "three", "one two", "a line far longer than twenty characters"]
+    assert cached.count_many(texts) == ApproximateCounter().count_many(texts)
+    assert cached.count("three") == ApproximateCounter().count("three")
+    assert cached.count("one two") == ApproximateCounter().count("one two")
+    assert inner.counted == ["one two", "three", "one two", "a line far longer than twenty characters"]
+    cached.count("four")  # past two texts: the least recently used ("three") is dropped
+    cached.count("three")
+    cached.count(texts[-1])  # too long to keep: counted again
+    assert inner.counted[-3:] == ["four", "three", texts[-1]]
+    assert cached.name == inner.name
+
+
+def test_the_default_counter_caches_wordpiece_counts():
+    counter = default_counter()
+    assert isinstance(counter, CachedCounter) and isinstance(counter.inner, WordPieceCounter)
+    assert counter.count("Caroline went to the support group") == WordPieceCounter().count(
+        "Caroline went to the support group"
+    )
+
+
+@pytest.mark.parametrize("make", [WordPieceCounter, ApproximateCounter])
+def test_counts_add_up_over_lines_for_an_additive_counter(make):
+    # A context's size is counted line by line (cached), not as one new text each try.
+    counter = make()
+    lines = [
+        "# Memory for caroline (as of 2023-05-08 13:56 UTC)",
+        "[M1] Mon 8 May 2023, 13:56 Caroline: I went to the LGBTQ support group yesterday [2023-05-07].",
+        "### Tue 9 May 2023, 10:02",
+        "[M12] 10:05 Melanie: Ça va? 東京で会いましょう… supercalifragilisticexpialidocious" + "x" * 120,
+        "  indented, with trailing space   ",
+        "",
+        "[F3] The user's dog is named Rex (since 2023-05-08)",
+    ]
+    assert additive(counter)
+    assert counter.count("\n".join(lines)) == sum(counter.count_many(lines))
+    assert additive(CachedCounter(counter)) and not additive(object())  # type: ignore[arg-type]

@@ -95,6 +95,10 @@ class RankingBaseline:
         hits = self._ranked(query, limit=k, reference_time=reference_time, user_only=user_only)
         return [hit.turn.id for hit in hits]
 
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        """The question itself (a system searching by words alone embeds nothing)."""
+        return [query]
+
     def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
         hits = self._ranked(query, limit=CONTEXT_CANDIDATES, reference_time=reference_time, user_only=False)
         at = reference_time or max((t.timestamp for t in self._turns), default=None)
@@ -124,6 +128,9 @@ class BM25System(RankingBaseline):
     """
 
     name = "bm25"
+
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        return []
 
     def _index(self, texts: Sequence[str]) -> int:
         self._bm25s = require("bm25s", feature="the bm25 benchmark baseline", extra="bench")

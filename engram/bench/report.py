@@ -305,8 +305,9 @@ def _cost_section(systems: Mapping[str, Any], run: Mapping[str, Any]) -> list[st
             rows,
         ),
         "",
-        f"Latencies exclude embedding the question, done once per question for all systems "
-        f"(p50 {fmt(embed)} ms). Ingest includes embedding each text once per run (texts embedded: "
+        f"Latencies exclude embedding the question: what each system's search embeds (Engram: the "
+        f"question without the speakers' names it names, and its parts) is embedded once per question "
+        f"for all systems, in one call (p50 {fmt(embed)} ms). Ingest includes embedding each text once per run (texts embedded: "
         f"{fmt(emb.get('texts_embedded'))}, reused from the shared cache: {fmt(emb.get('cache_hits'))}"
         + (
             f", from the disk cache: {fmt(emb.get('disk_cache_hits'))}"

@@ -27,16 +27,15 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.errors import ValidationError
 from engram.formats.dataset import Conversation
 from engram.providers.embedder import Embedder
-from engram.providers.tokens import TokenCounter
+from engram.providers.tokens import CachedCounter, TokenCounter
 
 if TYPE_CHECKING:
     from engram.engine import Memory
@@ -122,6 +121,11 @@ class System(Protocol):
 
     def search(self, query: str, *, k: int, reference_time: datetime | None, user_only: bool) -> list[str]:
         """Message ids of the best ``k`` turns, best first."""
+        ...
+
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        """The texts its search embeds for ``query`` (the runner embeds every system's ahead,
+        timed apart, so that no system's search latency holds its question's embedding)."""
         ...
 
     def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
@@ -235,6 +239,15 @@ class EngramSystem:
         )
         return [self._to_message[hit.turn.id] for hit in result.hits]
 
+    def query_texts(self, query: str, *, reference_time: datetime | None) -> list[str]:
+        from engram.read.search import query_texts
+        from engram.store.base import UserScope
+
+        memory = self._memory
+        scope = UserScope(memory.tenant, BENCH_USER)
+        at = reference_time or datetime.now(UTC)  # the texts do not depend on it
+        return query_texts(memory.store, scope, query, at=at, config=memory.retrieval)
+
     def context(self, query: str, *, budget_tokens: int, reference_time: datetime | None) -> Shown:
         result = self._memory.context(
             query,
@@ -264,29 +277,13 @@ class EngramSystem:
             self._dir = None
 
 
-class MemoCounter:
-    """A token counter that remembers the count of every text it has seen.
-
-    Context assembly counts the same lines again and again (every budget, every question,
-    every system); counts are exact, so caching them changes no result, only the time.
-    """
+class MemoCounter(CachedCounter):
+    """A :class:`~engram.providers.tokens.CachedCounter` sized for a benchmark run: every text
+    the run counts is remembered (every budget, every question, every system counts the same
+    lines)."""
 
     def __init__(self, inner: TokenCounter, max_items: int = 1_000_000) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.max_items = max_items
-        self._cache: dict[str, int] = {}
-
-    def count(self, text: str) -> int:
-        found = self._cache.get(text)
-        if found is None:
-            found = self.inner.count(text)
-            if len(self._cache) < self.max_items:
-                self._cache[text] = found
-        return found
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return [self.count(text) for text in texts]
+        super().__init__(inner.inner if isinstance(inner, CachedCounter) else inner, max_items=max_items, max_chars=None)
 
 
 def _probe_options(method: Any) -> dict[str, Any]:

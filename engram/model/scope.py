@@ -27,7 +27,8 @@ def check_id(value: object, what: str, *, required: bool = True) -> str | None:
         raise ValidationError(f"{what} must be non-empty with no leading or trailing spaces")
     if len(value) > MAX_ID_CHARS:
         raise ValidationError(f"{what} is longer than {MAX_ID_CHARS} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    # a printable string holds no character of a C category: only others are looked at one by one
+    if not value.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in value):
         raise ValidationError(f"{what} contains control or unassigned characters")
     return value
 

@@ -91,14 +91,14 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: ``json.dumps`` with these options builds an encoder a call: one built once writes the same text.
+_ID_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def turn_id(scope: Scope, *parts: object) -> str:
     """A stable turn id: ``t_`` and 20 hex digits of a hash over the scope and ``parts``."""
-    payload = json.dumps(
-        [scope.tenant, scope.user_id, scope.agent_id, scope.session_id, *parts],
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
+    payload = _ID_JSON.encode([scope.tenant, scope.user_id, scope.agent_id, scope.session_id, *parts])
     return "t_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
@@ -134,7 +134,7 @@ def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(f"{what} must be a JSON object, not {type(value).__name__}")
     try:
-        encoded = json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"))
+        encoded = _COMPACT_JSON.encode(dict(value))
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
     try:
@@ -142,7 +142,7 @@ def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
     except UnicodeEncodeError as exc:
         raise ValidationError(f"{what} is not valid UTF-8") from exc
     if MESSAGE_KEY in value:  # a message's kept parts: bounded like content, not like metadata
-        kept = json.dumps(value[MESSAGE_KEY], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        kept = _COMPACT_JSON.encode(value[MESSAGE_KEY]).encode("utf-8")
         size -= len(kept)
         if len(kept) > MAX_CONTENT_BYTES + 64:
             raise ValidationError(f"{what}.{MESSAGE_KEY} is {len(kept):,} bytes; the limit is {MAX_CONTENT_BYTES:,}")

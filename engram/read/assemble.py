@@ -43,6 +43,7 @@ WORKING_HEADER = "## Current session (most recent turns)"
 MEMORIES_HEADER = "## Relevant memories (oldest first)"
 
 
+@functools.lru_cache(maxsize=20_000)
 def format_time(moment: datetime) -> str:
     """``Mon 8 May 2023, 13:56``: the weekday, date and time a reader needs for time questions,
     in 12 word pieces (``2023-05-08 (Mon) 13:56`` takes 15, on every session header)."""
@@ -126,6 +127,7 @@ def assemble_context(
     shorten: Callable[[Hit], str] | None = None,
     fact_notes: Mapping[str, str] | None = None,
     settled: Collection[str] = (),
+    count_lines: Callable[[Sequence[str]], int] | None = None,
 ) -> tuple[str, int, list[ContextItem], list[tuple[Turn, str]], list[tuple[str, FactVersion]]]:
     """Build the context text.
 
@@ -145,6 +147,10 @@ def assemble_context(
             ("until 2024-03-25; later said: ..."), shown in place of its "since".
         settled: ids of facts whose slot never held another value; such a fact is left out
             when it only repeats shown turns.
+        count_lines: the tokens of lines joined by line breaks, from each line's count, for a
+            counter whose counts add up over white space: the lines come back from one try to
+            the next and their counts are cached, where the whole text is new each time (a
+            4,000-token context is counted in about 3.5 ms). Default: ``count`` of the text.
 
     Returns:
         ``(text, tokens, items, left_out, fact_refs)``; ``left_out`` pairs each retrieved turn
@@ -201,7 +207,7 @@ def assemble_context(
     while True:  # estimates are not exactly additive: drop the weakest until the text fits
         lines, items = _render(title, fact_lines, window, chosen)
         text = "\n".join(lines)
-        tokens = count(text)
+        tokens = count_lines(lines) if count_lines is not None else count(text)
         if tokens <= budget_tokens or not (chosen or window):
             break
         if chosen:

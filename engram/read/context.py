@@ -33,7 +33,7 @@ from engram.model.fact import FactVersion
 from engram.model.limits import MAX_SEARCH_K, MIN_EXCERPT_TOKENS
 from engram.model.options import ContextOptions
 from engram.providers.embedder import Embedder
-from engram.providers.tokens import TokenCounter
+from engram.providers.tokens import TokenCounter, additive
 from engram.read.assemble import CountTokens, assemble_context
 from engram.read.excerpt import excerpt
 from engram.read.fact_guard import contradictions, kinds_asked
@@ -111,6 +111,7 @@ def build_context(
             fact_notes=notes,
             shorten=shorten,
             settled=settled,
+            count_lines=(lambda lines: sum(counter.count_many(lines))) if additive(counter) else None,
         )
 
     text, tokens, items, left_out, fact_refs = assemble(ranked)

@@ -16,7 +16,7 @@ import numpy as np
 from engram.model import Hit, SearchFilters, SearchResult
 from engram.providers.background import embed_all_later
 from engram.providers.embedder import Embedder
-from engram.read.analyze import analyze, embedding_text
+from engram.read.analyze import QueryAnalysis, analyze, embedding_text
 from engram.read.aspects import question_aspects
 from engram.read.retrieve import RetrievalConfig, Retrieved, retrieve
 from engram.store.base import Store, UserScope
@@ -45,11 +45,9 @@ def find(
     analysis = analyze(query, at)
     vector = None
     aspects: list[Callable[[], np.ndarray]] = []
-    if VECTOR_RETRIEVERS & set(config.retrievers):
-        speakers = store.speaker_names(scope) if analysis.names else frozenset()
-        # Each part of a question about several things is embedded with it, in one call.
-        parts = question_aspects(query) if "aspects" in config.retrievers else []
-        vector, *aspects = embed_all_later(embedder(), [embedding_text(analysis, speakers), *parts])
+    texts = _embedded_texts(store, scope, analysis, config)
+    if texts:  # the question and its parts, in one call
+        vector, *aspects = embed_all_later(embedder(), texts)
     return retrieve(
         store,
         scope,
@@ -62,6 +60,22 @@ def find(
         explain=explain,
         aspects=aspects,
     )
+
+
+def query_texts(store: Store, scope: UserScope, query: str, *, at: datetime, config: RetrievalConfig) -> list[str]:
+    """The texts :func:`find` embeds for ``query``: the question as it is embedded (the names
+    of the speakers it names left out), then each of its parts; none for a recipe without
+    vectors. A benchmark embeds them ahead, to time a search without its question's embedding."""
+    return _embedded_texts(store, scope, analyze(query, at), config)
+
+
+def _embedded_texts(store: Store, scope: UserScope, analysis: QueryAnalysis, config: RetrievalConfig) -> list[str]:
+    if not VECTOR_RETRIEVERS & set(config.retrievers):
+        return []
+    speakers = store.speaker_names(scope) if analysis.names else frozenset()
+    # Each part of a question about several things is embedded with it.
+    parts = question_aspects(analysis.text) if "aspects" in config.retrievers else []
+    return [embedding_text(analysis, speakers), *parts]
 
 
 def search(

@@ -156,6 +156,30 @@ class ScopeVectors:
             )
         ]
 
+    @property
+    def turns(self) -> int:
+        """How many turns have rows here."""
+        return len(self._row_starts()) if self._size else 0
+
+    def visible(
+        self, seqs: np.ndarray, *, until: int, since: int | None = None, include_archived: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``seqs``: whether its turn is here (it has a vector), and whether it passes
+        the filters :meth:`search` applies (timestamp <= until, >= since, not archived); the
+        second is False where the first is."""
+        held = np.zeros(len(seqs), dtype=bool)
+        if self._size == 0 or len(seqs) == 0:
+            return held, held.copy()
+        rows = np.minimum(np.searchsorted(self.seqs, seqs), self._size - 1)
+        held = self.seqs[rows] == seqs
+        times = self.timestamps[rows]
+        passed = held & (times <= until)
+        if since is not None:
+            passed &= times >= since
+        if not include_archived:
+            passed &= self.active[rows]
+        return held, passed
+
     def set_active(self, seqs: np.ndarray, active: bool) -> None:
         """Mark rows archived (``False``) or restored (``True``)."""
         self.active[np.isin(self.seqs, seqs)] = active

@@ -17,6 +17,7 @@ the one of the current week, "next <weekday>" the one of the following week.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -50,6 +51,7 @@ class TimeMention:
 
 
 _MIDNIGHT = time(tzinfo=UTC)
+_TRIGGERS = frozenset().union(*(rule.triggers for rule in RULES))
 
 
 def _direction(begin: date, until: date, day: date) -> str:
@@ -58,21 +60,25 @@ def _direction(begin: date, until: date, day: date) -> str:
     return "future" if begin > day else "present"
 
 
-def find_time_mentions(text: str, reference: datetime) -> list[TimeMention]:
+def find_time_mentions(
+    text: str, reference: datetime, *, triggers: AbstractSet[str] | None = None
+) -> list[TimeMention]:
     """Find the time expressions of ``text`` and resolve them against ``reference``.
 
     Args:
         text: a message, any case.
         reference: when the message was written (aware); its UTC date anchors "yesterday".
+        triggers: the text's :func:`~engram.text.timerules.trigger_tokens` when the caller has
+            them (:func:`~engram.text.timerules.trigger_tokens_from`); else they are found here.
 
     Returns:
         Non-overlapping mentions in order of appearance; where two candidates overlap the
         longer one wins.
     """
     day = reference.astimezone(UTC).date()
-    tokens = trigger_tokens(text)
+    tokens = trigger_tokens(text) if triggers is None else triggers
     found: list[tuple[int, int, Resolved]] = []
-    for rule in RULES:
+    for rule in RULES if not _TRIGGERS.isdisjoint(tokens) else ():  # most messages name no time
         if rule.triggers.isdisjoint(tokens):
             continue
         for match in rule.pattern.finditer(text):

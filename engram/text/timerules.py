@@ -9,7 +9,7 @@ rule runs only when the message holds one of its trigger words, which keeps the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -23,7 +23,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-__all__ = ["RULES", "Resolved", "TimeRule", "trigger_tokens"]
+__all__ = ["RULES", "Resolved", "TimeRule", "trigger_tokens", "trigger_tokens_from"]
 
 #: A resolved range: begin, until (exclusive), granularity, direction (None: from the dates).
 Resolved = tuple[date, date, str, str | None]
@@ -327,9 +327,35 @@ _TOKEN = re.compile(r"[a-z]+|\d+")
 def trigger_tokens(text: str) -> set[str]:
     """The lower-case words of ``text``, plus :data:`YEAR_TOKEN` when it holds a four-digit number."""
     tokens = set(_TOKEN.findall(text.lower()))
-    if any(len(token) == 4 and token.isdigit() for token in tokens):
+    if _has_year(tokens):
         tokens.add(YEAR_TOKEN)
     return tokens
+
+
+def trigger_tokens_from(words: Iterable[str]) -> set[str]:
+    """:func:`trigger_tokens` of a text from its key-phrase tokens, without reading it again.
+
+    Those (:func:`engram.text.keyphrases.phrase_tokens`) are the lower-case text's runs of
+    letters and digits with inner apostrophes kept ("don't") and a possessive "'s" dropped, and
+    punctuation: split into their runs of a-z and of digits they are the text's trigger tokens,
+    less the "s" of a possessive, which no rule is triggered by.
+    """
+    tokens: set[str] = set()
+    year = False
+    for word in words:
+        if word.isascii() and word.isalpha():  # most words: one run of a-z
+            tokens.add(word)
+        elif word[0].isalnum():  # a number, a contraction, other letters (punctuation holds no run)
+            runs = _TOKEN.findall(word)
+            tokens.update(runs)
+            year = year or _has_year(runs)
+    if year:
+        tokens.add(YEAR_TOKEN)
+    return tokens
+
+
+def _has_year(tokens: Iterable[str]) -> bool:
+    return any(len(token) == 4 and token.isdigit() for token in tokens)
 
 
 RULES = _rules(

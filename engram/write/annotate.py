@@ -18,6 +18,7 @@ from engram.model import NewTurn
 from engram.store.base import TurnNotes
 from engram.text.keyphrases import keyphrases, salience
 from engram.text.timeexpr import find_time_mentions
+from engram.text.timerules import trigger_tokens_from
 from engram.write.episodes import TextSignals
 from engram.write.extract import FactCandidate
 
@@ -25,10 +26,12 @@ from engram.write.extract import FactCandidate
 CONTEXT_PHRASES = 4
 
 
-def date_keys(text: str, turn: NewTurn) -> list[str]:
-    """Absolute forms of the relative time phrases in ``text``, said at the turn's time."""
+def date_keys(text: str, turn: NewTurn, tokens: Sequence[str] | None = None) -> list[str]:
+    """Absolute forms of the relative time phrases in ``text``, said at the turn's time; ``tokens``
+    are the text's key-phrase tokens when in hand (its time rules' trigger words come from them)."""
     out: list[str] = []
-    for mention in find_time_mentions(text, turn.timestamp):
+    triggers = trigger_tokens_from(tokens) if tokens is not None else None
+    for mention in find_time_mentions(text, turn.timestamp, triggers=triggers):
         begin = mention.begin
         if mention.granularity == "day":
             out += [begin.strftime("%Y-%m-%d"), f"{begin.day} {begin:%B %Y}"]
@@ -48,7 +51,7 @@ def annotate(
     its text signals when in hand."""
     # An instruction's statement repeats its own sentence: as a key it would only count its words twice.
     parts: list[str] = [fact.statement for fact in facts if fact.kind != "instruction"]
-    parts += date_keys(turn.content, turn)
+    parts += date_keys(turn.content, turn, signals.tokens if signals is not None else None)
     if previous:
         parts += keyphrases(previous, top=CONTEXT_PHRASES)
     score = signals.salience if signals is not None else salience(turn.content)

@@ -16,28 +16,37 @@ import numpy as np
 
 from engram.model import Scope, Turn
 from engram.model.episode import Episode
-from engram.text.keyphrases import entities, keyphrases, salience
+from engram.text.keyphrases import entities, joined_keyphrases, phrase_tokens, salience
 
 SUMMARY_TURNS = 3
 SUMMARY_WORDS = 28
+#: Longest text whose key-phrase tokens a turn's signals hold for its episode (characters): a chat
+#: message's are kept, a pasted document's are computed again rather than held through a batch.
+KEEP_TOKENS_CHARS = 4096
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
 class TextSignals:
-    """What an episode reads of each of its turns' text: salience and proper names.
+    """What an episode reads of each of its turns' text: salience, proper names and the tokens its
+    key phrases are found in.
 
     The write path computes them once a new turn (its notes need the salience too) and hands
-    them to :func:`build_episode`, which computes them for the turns it is not given.
+    them to :func:`build_episode`, which computes them for the turns it is not given. ``tokens``
+    (:func:`~engram.text.keyphrases.phrase_tokens`) are held only for a text of at most
+    :data:`KEEP_TOKENS_CHARS` characters, else None.
     """
 
     salience: float
     entities: tuple[str, ...]
+    tokens: tuple[str, ...] | None
 
 
 def text_signals(text: str) -> TextSignals:
     """The signals of one turn's text."""
-    return TextSignals(salience(text), tuple(entities(text)))
+    score = salience(text)  # tokenizes the text: its tokens are then at hand
+    tokens = phrase_tokens(text) if len(text) <= KEEP_TOKENS_CHARS else None
+    return TextSignals(score, tuple(entities(text)), tokens)
 
 
 def episode_id(scope: Scope, first_turn_id: str) -> str:
@@ -67,7 +76,6 @@ def build_episode(
     scores = (vectors @ centroid) * np.array([0.3 + w for w in weights])
     chosen = sorted(np.argsort(-scores)[: min(SUMMARY_TURNS, len(turns))])
     summary = " … ".join(f"{turns[i].speaker}: {_first_sentence(turns[i].content)}" for i in chosen)
-    text = "\n".join(t.content for t in turns)
     names: dict[str, None] = {}
     for signal in each:
         for name in signal.entities:
@@ -81,7 +89,7 @@ def build_episode(
         start=first.timestamp,
         end=turns[-1].timestamp,
         summary=summary,
-        keyphrases=tuple(keyphrases(text, top=8)),
+        keyphrases=tuple(joined_keyphrases([t.content for t in turns], tokens=[s.tokens for s in each])),
         entities=tuple(list(names)[:12]),
         importance=round(max(weights), 3),
     )

@@ -47,6 +47,7 @@ def _rules_by_word() -> dict[str, tuple[int, ...]]:
 
 
 _RULES_BY_WORD = _rules_by_word()
+_TRIGGER_WORDS = frozenset(_RULES_BY_WORD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +86,26 @@ class FactCandidate:
     valid_to: datetime | None = None
 
 
+#: Every break starts with white space: the lookahead turns other positions away at once.
 _SENTENCE_BREAK = re.compile(
-    r"(?<=[.!?])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMt\.)(?<!\bMrs\.)(?<!\bJr\.)"
-    r"(?<!\bSr\.)(?<!\bvs\.)(?<!\bProf\.)\s+|\n+"
+    r"(?=\s)(?:(?<=[.!?])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMt\.)(?<!\bMrs\.)(?<!\bJr\.)"
+    r"(?<!\bSr\.)(?<!\bvs\.)(?<!\bProf\.)\s+|\n+)"
 )
 _WORD = re.compile(r"[^\W\d_]+")
 _FIRST_PERSON = frozenset({"i", "im", "my", "me", "we", "our"})
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
-_CONTRACTIONS = (
-    (re.compile(r"\bi\b"), "I"),
+_LONE_I = (re.compile(r"\bi\b"), "I")
+_CANNOT = (re.compile(r"\bcan't\b|\bcannot\b", re.I), "cannot")
+_CONTRACTIONS: tuple[tuple[re.Pattern[str], str | None], ...] = (
+    _LONE_I,
     (re.compile(r"\b(I|we|you|they)'(m|re|ve|ll|d)\b", re.I), None),
-    (re.compile(r"\bcan't\b|\bcannot\b", re.I), "cannot"),
+    _CANNOT,
     (re.compile(r"\bwon't\b", re.I), "will not"),
     (re.compile(r"\b(\w+)n't\b", re.I), r"\1 not"),
 )
+#: What can change in a sentence without an apostrophe (no replacement adds one): a lone "i", and
+#: "cannot" in capitals.
+_WITHOUT_APOSTROPHE = (_LONE_I, _CANNOT)
 _EXPANSIONS = {"m": "am", "re": "are", "ve": "have", "ll": "will", "d": "would"}
 _QUESTION_START = re.compile(
     r"^\W*(?:do|does|did|are|is|have|has|can|could|would|will|what|where|when|why|how|who|which)\s+"
@@ -131,7 +138,7 @@ def _expand(match: re.Match[str]) -> str:
 def _normalise(sentence: str) -> str:
     """Curly quotes straightened, contractions expanded ("I'm" -> "I am", "don't" -> "do not")."""
     text = sentence.translate(_QUOTES)
-    for pattern, replacement in _CONTRACTIONS:
+    for pattern, replacement in _CONTRACTIONS if "'" in text else _WITHOUT_APOSTROPHE:
         text = pattern.sub(replacement if replacement is not None else _expand, text)
     return text
 
@@ -286,11 +293,14 @@ def extract_facts(text: str, *, speaker: str | None, role: str, timestamp: datet
         quoted = quotes % 2 == 1
         if has_quotes:
             quotes = _count_quotes(raw, quotes)
-        words = set(_WORD.findall(evidence.lower()))
+        words = _WORD.findall(evidence.lower())
+        triggers = _TRIGGER_WORDS.intersection(words)
+        if not triggers:
+            continue  # no rule can match: most sentences
         first_person = not _FIRST_PERSON.isdisjoint(words)
         rules = [
             rule
-            for rule in map(_ALL_RULES.__getitem__, sorted({i for w in words for i in _RULES_BY_WORD.get(w, ())}))
+            for rule in map(_ALL_RULES.__getitem__, sorted({i for w in triggers for i in _RULES_BY_WORD[w]}))
             if first_person or not rule.first_person
         ]
         if not rules or quoted or _is_question(evidence):

@@ -53,7 +53,7 @@ MAX_INSTRUCTION = 400
 def standing_instructions(text: str) -> list[str]:
     """The sentences of ``text`` that are standing instructions, in order, each once."""
     folded = text.casefold()
-    if not any(word in folded for word in _TRIGGERS):
+    if not any(map(folded.__contains__, _TRIGGERS)):  # looked for in C: most messages hold none
         return []
     found: dict[str, None] = {}
     for raw in _SENTENCES.split(text):

@@ -14,6 +14,7 @@ Sessions are always boundaries: this function sees one session at a time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,10 +51,12 @@ def segment(
         if timestamps[index] - timestamps[index - 1] > config.max_gap or length >= config.max_turns:
             cut = True
         elif length >= config.min_turns and index + config.patience <= count:
-            centroid = total / max(float(np.linalg.norm(total)), 1e-9)
+            # the norm as np.linalg.norm computes it for a vector (the root of its dot product with
+            # itself), without its checks: a call a turn
+            centroid = total / max(math.sqrt(total.dot(total)), 1e-9)
             window = vectors[index : index + config.patience]
             surprises = 1.0 - window @ centroid
-            cut = bool(np.all(surprises > config.surprise))
+            cut = bool((surprises > config.surprise).all())
         if cut:
             ranges.append((start, index))
             start = index

@@ -35,6 +35,7 @@ class MemoryStateMixin:
     _vectors: dict[tuple[str, str], ScopeVectors]
     _episode_vectors: dict[tuple[str, str], tuple[ScopeVectors, dict[int, str]]]
     _speakers: dict[tuple[str, str], frozenset[str]]
+    _turn_counts: dict[tuple[str, str], int]
 
     # -- memory state: recall, pins, archive ------------------------------------------------
 
@@ -285,6 +286,7 @@ class MemoryStateMixin:
             self._vectors.pop(mine, None)
             self._episode_vectors.pop(mine, None)
             self._speakers.pop(mine, None)
+            self._turn_counts.pop(mine, None)  # counted again on next need: full text's plan and index check
         pending = bool(turn_ids or episode_ids or doomed_facts) and self._scrub_after_forget()
         return ForgetReceipt(
             turn_ids=turn_ids,

@@ -386,6 +386,10 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                     yield
                     if outer and not self._scrub_pending:
                         self._scrub_pending = self._scrub_flagged()  # another process's forget
+            except BaseException:
+                if outer:  # the caches may hold what was rolled back (a turn's vectors, its count)
+                    self._drop_caches()
+                raise
             finally:
                 if relaxed:
                     self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
@@ -401,11 +405,15 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         """Drop derived vector indexes when another connection has written to the file."""
         version = self._read_data_version()
         if version != self._data_version:
-            self._vectors.clear()
-            self._turn_counts.clear()
-            self._speakers.clear()
-            self._episode_vectors.clear()
+            self._drop_caches()
             self._data_version = version
+
+    def _drop_caches(self) -> None:
+        """Drop what is derived from the file's rows (rebuilt from them on next need)."""
+        self._vectors.clear()
+        self._turn_counts.clear()
+        self._speakers.clear()
+        self._episode_vectors.clear()
 
     def _owner(self, turn_id: str) -> tuple[str, str] | None:
         row = self._conn.execute("SELECT tenant, user_id FROM turns WHERE id=?", (turn_id,)).fetchone()
