@@ -181,6 +181,13 @@ def _stats(w: StoreWorld) -> object:
     return stats
 
 
+def _text_count(w: StoreWorld) -> object:
+    counted = w.store.text_count(w.a, _b_terms())
+    if counted:
+        raise Leak(f"A's text_count counts {counted} turns holding only B's words")
+    return counted
+
+
 def _put_episodes(w: StoreWorld) -> object:
     """An episode of A's own turns, under B's episode id."""
     turns, vectors = w.store.session_turns(w.a, "a-public")
@@ -241,6 +248,7 @@ STORE_PROBES: dict[str, Callable[[StoreWorld], object]] = {
     "vector_scores": lambda w: w.store.vector_scores(w.a, w.b_turns, w.b_vectors[0]),
     "adjacent_turns": lambda w: [w.store.adjacent_turns(w.a, t, before=5, after=5) for t in w.b_turns],
     "speaker_names": lambda w: w.store.speaker_names(w.a),
+    "text_count": _text_count,
     "iter_turns": lambda w: [list(w.store.iter_turns(A)), list(w.store.iter_turns(A, "alice"))],
     "list_users": lambda w: w.store.list_users(A, limit=1000),
     "list_sessions": lambda w: w.store.list_sessions(w.a, limit=1000),

@@ -177,6 +177,21 @@ def test_speaker_names_follow_inserts_and_forgets(store):
     assert store.speaker_names(UserScope("t", "other")) == frozenset()
 
 
+def test_text_count_counts_the_users_turns_holding_any_term_as_full_text_matches_them(store):
+    put(store, "u", "s", ["the secret garden", "gardens and a gate", "nothing here"], start=T0)
+    put(store, "u", "s2", ["a garden said later"], start=T0 + timedelta(days=30))
+    put(store, "other", "s", ["garden garden"])
+    put(store, "u", "s", ["garden"], tenant="t2")
+    scope = UserScope("t", "u")
+    matched = store.text_matches(scope, ["garden"], filters=SearchFilters(), until=T0 + timedelta(days=60), limit=10)
+    assert store.text_count(scope, ["garden"]) == len(matched) == 3  # "gardens" too, and at any time
+    assert store.text_count(scope, ["garden", "nothing", "garden"]) == 4
+    assert store.text_count(scope, ["absent"]) == store.text_count(scope, []) == 0
+    assert store.text_count(UserScope("t", "other"), ["garden"]) == 1
+    store.forget(scope, session_id="s2")
+    assert store.text_count(scope, ["garden"]) == 2
+
+
 def test_list_pages_in_time_order_and_recent_turns_newest_first(store):
     put(store, "u", "s", ["third"], start=T0 + timedelta(hours=3))
     put(store, "u", "s", ["first", "second"], start=T0)

@@ -119,6 +119,7 @@ def test_every_store_method_in_tenant_a_sees_and_changes_nothing_of_tenant_b(db_
         "vector_scores": store.vector_scores(a, b_turns, vector),
         "adjacent_turns": store.adjacent_turns(a, b_turns[1]),
         "speaker_names": list(store.speaker_names(a)),
+        "text_count": store.text_count(a, words),
         "iter_turns": list(store.iter_turns("A")),
         "list_users": store.list_users("A"),
         "list_sessions": store.list_sessions(a),

@@ -20,6 +20,9 @@ Rankings over turns, each from one signal (MemGAS's multi-granularity candidates
 * ``feedback``: full text again, for the words that stand for the best turns of a first
   fusion (pseudo-relevance feedback): evidence spread over several turns shares words with
   the evidence found first more often than with the question.
+* ``bridge``: full text again, for the rare names the best turns of a first fusion mention
+  (:mod:`engram.read.bridge`): the second half of a multi-hop answer often shares a name with
+  the first rather than a word with the question.
 
 The episode, fact, instruction and feedback routes live in :mod:`engram.read.routes`.
 
@@ -50,6 +53,7 @@ from engram.model import Hit, SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
 from engram.read.analyze import QueryAnalysis
+from engram.read.bridge import bridge_route
 from engram.read.fuse import Fused, Fusion, fuse
 from engram.read.routes import episode_route, fact_route, feedback_route, instruction_route
 from engram.store.base import Match, Store, UserScope
@@ -72,6 +76,10 @@ class RetrievalConfig:
         feedback_turns: how many of the first fusion's best turns the feedback ranking
             draws its words from.
         feedback_terms: how many words it searches for.
+        bridge_turns: how many of the first fusion's best turns the bridge ranking takes names
+            from (:mod:`engram.read.bridge`).
+        bridge_names: how many of their names it searches for.
+        bridge_rarity: the most turns a name may be said in and still bridge two of them.
         role_boost: how much the speaker prior by role raises a fused score (0: off).
         name_boost: the same for a speaker the question names.
         window_boost: the same for turns inside the question's time window.
@@ -97,6 +105,9 @@ class RetrievalConfig:
     aspects: float = 0.5
     feedback_turns: int = 3
     feedback_terms: int = 20
+    bridge_turns: int = 5
+    bridge_names: int = 5
+    bridge_rarity: int = 20
     role_boost: float = 0.0
     name_boost: float = 0.0
     window_boost: float = 0.0
@@ -110,9 +121,17 @@ class RetrievalConfig:
 #: chit-chat, where question and evidence share words, and wrong on long user-assistant
 #: chats (BEAM), where they often do not; measured on all three development sets with
 #: benchmarks/retrieval_lab.py (benchmarks/RESULTS.md). A question about several things at
-#: once also searches each part (``aspects``); the ``feedback`` ranking is not in the default:
-#: it gained on LoCoMo and lost on BEAM.
-ENGRAM_WEIGHTS = (("bm25", 1.5), ("vector", 1.5), ("time", 0.5), ("fact", 0.3), ("instruction", 0.75))
+#: once also searches each part (``aspects``), and the rare names of the best turns are searched
+#: again (``bridge``); the ``feedback`` ranking is not in the default: it gained on LoCoMo and
+#: lost on BEAM.
+ENGRAM_WEIGHTS = (
+    ("bm25", 1.5),
+    ("vector", 1.5),
+    ("time", 0.5),
+    ("fact", 0.3),
+    ("instruction", 0.75),
+    ("bridge", 0.5),
+)
 
 #: With a small RRF constant, a turn one retriever ranks first is not overtaken by turns
 #: both rank middling; the priors favour whom and when the question is about. Each ranking
@@ -128,7 +147,7 @@ CONFIDENCE_RANGE = (0.5, 2.0)
 
 RECIPES: dict[str, RetrievalConfig] = {
     "engram": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "fact", "instruction", "aspects"),
+        retrievers=("bm25", "vector", "time", "fact", "instruction", "aspects", "bridge"),
         weights=ENGRAM_WEIGHTS,
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -138,7 +157,7 @@ RECIPES: dict[str, RetrievalConfig] = {
         vector_confidence=ENGRAM_VECTOR_CONFIDENCE,
     ),
     "engram-episodes": RetrievalConfig(
-        retrievers=("bm25", "vector", "time", "episode", "fact", "instruction", "aspects"),
+        retrievers=("bm25", "vector", "time", "episode", "fact", "instruction", "aspects", "bridge"),
         weights=(*ENGRAM_WEIGHTS, ("episode", 0.3)),
         rrf_k=ENGRAM_RRF_K,
         candidates=ENGRAM_CANDIDATES,
@@ -251,8 +270,13 @@ def retrieve(
         rankings["feedback"] = feedback_route(
             store, scope, analysis, best, filters=filters, until=until, limit=pool, config=config
         )
-        if rankings["feedback"]:
-            ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
+    if "bridge" in use and config.bridge_turns > 0 and ranked:
+        best = [(item.turn.id, item.score) for item in ranked[: config.bridge_turns]]
+        rankings["bridge"] = bridge_route(
+            store, scope, analysis, best, filters=filters, until=until, config=config
+        )
+    if rankings.get("feedback") or rankings.get("bridge"):
+        ranked = apply_priors(fuse_matches(rankings, config), analysis, config)
     result.hits = with_turns(store, scope, ranked[:k])
     result.rest = with_turns(store, scope, ranked[k:]) if explain else []
     result.tail = ranked[k:]

@@ -191,6 +191,11 @@ class Store(Protocol):
     def adjacent_turns(self, scope: UserScope, turn: Turn, *, before: int = 1, after: int = 1) -> list[Turn]:
         """The turns just before and after ``turn`` in its session, in time order."""
 
+    def text_count(self, scope: UserScope, terms: Sequence[str]) -> int:
+        """How many of the user's stored turns hold any of ``terms`` in their full text (content,
+        speaker, keys; matched as :meth:`text_matches` matches them), said at any time: how common
+        a word is in the conversation. Nothing is scored or read, so it costs less than a search."""
+
     def speaker_names(self, scope: UserScope) -> frozenset[str]:
         """The speaker names (``Turn.name``) on the user's turns, as stored. Cheap: read once,
         then kept up to date by the store's own writes."""

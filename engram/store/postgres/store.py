@@ -34,7 +34,7 @@ from engram.model.timeutil import to_micros
 from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.postgres.browsing import BrowsingMixin
 from engram.store.postgres.connection import Database, map_error, maps_errors, redacted
-from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, TermCounts
+from engram.store.postgres.fulltext import TOKENIZER, TURN_WEIGHTS, Query, TermCounts, candidates_sql
 from engram.store.postgres.lifecycle import LifecycleMixin
 from engram.store.postgres.schema import MIGRATION_LOCK, check_readable, migrate
 from engram.store.postgres.search import SearchMixin
@@ -310,6 +310,16 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         params.append(limit)
         with self._db.connection() as conn:
             return [turn_from_row(row) for row in conn.execute(sql, params)]
+
+    def text_count(self, scope: UserScope, terms: Sequence[str]) -> int:
+        query = Query.of(terms)
+        if not query.tokens:
+            return 0
+        condition, params = candidates_sql(query, (), "t")
+        sql = f"SELECT count(*) FROM turns t WHERE t.tenant = %s AND t.user_id = %s AND {condition}"
+        with self._db.connection() as conn:
+            row = conn.execute(sql, [scope.tenant, scope.user_id, *params]).fetchone()
+        return int(row[0])
 
     def speaker_names(self, scope: UserScope) -> frozenset[str]:
         with self._db.connection() as conn:
