@@ -139,6 +139,17 @@ class FullTextMixin:
         rows = self._ranked_rows(scope, terms, filters, until, limit, MATCH_COLUMNS)
         return [match_from_row(row[:-1], -float(row[-1])) for row in rows]
 
+    def text_count(self, scope: UserScope, terms: Sequence[str]) -> int:
+        """How many of the user's turns hold any of ``terms`` (the scope token narrows the match)."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return 0
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?", (match_expression(scope, _TEXT_COLUMNS, terms),)
+            ).fetchone()
+        return int(row[0])
+
     def _ranked_rows(
         self,
         scope: UserScope,

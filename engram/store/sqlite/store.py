@@ -33,7 +33,7 @@ from engram.model.timeutil import to_micros
 from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
-from engram.store.sqlite.fulltext import _TEXT_COLUMNS, FullTextMixin
+from engram.store.sqlite.fulltext import FullTextMixin
 from engram.store.sqlite.keys import ApiKeysMixin
 from engram.store.sqlite.lifecycle import LifecycleMixin
 from engram.store.sqlite.opening import open_database
@@ -53,9 +53,6 @@ from engram.store.sqlite.transactions import maps_errors, read_only_error, trans
 from engram.store.sqlite.vectorsearch import VectorSearchMixin
 from engram.store.vector_cache import VECTOR_CACHE_MB, VectorCache
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
-
-#: How many of a user's turns an FTS5 query matches (:meth:`SQLiteStore.text_count`).
-_COUNT_MATCHES = "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ?"
 
 
 @maps_errors
@@ -302,14 +299,6 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         params.append(limit)
         with self._lock:
             return [turn_from_row(row) for row in self._conn.execute(sql, params)]
-
-    def text_count(self, scope: UserScope, terms: Sequence[str]) -> int:
-        terms = list(dict.fromkeys(terms))
-        if not terms:
-            return 0
-        with self._lock:
-            row = self._conn.execute(_COUNT_MATCHES, (match_expression(scope, _TEXT_COLUMNS, terms),)).fetchone()
-        return int(row[0])
 
     def speaker_names(self, scope: UserScope) -> frozenset[str]:
         key = (scope.tenant, scope.user_id)
