@@ -11,6 +11,7 @@ superseded facts in play; by default only current facts are. Who the question is
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,10 +109,16 @@ def embedding_text(analysis: QueryAnalysis, speakers: frozenset[str]) -> str:
     turns about what was asked. ``speakers`` are the speakers' names (``Turn.name``); a word
     of one that the question names as an entity is left out, possessive "'s" and all.
     """
-    named = analysis.names & {word.casefold() for name in speakers for word in name.split()}
+    named = analysis.names & speaker_words(speakers)
     words = analysis.text.split()
     kept = [word for word in words if _POSSESSIVE.sub("", word.strip(_PUNCTUATION)).casefold() not in named]
     return " ".join(kept) if kept and len(kept) < len(words) else analysis.text
+
+
+def speaker_words(speakers: Iterable[str]) -> frozenset[str]:
+    """Each word of the speakers' names (``Turn.name``), case-folded: what a question's names
+    are matched against."""
+    return frozenset(word.casefold() for name in speakers for word in name.split())
 
 
 def _speaker_role(query: str) -> str | None:

@@ -31,8 +31,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engram.model import SearchFilters
-from engram.read.analyze import QueryAnalysis
+from engram.read.analyze import QueryAnalysis, speaker_words
 from engram.read.feedback import content_words
+from engram.read.routes import best_texts
 from engram.store.base import Match, Store, UserScope
 from engram.text.keyphrases import entities
 
@@ -108,9 +109,8 @@ def bridge_route(
     fused score)``, best first), found by full text one name at a time with the same filters.
     A name said in more than ``config.bridge_rarity`` of the user's turns, at any time, is not
     searched."""
-    turns = {turn.id: turn for turn in store.get_turns(scope, [turn_id for turn_id, _ in best])}
-    said = [(turns[turn_id].content, score) for turn_id, score in best if turn_id in turns]
-    speakers = {word.casefold() for name in store.speaker_names(scope) for word in name.split()}
+    turns, said = best_texts(store, scope, best)
+    speakers = speaker_words(store.speaker_names(scope))
     names = bridge_names(
         said, exclude={*analysis.terms, *analysis.names, *speakers}, limit=config.bridge_names
     )

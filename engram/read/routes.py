@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engram.model import SearchFilters
+from engram.model import SearchFilters, Turn
 from engram.model.episode import Episode
 from engram.model.fact import FactVersion
-from engram.read.analyze import QueryAnalysis
+from engram.read.analyze import QueryAnalysis, speaker_words
 from engram.read.feedback import expansion_terms
 from engram.read.fuse import reciprocal_rank_fusion
 from engram.store.base import Match, Store, UserScope
@@ -146,8 +146,17 @@ def feedback_route(
     """Full text for the ``config.feedback_terms`` words that stand for the ``best`` turns of a
     first fusion (``(turn id, fused score)``, best first), the question's own terms and the
     speakers' names left out (the first pass searched the ones, the others are everywhere)."""
-    turns = {turn.id: turn for turn in store.get_turns(scope, [turn_id for turn_id, _ in best])}
-    feedback = [(turns[turn_id].content, score) for turn_id, score in best if turn_id in turns]
-    names = {word.casefold() for name in store.speaker_names(scope) for word in name.split()}
+    _, feedback = best_texts(store, scope, best)
+    names = speaker_words(store.speaker_names(scope))
     terms = expansion_terms(feedback, exclude={*analysis.terms, *names}, limit=config.feedback_terms)
     return store.text_matches(scope, terms, filters=filters, until=until, limit=limit) if terms else []
+
+
+def best_texts(
+    store: Store, scope: UserScope, best: Sequence[tuple[str, float]]
+) -> tuple[dict[str, Turn], list[tuple[str, float]]]:
+    """The ``best`` turns of a first fusion (``(turn id, fused score)``, best first), read in one
+    call, and their texts with their scores in that order (a turn forgotten meanwhile left out):
+    what the second-pass routes draw their words and names from."""
+    turns = {turn.id: turn for turn in store.get_turns(scope, [turn_id for turn_id, _ in best])}
+    return turns, [(turns[turn_id].content, score) for turn_id, score in best if turn_id in turns]
