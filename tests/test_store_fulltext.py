@@ -14,6 +14,7 @@ from engram.providers.embedder import text_key
 from engram.store.base import UserScope
 from engram.store.records import TurnNotes
 from engram.store.sqlite import fulltext as sqlite_store
+from engram.store.sqlite import fulltext_lists
 from engram.store.sqlite.postings import Postings, known_floor_rows
 from engram.store.sqlite.sql import any_term, bm25_bound, match_expression
 
@@ -312,7 +313,7 @@ def counted_reads(monkeypatch) -> dict[str, int]:
     return seen
 
 
-@pytest.mark.parametrize("keep", [sqlite_store.FRESH_KEEP_ROWS, 4])
+@pytest.mark.parametrize("keep", [fulltext_lists.FRESH_KEEP_ROWS, 4])
 def test_rankings_stay_exact_while_turns_are_appended_here_and_by_another_process(
     tmp_path, counted_reads, monkeypatch, keep
 ):
@@ -320,7 +321,7 @@ def test_rankings_stay_exact_while_turns_are_appended_here_and_by_another_proces
     # index keys included. Every ranking must be FTS5's scoring every match, to the bit, while
     # the lists are brought up to date from the new rows instead of being read again. With a
     # small fresh table, the rows every kept list holds are left out of it as the chat goes.
-    monkeypatch.setattr(sqlite_store, "FRESH_KEEP_ROWS", keep)
+    monkeypatch.setattr(fulltext_lists, "FRESH_KEEP_ROWS", keep)
     rng = random.Random(11)
     path = tmp_path / "chat.db"
     s = SQLiteStore(path)
@@ -420,7 +421,7 @@ def test_forgetting_drops_the_copies_of_new_turns_kept_for_full_text(tmp_path, c
 def test_the_fresh_table_leaves_out_rows_every_list_holds(tmp_path, counted_reads, monkeypatch):
     # Rows appended since the oldest kept list stay in the fresh table; past FRESH_KEEP_ROWS,
     # those every kept list has taken in are left out, and the rankings stay exact.
-    monkeypatch.setattr(sqlite_store, "FRESH_KEEP_ROWS", 2)
+    monkeypatch.setattr(fulltext_lists, "FRESH_KEEP_ROWS", 2)
     s = SQLiteStore(tmp_path / "p.db")
     s.bind_embedder(EMB.model_id, EMB.dim)
     put(s, "ann", "s0", [("user", "ann", f"w1 w2 w{i % 7 + 3}") for i in range(50)], T0)
