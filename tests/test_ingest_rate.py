@@ -16,7 +16,11 @@ from engram import HashingEmbedder, Memory
 from engram.cli.demo import load_sample
 from engram.cli.importers import ImportSummary, ingest
 from engram.errors import ProviderError
+from engram.model import AddResult
+from engram.portable import AddCall
 from engram.providers.embedder import QueryVectors
+from engram.providers.tokens import ApproximateCounter
+from engram.write.ingest import Ready
 from tests.conftest import FixedClock
 
 
@@ -68,31 +72,59 @@ def test_import_batches_split_between_sessions_keep_the_turn_ids(
 ) -> None:
     conversation, _ = load_sample()
     monkeypatch.setattr("engram.cli.importers.IMPORT_BATCH", 5)
+    monkeypatch.setattr("engram.cli.importers.AHEAD_BATCHES", 2)
+    writes: list[int] = []
+    add_many = Memory._add_many
+
+    def counted(self: Memory, calls: Sequence[AddCall], ready: Ready | None = None) -> AddResult:
+        writes.append(sum(len(call.messages) for call in calls))
+        return add_many(self, calls, ready)
+
+    monkeypatch.setattr(Memory, "_add_many", counted)
     embedder = CountingEmbedder()
     small = Memory(tmp_path / "small.db", embedder=embedder, clock=clock)
     ingest(small, [conversation], summary=ImportSummary("sample", "-"), user_id="sam")
-    assert len(embedder.batches) > 1
+    assert len(writes) > 2 and all(each >= 5 for each in writes[:-1])
+    assert len(embedder.batches) == (len(writes) + 1) // 2  # one embedding a window of two batches
+    assert sorted(len(text) for call in embedder.batches for text in call) == sorted(
+        len(turn.embedding_text()) for turn in small.list(user_id="sam", limit=1000)
+    )  # every text embedded once, ahead of its write
     whole = Memory(tmp_path / "whole.db", embedder=HashingEmbedder(), clock=clock)
     for session in conversation.sessions:
         whole.add(session.messages, user_id="sam", session_id=session.id, timestamp=session.timestamp)
     assert snapshot(small, "sam") == snapshot(whole, "sam")
 
 
-def test_memory_import_embeds_a_thousand_turns_in_one_call(tmp_path: Path, clock: FixedClock) -> None:
+def test_memory_import_embeds_its_batches_ahead_shortest_first_and_shows_progress_as_it_embeds(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     source = Memory(tmp_path / "source.db", embedder=HashingEmbedder(), clock=clock)
     for session in range(30):
         source.add(
-            [{"role": "user", "content": f"note {session}-{i}"} for i in range(40)],
+            [{"role": "user", "content": f"note {session}-{i}" + " more" * ((session * 7 + i) % 13)} for i in range(40)],
             user_id="u",
             session_id=f"s{session}",
             timestamp="2024-01-01",
         )
     export = io.StringIO()
     source.export(export, with_vectors=False)
+    shown: list[int] = []
     embedder = CountingEmbedder()
+    stored_then: list[int] = []
+
+    def progress(n: int) -> None:
+        shown.append(n)
+        stored_then.append(target.stats().turns)
+
     target = Memory(tmp_path / "target.db", embedder=embedder, clock=clock)
-    result = target.import_(export.getvalue().splitlines(keepends=True))
-    assert result.added == 1200 and [len(call) for call in embedder.batches] == [1000, 200]  # was 500s
+    result = target.import_(export.getvalue().splitlines(keepends=True), batch=500, progress=progress)
+    assert result.added == 1200 and [len(call) for call in embedder.batches] == [1024, 176]  # AHEAD_CALL
+    lengths = [ApproximateCounter().count(text) for call in embedder.batches for text in call]
+    assert lengths == sorted(lengths)  # one length sort over the three batches of 500
+    assert shown == [1024, 176] and stored_then == [0, 0]  # moved by the embedding, before any write
+    assert [hit.turn.id for hit in target.search("note 7-3", user_id="u")] == [
+        hit.turn.id for hit in source.search("note 7-3", user_id="u")
+    ]
 
 
 def test_a_failing_embedder_writes_nothing(tmp_path: Path, clock: FixedClock) -> None:

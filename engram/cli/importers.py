@@ -17,7 +17,7 @@ from engram.formats import jsonl
 from engram.formats.dataset import Conversation
 from engram.formats.validate import CheckedImport, check_conversations
 from engram.model.limits import MAX_BATCH_MESSAGES
-from engram.portable import IMPORT_BATCH, AddCall
+from engram.portable import AHEAD_BATCHES, IMPORT_BATCH, AddCall, WindowProgress
 
 FORMATS = ("jsonl", "locomo", "longmemeval")
 
@@ -79,8 +79,9 @@ def ingest(
     """Add every session of ``conversations``, as ``Memory.add`` would; one user per conversation.
 
     Sessions are written in batches of about :data:`~engram.portable.IMPORT_BATCH` turns
-    (one embedding call, one transaction for the turns, one unit of work per user for the
-    facts and episodes), which embeds at the model's bulk rate instead of a session's. Every
+    (one transaction for the turns, one unit of work per user for the facts and episodes);
+    the texts of :data:`~engram.portable.AHEAD_BATCHES` batches are embedded ahead of their
+    writes, shortest first, at the model's bulk rate instead of a session's. Every
     message is validated first (:func:`~engram.formats.validate.check_conversations`), so a
     bad record stops the import before anything is written, and the turns it parsed are the ones
     written (each message is parsed once). A failure while writing (a full
@@ -92,7 +93,8 @@ def ingest(
         conversations: from a benchmark loader or the bundled sample.
         summary: filled in and returned.
         user_id: store every conversation under this user instead of its own id.
-        update: called with the number of messages after each batch is written.
+        update: called with a number of messages as the import advances (the embedding moves it
+            in proportion to the texts embedded, :class:`~engram.portable.WindowProgress`).
         checked: what the caller's :func:`~engram.formats.validate.check_conversations` of
             ``conversations`` gave (for this memory's tenant and ``user_id``); else it is run here.
 
@@ -107,24 +109,8 @@ def ingest(
     ):
         checked = check_conversations(conversations, tenant=memory.tenant, user_id=user_id, batch=MAX_BATCH_MESSAGES)
     started = time.perf_counter()
-    batch: list[tuple[str, str, AddCall]] = []  # (conversation id, session id, call)
-
-    def write() -> None:
-        try:
-            result = memory._add_many([call for _, _, call in batch])
-        except EngramError as exc:
-            first, last = batch[0], batch[-1]
-            where = f"in conversation {first[0]!r}, session {first[1]!r}" + (
-                f" to conversation {last[0]!r}, session {last[1]!r}" if last[:2] != first[:2] else ""
-            )
-            raise _partial(exc, summary.turns, where) from None
-        written = sum(len(call.messages) for _, _, call in batch)
-        summary.turns += written
-        summary.added += result.added
-        summary.duplicates += result.duplicates
-        batch.clear()
-        update(written)
-
+    Batch = list[tuple[str, str, AddCall]]  # (conversation id, session id, call)
+    batches: list[Batch] = [[]]
     for number, conversation in enumerate(conversations):
         user = user_id or conversation.id
         summary.conversations += 1
@@ -136,11 +122,40 @@ def ingest(
                 chunk = session.messages[start : start + MAX_BATCH_MESSAGES]
                 turns = checked.take(number, position, start)
                 call = AddCall(chunk, user, session.id, session.timestamp, turns=turns)
-                batch.append((conversation.id, session.id, call))
-                if sum(len(call.messages) for _, _, call in batch) >= IMPORT_BATCH:
-                    write()
-    if batch:
-        write()
+                batches[-1].append((conversation.id, session.id, call))
+                if sum(len(call.messages) for _, _, call in batches[-1]) >= IMPORT_BATCH:
+                    batches.append([])
+
+    def where(first: Batch, last: Batch) -> str:
+        (conversation, session, _), (last_conversation, last_session, _) = first[0], last[-1]
+        span = f" to conversation {last_conversation!r}, session {last_session!r}"
+        return f"in conversation {conversation!r}, session {session!r}" + (
+            span if (last_conversation, last_session) != (conversation, session) else ""
+        )
+
+    batches = [batch for batch in batches if batch]
+    for first in range(0, len(batches), AHEAD_BATCHES):
+        window = batches[first : first + AHEAD_BATCHES]
+        calls = [[call for _, _, call in batch] for batch in window]
+        shown = WindowProgress(update, sum(len(call.messages) for batch in calls for call in batch))
+        try:
+            ready = memory._embed_ahead(
+                [turn for batch in calls for call in batch for turn in call.turns or ()], progress=shown.embedded
+            )
+        except EngramError as exc:
+            raise _partial(exc, summary.turns, where(window[0], window[-1])) from None
+        done = 0
+        for batch, batch_calls in zip(window, calls, strict=True):
+            try:
+                result = memory._add_many(batch_calls, ready=ready)
+            except EngramError as exc:
+                raise _partial(exc, summary.turns, where(batch, batch)) from None
+            written = sum(len(call.messages) for call in batch_calls)
+            summary.turns += written
+            summary.added += result.added
+            summary.duplicates += result.duplicates
+            done += written
+            shown.written(done)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
@@ -176,11 +191,10 @@ def _import_jsonl(settings: Settings, path: str) -> ImportSummary:
     def count(n: int) -> None:
         nonlocal written
         written += n
-        update(n)
 
     with progress(len(checked.turns), "importing", enabled=not settings.json) as update:
         try:
-            result = settings.memory(create=True)._import_checked(checked, progress=count)
+            result = settings.memory(create=True)._import_checked(checked, progress=update, written=count)
         except EngramError as exc:
             if not written:
                 raise  # the file is checked whole before anything is written
