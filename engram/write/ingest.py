@@ -132,12 +132,15 @@ def embed_ahead(
     Args:
         progress: called after each call with the texts embedded so far and their number.
     """
-    fresh = _fresh(turns, {t.id: t for t in _existing(store, turns)})
+    given = vectors or {}
+    chunked = {turn.id: chunk_texts(turn.embedding_text()) for turn in turns}
+    needing = [turn for turn in turns if turn.id not in given or chunked[turn.id]]  # a restore needs none
+    fresh = _fresh(needing, {t.id: t for t in _existing(store, needing)}) if needing else []
     keys = [text_key(t.embedding_text()) for t in fresh]
-    windows = [chunk_texts(turn.embedding_text()) for turn in fresh]
+    windows = [chunked[turn.id] for turn in fresh]
     window_keys = [[text_key(text) for text in texts] for texts in windows]
-    at_hand = _at_hand(store, fresh, keys, window_keys, vectors or {}, {})
-    texts = _to_embed(fresh, keys, windows, window_keys, vectors or {}, at_hand)
+    at_hand = _at_hand(store, fresh, keys, window_keys, given, {})
+    texts = _to_embed(fresh, keys, windows, window_keys, given, at_hand)
     order = sorted(texts, key=lambda key: _PIECES.count(texts[key]))
     ready: dict[tuple[UserScope, bytes], np.ndarray] = {}
     for start in range(0, len(order), AHEAD_CALL):
