@@ -11,7 +11,10 @@ Each round, in one process with the real ONNX embedder loaded once, times in tur
   ``Memory.add`` batches them when called once a session);
 - ``add``: ``Memory.add`` once a session into a fresh store (cold cache, lifecycle included);
 - ``embed/all``: the embedder alone on all the texts in one length-sorted call (how a bulk
-  import can batch them);
+  import can batch them), timed before the imports and again after them: the imports' reference
+  is the two together (the harmonic mean of the rates, i.e. the mean time), so that the machine's
+  drift over a round does not favour either side (``ratios_to_first`` gives them against the
+  rate before alone);
 - ``import``: ``engram import locomo``'s code path (``engram.cli.importers.ingest``) into a
   fresh store;
 - ``import_``: ``Memory.import_`` of the same turns as an Engram JSONL export without vectors
@@ -198,7 +201,8 @@ def one_round(
     memory.export(export, with_vectors=False)
     memory.close()
 
-    result["embed/all"] = timed_embed(embedder, [[text for session in texts for text in session]])
+    everything = [[text for session in texts for text in session]]
+    before = timed_embed(embedder, everything)
 
     def cli_import() -> None:
         memory = fresh_memory(workdir, f"import-{n}", embedder)
@@ -216,7 +220,17 @@ def one_round(
 
     for write in (cli_import, memory_import) if n % 2 == 0 else (memory_import, cli_import):
         write()
+    # the imports' reference brackets them: the embedder's rate before and after, in one (the
+    # machine's speed drifts over a round; the rate before alone is kept as ``embed/all first``)
+    after = timed_embed(embedder, everything)
+    result["embed/all first"] = before
+    result["embed/all"] = {key: 2 / (1 / before[key] + 1 / after[key]) for key in before}
     return result
+
+
+def ratios_to(rounds: list[dict[str, Any]], stage: str, reference: str) -> list[float]:
+    """``stage``'s rate over ``reference``'s in each round (none when the rounds lack it)."""
+    return [round(r[stage]["turns_per_s"] / r[reference]["turns_per_s"], 3) for r in rounds if reference in r]
 
 
 def main() -> int:
@@ -261,7 +275,7 @@ def main() -> int:
         "rounds": args.rounds,
         "load_1min": [round(each, 2) for each in load],  # before the first round and after each
     }
-    for stage in ("embed/session", "embed/all"):
+    for stage in ("embed/session", "embed/all", "embed/all first"):
         report[stage] = {key: round(statistics.median(r[stage][key] for r in rounds), 1) for key in rounds[0][stage]}
     for stage, against in (("add", "embed/session"), ("import", "embed/all"), ("import_", "embed/all")):
         rates = [r[stage]["turns_per_s"] for r in rounds]
@@ -273,6 +287,7 @@ def main() -> int:
             f"ratio_to_{against}": round(statistics.median(ratios), 3),
             "cpu_ratio": round(statistics.median(cpu_ratios), 3),
             "ratios": [round(each, 3) for each in ratios],
+            **({"ratios_to_first": to_first} if (to_first := ratios_to(rounds, stage, f"{against} first")) else {}),
             "cpu_ratios": [round(each, 3) for each in cpu_ratios],
             "other_s": round(statistics.median(r[stage]["other_s"] for r in rounds), 3),
             "other_cpu_s": round(statistics.median(r[stage]["other_cpu_s"] for r in rounds), 3),
