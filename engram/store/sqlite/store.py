@@ -29,7 +29,8 @@ import numpy as np
 
 from engram.errors import EmbedderMismatchError, StoreError, ValidationError
 from engram.model import NewTurn, SearchFilters, Turn
-from engram.model.timeutil import to_micros
+from engram.model.timeutil import from_micros, to_micros
+from engram.model.turn import metadata_json
 from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
@@ -180,7 +181,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                 turn.content_hash,
                 to_micros(turn.timestamp),
                 to_micros(turn.recorded_at) if turn.recorded_at else recorded,
-                json.dumps(dict(turn.metadata), ensure_ascii=False, separators=(",", ":")),
+                metadata_json(turn.metadata),
                 key,
                 np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
                 note.keys if note else None,
@@ -197,7 +198,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         with self._lock:
             self._sync_caches()
             with self.atomic():
-                for row in rows:
+                for turn, row in zip(turns, rows, strict=True):
                     if seq := self._insert_row(row):
                         inserted[row[0]] = seq
                     elif self._owner(row[0]) != (row[1], row[2]):
@@ -208,8 +209,8 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                             inserted[row[0]] = seq
                         elif self._owner(row[0]) != (row[1], row[2]):
                             raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
-                    if row[0] in inserted:  # what a read would give: the values written, as TURN_COLUMNS
-                        stored[row[0]] = turn_from_row((inserted[row[0]], *row[:5], *row[6:13]))
+                    if row[0] in inserted:
+                        stored[row[0]] = _as_written(turn, inserted[row[0]], row)
                     actual.append(row[0])
                 parts = {turn_id: part for turn_id, part in zip(actual, chunks or [], strict=False) if part}
                 self._insert_chunk_rows(inserted, parts)
@@ -420,6 +421,24 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                 )
             )
         return out
+
+
+def _as_written(turn: NewTurn, seq: int, row: tuple[Any, ...]) -> Turn:
+    """What a read of the turn's row just written gives (:func:`turn_from_row`), from the values in
+    hand: the row's id (the turn's, or one derived again), times and metadata as written, and the
+    turn's own scope and texts, which the row holds as they are."""
+    return Turn(
+        id=row[0],
+        scope=turn.scope,
+        role=turn.role,
+        content=turn.content,
+        timestamp=from_micros(row[10]),
+        recorded_at=from_micros(row[11]),
+        content_hash=turn.content_hash,
+        name=turn.name,
+        metadata=json.loads(row[12]),
+        seq=seq,
+    )
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
