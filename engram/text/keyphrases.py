@@ -26,7 +26,15 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-__all__ = ["PhraseRuns", "entities", "joined_keyphrases", "keyphrases", "phrase_runs", "phrase_tokens", "salience"]
+__all__ = [
+    "PhraseRuns",
+    "entities",
+    "joined_keyphrases",
+    "keyphrases",
+    "phrase_runs",
+    "phrase_tokens",
+    "salience",
+]
 
 #: Chat words that carry no topic on their own, on top of the shared STOPWORDS.
 BACKCHANNEL = _words(
@@ -148,7 +156,8 @@ def _runs(tokens: Iterable[str], current: list[str]) -> PhraseRuns:
             if len(current) == _MAX_PHRASE_WORDS:
                 phrases.append(tuple(current))
                 current = []
-    return PhraseRuns(tuple(phrase for phrase in phrases if not all(map(str.isdigit, phrase))), tuple(current))
+    kept = tuple(phrase for phrase in phrases if not all(map(str.isdigit, phrase)))
+    return PhraseRuns(kept, tuple(current))
 
 
 @lru_cache(maxsize=64)

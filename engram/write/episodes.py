@@ -101,7 +101,9 @@ def build_episode(
         end=turns[-1].timestamp,
         summary=summary,
         keyphrases=tuple(
-            joined_keyphrases([t.content for t in turns], tokens=[s.tokens for s in each], runs=[s.runs for s in each])
+            joined_keyphrases(
+                [t.content for t in turns], tokens=[s.tokens for s in each], runs=[s.runs for s in each]
+            )
         ),
         entities=tuple(list(names)[:12]),
         importance=round(max(weights), 3),
