@@ -156,3 +156,19 @@ def test_a_build_allowing_few_bound_values_writes_fewer_rows_a_statement(store: 
     store._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)  # two rows of 17 values
     result = insert(store, [turn(f"t_{n}", "u1", f"text {n}", minute=n) for n in range(5)])
     assert [t.seq for t, _ in result] == [1, 2, 3, 4, 5]
+
+
+def test_long_messages_are_written_fewer_a_statement(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engram.store.sqlite import store as module
+
+    monkeypatch.setattr(module, "CHARS_PER_INSERT", 100)  # SQLite copies what a statement binds
+    texts = ["x" * 40, "y" * 40, "z" * 40, "w" * 150, "v" * 10, "u" * 10]
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    result = insert(store, [turn(f"t_{n}", "u1", text, minute=n) for n, text in enumerate(texts)])
+    store._conn.set_trace_callback(None)
+    inserts = [sql for sql in dict.fromkeys(statements) if " INTO turns(" in sql]
+    assert [sql.count("RETURNING") and sql.count("'t_") for sql in inserts] == [2, 1, 1, 2]  # 150 alone
+    assert [t.seq for t, _ in result] == [1, 2, 3, 4, 5, 6]

@@ -59,12 +59,16 @@ from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
 #: Most turns one INSERT statement writes: FTS5 writes its pending terms out after each statement,
 #: and from 100 to 200 rows a statement the full-text index's work is least (1,451 LoCoMo turns).
 ROWS_PER_INSERT = 128
+#: Most characters of content one INSERT statement binds (SQLite copies what is bound), unless one
+#: turn alone holds more: long messages (up to 1 MiB each) are written fewer a statement.
+CHARS_PER_INSERT = 4 * 2**20
 #: The columns insert_turns writes, in the order of its rows.
 _INSERTED = (
     "id", "tenant", "user_id", "agent_id", "session_id", "scope_key", "role", "name", "content",
     "content_hash", "ts", "recorded_at", "metadata", "embed_key", "embedding", "keys", "importance",
 )  # fmt: skip
 _INSERTED_SQL = ", ".join(_INSERTED)
+_CONTENT = _INSERTED.index("content")
 _ROW_MARKS = "(" + ",".join("?" * len(_INSERTED)) + ")"
 
 
@@ -273,12 +277,12 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         Many rows a statement: FTS5 writes its pending terms out at every statement that
         changes the table (its savepoint), so one statement a row wrote a segment a row and
         merged them again and again (two thirds of an insert's time). Up to
-        :data:`ROWS_PER_INSERT` rows (fewer where SQLite allows fewer bound values).
+        :data:`ROWS_PER_INSERT` rows (fewer where SQLite allows fewer bound values) and
+        :data:`CHARS_PER_INSERT` characters of content a statement.
         """
         bound = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_INSERTED)
-        size = max(1, min(ROWS_PER_INSERT, bound))
         seqs: dict[str, int] = {}
-        for part in chunks(list(rows), size):
+        for part in _statements(rows, max(1, min(ROWS_PER_INSERT, bound))):
             marks = ",".join([_ROW_MARKS] * len(part))
             sql = f"INSERT INTO turns({_INSERTED_SQL}) VALUES {marks} RETURNING id, seq"
             seqs.update(self._conn.execute(sql, [value for row in part for value in row]).fetchall())
@@ -466,6 +470,21 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                 )
             )
         return out
+
+
+def _statements(rows: Sequence[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` in order, in parts of at most ``size`` rows and :data:`CHARS_PER_INSERT` characters
+    of content (a row holding more alone is a part of its own)."""
+    part: list[tuple[Any, ...]] = []
+    held = 0
+    for row in rows:
+        if part and (len(part) == size or held + len(row[_CONTENT]) > CHARS_PER_INSERT):
+            yield part
+            part, held = [], 0
+        part.append(row)
+        held += len(row[_CONTENT])
+    if part:
+        yield part
 
 
 def _as_written(turn: NewTurn, seq: int, row: tuple[Any, ...]) -> Turn:
