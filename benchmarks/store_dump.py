@@ -14,7 +14,9 @@ second half extends the session's episodes); turns a crashed write stored but ne
 ``add`` store's export without vectors, with them, and without fact lines (a version 1 file,
 facts derived again). Each case writes one file: every row of every table of the SQLite file
 (turns, facts, episodes, chunks, lifecycle state, the full-text indexes' own tables), sorted;
-the time each migration ran is left out.
+the time each migration ran is left out. With ``--fulltext-content`` the full-text indexes are
+dumped by what they hold (every term's every occurrence, and their totals) rather than by their
+segments, whose layout depends on how many statements wrote the rows, not on what they wrote.
 """
 
 from __future__ import annotations
@@ -59,16 +61,35 @@ def untimed(conversations: Sequence[Conversation]) -> list[Conversation]:
     return [*out, Conversation("docs", [Session("d1", None, messages)])]
 
 
-def dump(path: Path, out: Path) -> None:
-    """Every row of every table of the store at ``path``, sorted, into ``out``."""
+#: The full-text indexes (FTS5) of a store.
+FULLTEXT = ("turns_fts", "episodes_fts", "facts_fts")
+
+
+def dump(path: Path, out: Path, *, fulltext_content: bool = False) -> None:
+    """Every row of every table of the store at ``path``, sorted, into ``out``.
+
+    ``fulltext_content``: each full-text index by what it holds, every occurrence of every term
+    (FTS5's ``fts5vocab`` ``instance`` table: term, row, column, position) and its totals (the
+    ``%_data`` record with id 1: rows and tokens per column), instead of the rows of its segment
+    tables (``%_data``, ``%_idx``), whose layout follows how many statements wrote the rows (FTS5
+    writes out its pending terms at each one).
+    """
     conn = sqlite3.connect(path)
     lines = []
+    layout = {f"{index}_{part}" for index in FULLTEXT for part in ("data", "idx") if fulltext_content}
     for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
         rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
         if table == "engram_migrations":
             rows = [row[:1] for row in rows]  # the time each migration ran differs by run
+        if table in layout:
+            rows = [row for row in rows if table.endswith("_data") and row[0] == 1]
         lines += sorted(f"{table}\t{row!r}" for row in rows)
         lines.append(f"#{table}\t{len(rows)} rows")
+    for index in FULLTEXT if fulltext_content else ():
+        conn.execute(f"CREATE VIRTUAL TABLE temp.{index}_terms USING fts5vocab(main, {index}, instance)")
+        rows = conn.execute(f"SELECT * FROM temp.{index}_terms").fetchall()
+        lines += sorted(f"{index}:instance\t{row!r}" for row in rows)
+        lines.append(f"#{index}:instance\t{len(rows)} rows")
     conn.close()
     out.write_text("\n".join(lines) + "\n")
     print(f"{out.name}: {len(lines)} lines")
@@ -78,6 +99,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder for the dumps")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--fulltext-content",
+        action="store_true",
+        help="dump the full-text indexes by the terms they hold, not by their segments' rows",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     locomo = load_locomo(args.data / "locomo10.json").conversations
@@ -91,7 +117,7 @@ def main() -> int:
 
         def done(memory: Memory, name: str) -> None:
             memory.close()
-            dump(Path(tmp) / f"{name}.db", args.out / f"{name}.txt")
+            dump(Path(tmp) / f"{name}.db", args.out / f"{name}.txt", fulltext_content=args.fulltext_content)
 
         for name, conversations, user in (
             ("cli-locomo", locomo, None),

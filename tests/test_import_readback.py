@@ -99,6 +99,7 @@ def test_a_write_builds_each_new_turn_once(
     tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import engram.store.sqlite.sql as sql
+    import engram.store.sqlite.store as sqlite_store
 
     built: Counter[str] = Counter()
 
@@ -106,7 +107,8 @@ def test_a_write_builds_each_new_turn_once(
         built[fields["id"]] += 1
         return Turn(**fields)
 
-    monkeypatch.setattr(sql, "Turn", counted)
+    monkeypatch.setattr(sql, "Turn", counted)  # a row read
+    monkeypatch.setattr(sqlite_store, "Turn", counted)  # a row just written, from the values in hand
     conversation, _ = load_sample()
     memory = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
     first = conversation.sessions[0]

@@ -3,10 +3,11 @@ they store is what they stored before, with less work for the same turns."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,61 @@ def test_a_bad_vector_is_refused_before_anything_is_written(engram: Engram, tmp_
     with pytest.raises(ValidationError, match=f"line {last + 1}.embedding has 1 values, expected"):
         memory.import_(lines)
     assert memory.list(user_id="alice").items == []
+
+
+# -- JSONL: a line's metadata is not copied through JSON again (sixth pass) ----------------------
+
+METADATA = [
+    {"dia_id": "D1:3"},
+    {},
+    None,
+    {"nested": {"list": [1, 2.5, None, True, "é"], "empty": {}}, "big": 10**30, "neg": -0.0},
+    {"emoji": "🙂", "quote": 'say "hi"\n', "esc": "\u2028"},
+]
+
+
+@pytest.mark.parametrize("metadata", METADATA)
+def test_a_lines_metadata_is_stored_as_a_copy_through_json_would_be(
+    metadata: Any, tmp_path: Path, clock: FixedClock
+) -> None:
+    from engram.formats import jsonl
+    from engram.model.turn import check_metadata, metadata_json
+
+    source = Memory(tmp_path / "a.db", embedder=HashingEmbedder(), clock=clock)
+    source.add([{"role": "user", "content": "hello", "metadata": metadata}], user_id="u", session_id="s")
+    exported = io.StringIO()
+    source.export(exported)
+    lines = exported.getvalue().split("\n")  # not splitlines(): a line separator inside a string is no break
+    line = lines[1]
+    checked = jsonl.check_lines(lines, tenant="default")
+    parsed = checked.turns[0][0].metadata
+    assert parsed == check_metadata(json.loads(line)["metadata"])  # the copy the check made before
+    assert metadata_json(parsed) == json.dumps(metadata or {}, ensure_ascii=False, separators=(",", ":"))
+    copy = Memory(tmp_path / "b.db", embedder=HashingEmbedder(), clock=clock)
+    copy.import_(lines)
+    assert [t.metadata for t in copy.list(user_id="u").items] == [
+        t.metadata for t in source.list(user_id="u").items
+    ]
+    stores: list[Any] = [memory.store for memory in (source, copy)]
+    texts = [store._conn.execute("SELECT metadata FROM turns").fetchall() for store in stores]
+    assert texts[0] == texts[1]
+
+
+def test_a_lines_duplicate_keys_keep_the_last_value_and_bad_metadata_is_refused() -> None:
+    from engram.formats import jsonl
+
+    header = jsonl.header(
+        tenant="default", embedding_model=None, dim=None, exported_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    turn = (
+        '{"type":"turn","id":"t_1","tenant":"default","user_id":"u","agent_id":null,"session_id":"s",'
+        '"role":"user","name":null,"content":"hi","timestamp":"2024-01-01T00:00:00+00:00","recorded_at":null,'
+        '"metadata":%s,"content_hash":"x","embedding":null}'
+    )
+    checked = jsonl.check_lines([header, turn % '{"a":1,"b":2,"a":3}'], tenant="default")
+    assert checked.turns[0][0].metadata == {"a": 3, "b": 2}
+    for bad, problem in (("[1]", "must be a JSON object"), ('"x"', "must be a JSON object")):
+        with pytest.raises(ValidationError, match=f"line 2.metadata {problem}"):
+            jsonl.check_lines([header, turn % bad], tenant="default")
+    with pytest.raises(ValidationError, match=r"line 2\.metadata is .* bytes; the limit"):
+        jsonl.check_lines([header, turn % json.dumps({"k": "x" * 70_000})], tenant="default")

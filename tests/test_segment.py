@@ -62,3 +62,18 @@ def test_ranges_cover_every_turn_in_order():
     ranges = segment(minutes(*range(200)), vectors)
     assert ranges[0][0] == 0 and ranges[-1][1] == 200
     assert all(a[1] == b[0] for a, b in pairwise(ranges))
+
+
+def test_cuts_as_before_the_vectors_were_widened_once() -> None:
+    """The cuts the code gave when it widened each row to float64 a turn (pinned), and the same for
+    float64 vectors of the same values."""
+    rng = np.random.default_rng(16)
+    vectors = rng.normal(size=(60, 16)).astype(np.float32)
+    vectors[20:] += 1.5 * rng.normal(size=16).astype(np.float32)
+    vectors[45:] -= 2.0 * rng.normal(size=16).astype(np.float32)
+    stamps = [T0 + timedelta(minutes=2 * n + (60 if n == 33 else 0)) for n in range(60)]
+    loose = SegmentConfig(surprise=0.6, min_turns=3)
+    for given in (vectors, vectors.astype(np.float64)):
+        assert segment(stamps, given) == [(0, 7), (7, 16), (16, 33), (33, 60)]
+        assert segment(stamps, given, loose) == [(0, 5), (5, 8), (8, 12), (12, 15), (15, 20), (20, 33), (33, 60)]
+    assert vectors.dtype == np.float32  # the caller's array is not changed

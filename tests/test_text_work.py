@@ -16,7 +16,15 @@ from engram.errors import ValidationError
 from engram.model import Scope, Turn
 from engram.model.scope import check_id
 from engram.model.turn import check_metadata, turn_id
-from engram.text.keyphrases import entities, joined_keyphrases, keyphrases, phrase_tokens, salience
+from engram.text.keyphrases import (
+    PhraseRuns,
+    entities,
+    joined_keyphrases,
+    keyphrases,
+    phrase_runs,
+    phrase_tokens,
+    salience,
+)
 from engram.text.timeexpr import find_time_mentions
 from engram.text.timerules import RULES, trigger_tokens, trigger_tokens_from
 from engram.write.episodes import KEEP_TOKENS_CHARS, build_episode, text_signals
@@ -41,6 +49,9 @@ GROUPS = [
     ["'s", "ok"],
     ["Caroline’s art show", "opening night - pottery"],
     ["2023", "2024 plans"],
+    ["alpha beta gamma delta", "epsilon zeta"],  # four words: the run closes at the text's end
+    ["we saw 2023", "2024 was", "fine"],  # an open run of a bare number carried on
+    ["ok", "", "lake trail", "trail"],
 ]
 
 
@@ -52,6 +63,36 @@ def test_joined_keyphrases_are_those_of_the_joined_text(texts: list[str]) -> Non
     some = [phrase_tokens(text) if number % 2 else None for number, text in enumerate(texts)]
     assert joined_keyphrases(texts, tokens=some) == expected
     assert joined_keyphrases(texts, top=2) == keyphrases("\n".join(texts), top=2)
+    runs = [phrase_runs(text) for text in texts]
+    assert joined_keyphrases(texts, runs=runs) == expected
+    some_runs = [found if number % 3 else None for number, found in enumerate(runs)]
+    assert joined_keyphrases(texts, tokens=some, runs=some_runs) == expected
+
+
+def test_a_texts_phrase_runs_are_found_once_for_its_episode_and_the_next_turns_notes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engram.text import keyphrases as module
+
+    texts = ["We hiked the ridge", "lake trail was muddy.", "Caroline’s art show opening!", "so fun"]
+    signals = [text_signals(text) for text in texts]  # before: no candidate phrases found here
+    found: list[int] = []
+    original = module._runs
+    def counted(tokens: tuple[str, ...], carried: list[str]) -> PhraseRuns:
+        found.append(len(carried))
+        return original(tokens, carried)
+
+    monkeypatch.setattr(module, "_runs", counted)
+    assert [keyphrases(text, top=4) for text in texts[:-1]] == [
+        ["hiked", "ridge"],
+        ["lake trail", "muddy"],
+        ["caroline art show opening"],
+    ]  # the next turns' notes: the runs text_signals found, cached
+    turns = _turns(texts)
+    held = dict(zip([t.id for t in turns], signals, strict=True))
+    episode, _ = build_episode(turns, np.eye(len(texts), 8, dtype=np.float32), held)
+    assert found == [1]  # only the text continuing the run "ridge" that the first left open
+    assert episode.keyphrases == tuple(keyphrases("\n".join(texts)))
 
 
 def test_a_dash_at_a_texts_edge_splits_phrases_across_the_break() -> None:

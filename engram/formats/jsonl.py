@@ -168,7 +168,7 @@ def _turn(data: Mapping[str, Any], where: str, *, tenant: str) -> NewTurn:
         timestamp=parse_timestamp(data["timestamp"], f"{where}.timestamp"),
         content_hash=content_hash(content),
         name=check_id(data.get("name"), f"{where}.name", required=False),
-        metadata=check_metadata(data.get("metadata"), f"{where}.metadata"),
+        metadata=check_metadata(data.get("metadata"), f"{where}.metadata", decoded=True),
         recorded_at=parse_timestamp(data["recorded_at"], f"{where}.recorded_at") if data.get("recorded_at") else None,
     )
 

@@ -96,6 +96,11 @@ _ID_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=s
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """A turn's metadata as a store keeps it: compact JSON, other than ASCII kept as it is."""
+    return _COMPACT_JSON.encode(dict(metadata))
+
+
 def turn_id(scope: Scope, *parts: object) -> str:
     """A stable turn id: ``t_`` and 20 hex digits of a hash over the scope and ``parts``."""
     payload = _ID_JSON.encode([scope.tenant, scope.user_id, scope.agent_id, scope.session_id, *parts])
@@ -127,8 +132,13 @@ def check_text(value: object, what: str) -> str:
     return value
 
 
-def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
-    """Validate a metadata object: a JSON-serialisable dict within the size limit."""
+def check_metadata(value: object, what: str = "metadata", *, decoded: bool = False) -> dict[str, Any]:
+    """Validate a metadata object: a JSON-serialisable dict within the size limit.
+
+    Returns a copy through JSON (string keys, lists for tuples), unless ``decoded``: the value
+    was just decoded from JSON text and is no one else's (an import's line), so that copy would
+    equal it; it is returned as it is.
+    """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -148,6 +158,8 @@ def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
             raise ValidationError(f"{what}.{MESSAGE_KEY} is {len(kept):,} bytes; the limit is {MAX_CONTENT_BYTES:,}")
     if size > MAX_METADATA_BYTES:
         raise ValidationError(f"{what} is {size:,} bytes; the limit is {MAX_METADATA_BYTES:,}")
+    if decoded and type(value) is dict:
+        return value
     result: dict[str, Any] = json.loads(encoded)
     return result
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from engram.text.stopwords import STOPWORDS
@@ -25,7 +26,15 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-__all__ = ["entities", "joined_keyphrases", "keyphrases", "phrase_tokens", "salience"]
+__all__ = [
+    "PhraseRuns",
+    "entities",
+    "joined_keyphrases",
+    "keyphrases",
+    "phrase_runs",
+    "phrase_tokens",
+    "salience",
+]
 
 #: Chat words that carry no topic on their own, on top of the shared STOPWORDS.
 BACKCHANNEL = _words(
@@ -123,9 +132,20 @@ def phrase_tokens(text: str) -> tuple[str, ...]:
     return _tokens(text)
 
 
-def _candidates(tokens: Iterable[str]) -> list[tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class PhraseRuns:
+    """A text's candidate phrases as :func:`phrase_runs` finds them: the phrases its tokens close,
+    and the run of words still open after its last token (empty when none), which the next text
+    of a joined sequence would continue."""
+
+    closed: tuple[tuple[str, ...], ...]
+    open: tuple[str, ...]
+
+
+def _runs(tokens: Iterable[str], current: list[str]) -> PhraseRuns:
+    """The phrases ``tokens`` close (bare numbers left out) and the run left open, continuing the
+    run ``current`` carried in (a text before, joined)."""
     phrases: list[tuple[str, ...]] = []
-    current: list[str] = []
     for token in tokens:
         if token in _PHRASE_STOPWORDS or not token[0].isalnum() or (len(token) < 2 and not token.isdigit()):
             if current:
@@ -136,9 +156,22 @@ def _candidates(tokens: Iterable[str]) -> list[tuple[str, ...]]:
             if len(current) == _MAX_PHRASE_WORDS:
                 phrases.append(tuple(current))
                 current = []
-    if current:
-        phrases.append(tuple(current))
-    return [phrase for phrase in phrases if not all(map(str.isdigit, phrase))]
+    kept = tuple(phrase for phrase in phrases if not all(map(str.isdigit, phrase)))
+    return PhraseRuns(kept, tuple(current))
+
+
+@lru_cache(maxsize=64)
+def phrase_runs(text: str) -> PhraseRuns:
+    """The candidate phrases of ``text`` (:class:`PhraseRuns`). Cached: a turn's signals find them
+    and the next turn's notes rank them (the key phrases of the turn it answers)."""
+    return _runs(_tokens(text), [])
+
+
+def _candidates(runs: PhraseRuns) -> list[tuple[str, ...]]:
+    """The candidate phrases of a text (or texts joined) whose runs are ``runs``."""
+    if runs.open and not all(map(str.isdigit, runs.open)):
+        return [*runs.closed, runs.open]
+    return list(runs.closed)
 
 
 def keyphrases(text: str, *, top: int = 8) -> list[str]:
@@ -152,34 +185,43 @@ def keyphrases(text: str, *, top: int = 8) -> list[str]:
         Distinct phrases ordered by RAKE score (ties keep their order of appearance); never a
         stopword alone or a bare number.
     """
-    return _ranked(_candidates(_tokens(text)), top)
+    return _ranked(_candidates(phrase_runs(text)), top)
 
 
 def joined_keyphrases(
-    texts: Sequence[str], *, top: int = 8, tokens: Sequence[tuple[str, ...] | None] | None = None
+    texts: Sequence[str],
+    *,
+    top: int = 8,
+    tokens: Sequence[tuple[str, ...] | None] | None = None,
+    runs: Sequence[PhraseRuns | None] | None = None,
 ) -> list[str]:
-    r"""``keyphrases("\n".join(texts), top=top)``, from each text's :func:`phrase_tokens` (given,
-    else computed), so that an episode's turns are not tokenized a second time.
+    r"""``keyphrases("\n".join(texts), top=top)``, from each text's :func:`phrase_runs` or
+    :func:`phrase_tokens` (given, else computed), so that an episode's turns are not read again.
 
     Joined by line breaks, the texts' tokens are the tokens of each text in turn: a line break is
     no token, and the only token that can hold one is a dash between spaces (" - "). A text whose
     tokenized form starts or ends with "-" could make one across the break: then the joined text
-    is tokenized whole.
+    is tokenized whole. A text's phrases are its own unless the text before left a run of words
+    open (it ended on a word): then its tokens continue that run.
 
     Args:
         texts: the texts, in order.
         top: how many phrases to return at most.
         tokens: each text's tokens, or None where not in hand; None for none.
+        runs: each text's phrase runs, or None where not in hand; None for none.
     """
     if any("-" in text and _dash_at_edge(text) for text in texts):
         return keyphrases("\n".join(texts), top=top)
-    known = tokens if tokens is not None else [None] * len(texts)
-    joined = [
-        token
-        for text, given in zip(texts, known, strict=True)
-        for token in (given if given is not None else _tokens(text))
-    ]
-    return _ranked(_candidates(joined), top)
+    phrases: list[tuple[str, ...]] = []
+    carried: tuple[str, ...] = ()
+    for number, text in enumerate(texts):
+        found = runs[number] if runs is not None else None
+        if found is None or carried:
+            given = tokens[number] if tokens is not None else None
+            found = _runs(given if given is not None else _tokens(text), list(carried))
+        phrases += found.closed
+        carried = found.open
+    return _ranked(_candidates(PhraseRuns(tuple(phrases), carried)), top)
 
 
 def _dash_at_edge(text: str) -> bool:

@@ -16,7 +16,14 @@ import numpy as np
 
 from engram.model import Scope, Turn
 from engram.model.episode import Episode
-from engram.text.keyphrases import entities, joined_keyphrases, phrase_tokens, salience
+from engram.text.keyphrases import (
+    PhraseRuns,
+    entities,
+    joined_keyphrases,
+    phrase_runs,
+    phrase_tokens,
+    salience,
+)
 
 SUMMARY_TURNS = 3
 SUMMARY_WORDS = 28
@@ -28,25 +35,29 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 @dataclass(frozen=True, slots=True)
 class TextSignals:
-    """What an episode reads of each of its turns' text: salience, proper names and the tokens its
-    key phrases are found in.
+    """What an episode reads of each of its turns' text: salience, proper names, the tokens its
+    key phrases are found in and their candidate phrases.
 
     The write path computes them once a new turn (its notes need the salience too) and hands
     them to :func:`build_episode`, which computes them for the turns it is not given. ``tokens``
-    (:func:`~engram.text.keyphrases.phrase_tokens`) are held only for a text of at most
+    (:func:`~engram.text.keyphrases.phrase_tokens`) and ``runs``
+    (:func:`~engram.text.keyphrases.phrase_runs`) are held only for a text of at most
     :data:`KEEP_TOKENS_CHARS` characters, else None.
     """
 
     salience: float
     entities: tuple[str, ...]
     tokens: tuple[str, ...] | None
+    runs: PhraseRuns | None
 
 
 def text_signals(text: str) -> TextSignals:
     """The signals of one turn's text."""
     score = salience(text)  # tokenizes the text: its tokens are then at hand
-    tokens = phrase_tokens(text) if len(text) <= KEEP_TOKENS_CHARS else None
-    return TextSignals(score, tuple(entities(text)), tokens)
+    if len(text) > KEEP_TOKENS_CHARS:
+        return TextSignals(score, tuple(entities(text)), None, None)
+    # the runs are cached too: the next turn's notes rank them (the key phrases of the turn it answers)
+    return TextSignals(score, tuple(entities(text)), phrase_tokens(text), phrase_runs(text))
 
 
 def episode_id(scope: Scope, first_turn_id: str) -> str:
@@ -89,7 +100,11 @@ def build_episode(
         start=first.timestamp,
         end=turns[-1].timestamp,
         summary=summary,
-        keyphrases=tuple(joined_keyphrases([t.content for t in turns], tokens=[s.tokens for s in each])),
+        keyphrases=tuple(
+            joined_keyphrases(
+                [t.content for t in turns], tokens=[s.tokens for s in each], runs=[s.runs for s in each]
+            )
+        ),
         entities=tuple(list(names)[:12]),
         importance=round(max(weights), 3),
     )

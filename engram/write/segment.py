@@ -41,9 +41,11 @@ def segment(
     count = len(timestamps)
     if count == 0:
         return []
+    # Widened once: the sums and products below took each row to float64 a turn (the same values)
+    wide = np.asarray(vectors, dtype=np.float64)
     ranges: list[tuple[int, int]] = []
     start = 0
-    total = np.array(vectors[0], dtype=np.float64)
+    total = wide[0].copy()
     index = 1
     while index < count:
         length = index - start
@@ -54,15 +56,14 @@ def segment(
             # the norm as np.linalg.norm computes it for a vector (the root of its dot product with
             # itself), without its checks: a call a turn
             centroid = total / max(math.sqrt(total.dot(total)), 1e-9)
-            window = vectors[index : index + config.patience]
-            surprises = 1.0 - window @ centroid
+            surprises = 1.0 - wide[index : index + config.patience] @ centroid
             cut = bool((surprises > config.surprise).all())
         if cut:
             ranges.append((start, index))
             start = index
-            total = np.array(vectors[index], dtype=np.float64)
+            total = wide[index].copy()
         else:
-            total += vectors[index]
+            total += wide[index]
         index += 1
     ranges.append((start, count))
     return ranges

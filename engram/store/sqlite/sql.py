@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from engram.model import Scope, SearchFilters, Turn
@@ -27,8 +28,11 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 
+@lru_cache(maxsize=1024)
 def scope_key(tenant: str, user_id: str) -> str:
-    """A single FTS token naming a (tenant, user): lets the full-text index filter by user."""
+    """A single FTS token naming a (tenant, user): lets the full-text index filter by user.
+
+    Cached: every turn a write stores, and every full-text query, names one of a few users."""
     digest = hashlib.sha256(f"{tenant}\x00{user_id}".encode()).hexdigest()
     return "u" + str(int(digest[:15], 16))
 

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -29,7 +30,8 @@ import numpy as np
 
 from engram.errors import EmbedderMismatchError, StoreError, ValidationError
 from engram.model import NewTurn, SearchFilters, Turn
-from engram.model.timeutil import to_micros
+from engram.model.timeutil import from_micros, to_micros
+from engram.model.turn import metadata_json
 from engram.store.base import TurnChunks, TurnNotes, UserScope
 from engram.store.sqlite.browsing import BrowsingMixin
 from engram.store.sqlite.forgetting import MemoryStateMixin
@@ -53,6 +55,21 @@ from engram.store.sqlite.transactions import maps_errors, read_only_error, trans
 from engram.store.sqlite.vectorsearch import VectorSearchMixin
 from engram.store.vector_cache import VECTOR_CACHE_MB, VectorCache
 from engram.store.vectors import HNSW_THRESHOLD, ScopeVectors
+
+#: Most turns one INSERT statement writes: FTS5 writes its pending terms out after each statement,
+#: and from 100 to 200 rows a statement the full-text index's work is least (1,451 LoCoMo turns).
+ROWS_PER_INSERT = 128
+#: Most characters of content one INSERT statement binds (SQLite copies what is bound), unless one
+#: turn alone holds more: long messages (up to 1 MiB each) are written fewer a statement.
+CHARS_PER_INSERT = 4 * 2**20
+#: The columns insert_turns writes, in the order of its rows.
+_INSERTED = (
+    "id", "tenant", "user_id", "agent_id", "session_id", "scope_key", "role", "name", "content",
+    "content_hash", "ts", "recorded_at", "metadata", "embed_key", "embedding", "keys", "importance",
+)  # fmt: skip
+_INSERTED_SQL = ", ".join(_INSERTED)
+_CONTENT = _INSERTED.index("content")
+_ROW_MARKS = "(" + ",".join("?" * len(_INSERTED)) + ")"
 
 
 @maps_errors
@@ -180,7 +197,7 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                 turn.content_hash,
                 to_micros(turn.timestamp),
                 to_micros(turn.recorded_at) if turn.recorded_at else recorded,
-                json.dumps(dict(turn.metadata), ensure_ascii=False, separators=(",", ":")),
+                metadata_json(turn.metadata),
                 key,
                 np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
                 note.keys if note else None,
@@ -191,25 +208,16 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         tenants = {turn.scope.tenant for turn in turns}
         if len(tenants) > 1:
             raise StoreError("one insert_turns call writes to one tenant")
-        inserted: dict[str, int] = {}  # the turns this call writes, to their seqs
         actual: list[str] = []  # the id each input turn is stored under
         stored: dict[str, Turn] = {}
         with self._lock:
             self._sync_caches()
             with self.atomic():
-                for row in rows:
-                    if seq := self._insert_row(row):
-                        inserted[row[0]] = seq
-                    elif self._owner(row[0]) != (row[1], row[2]):
-                        # The id is taken by another tenant or user (an imported file can carry
-                        # any id): store under an id derived for this owner, and reveal nothing.
-                        row = (_rederived_id(row[0], row[1], row[2]), *row[1:])
-                        if seq := self._insert_row(row):
-                            inserted[row[0]] = seq
-                        elif self._owner(row[0]) != (row[1], row[2]):
-                            raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
-                    if row[0] in inserted:  # what a read would give: the values written, as TURN_COLUMNS
-                        stored[row[0]] = turn_from_row((inserted[row[0]], *row[:5], *row[6:13]))
+                placed = self._placed(rows)
+                inserted = self._insert_rows([row for row, new in placed if new])
+                for turn, (row, _) in zip(turns, placed, strict=True):
+                    if row[0] in inserted:
+                        stored[row[0]] = _as_written(turn, inserted[row[0]], row)
                     actual.append(row[0])
                 parts = {turn_id: part for turn_id, part in zip(actual, chunks or [], strict=False) if part}
                 self._insert_chunk_rows(inserted, parts)
@@ -228,15 +236,57 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         new = set(inserted)
         return [(stored[turn_id], turn_id in new) for turn_id in actual]
 
-    def _insert_row(self, row: tuple[Any, ...]) -> int | None:
-        """The new turn's seq, or None when its id is already stored."""
-        cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO turns(id, tenant, user_id, agent_id, session_id, "
-            "scope_key, role, name, content, content_hash, ts, recorded_at, metadata, "
-            "embed_key, embedding, keys, importance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            row,
-        )
-        return cursor.lastrowid if cursor.rowcount == 1 else None
+    def _placed(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], bool]]:
+        """Each row under the id it is stored with, and whether this call inserts it, as inserting
+        the rows one by one would decide (in the caller's order, a row sees the ones before it).
+
+        An id already stored for the same tenant and user is that turn: not inserted again. One
+        stored for another tenant or user (an imported file can carry any id) gives way to an id
+        derived for this owner, revealing nothing; if that one is taken by someone else too, the
+        call fails.
+        """
+        owners = self._owners([row[0] for row in rows])
+        out: list[tuple[tuple[Any, ...], bool]] = []
+        for row in rows:
+            owner = (row[1], row[2])
+            holder = owners.get(row[0])
+            if holder is not None and holder != owner:
+                row = (_rederived_id(row[0], *owner), *row[1:])
+                holder = owners[row[0]] if row[0] in owners else self._owner(row[0])
+                if holder is not None and holder != owner:
+                    raise StoreError(f"turn id {row[0]} is taken in another scope: import with new ids")
+            if holder is None:
+                owners[row[0]] = owner
+            out.append((row, holder is None))
+        return out
+
+    def _owners(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The (tenant, user) each of these turn ids is stored for, when stored."""
+        out: dict[str, tuple[str, str]] = {}
+        for chunk in chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            for turn_id, tenant, user_id in self._conn.execute(
+                f"SELECT id, tenant, user_id FROM turns WHERE id IN ({marks})", chunk
+            ):
+                out[turn_id] = (tenant, user_id)
+        return out
+
+    def _insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
+        """Insert the rows (their ids new), in order; their ids to their seqs, in that order.
+
+        Many rows a statement: FTS5 writes its pending terms out at every statement that
+        changes the table (its savepoint), so one statement a row wrote a segment a row and
+        merged them again and again (two thirds of an insert's time). Up to
+        :data:`ROWS_PER_INSERT` rows (fewer where SQLite allows fewer bound values) and
+        :data:`CHARS_PER_INSERT` characters of content a statement.
+        """
+        bound = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_INSERTED)
+        seqs: dict[str, int] = {}
+        for part in _statements(rows, max(1, min(ROWS_PER_INSERT, bound))):
+            marks = ",".join([_ROW_MARKS] * len(part))
+            sql = f"INSERT INTO turns({_INSERTED_SQL}) VALUES {marks} RETURNING id, seq"
+            seqs.update(self._conn.execute(sql, [value for row in part for value in row]).fetchall())
+        return {row[0]: seqs[row[0]] for row in rows}
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -420,6 +470,39 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
                 )
             )
         return out
+
+
+def _statements(rows: Sequence[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` in order, in parts of at most ``size`` rows and :data:`CHARS_PER_INSERT` characters
+    of content (a row holding more alone is a part of its own)."""
+    part: list[tuple[Any, ...]] = []
+    held = 0
+    for row in rows:
+        if part and (len(part) == size or held + len(row[_CONTENT]) > CHARS_PER_INSERT):
+            yield part
+            part, held = [], 0
+        part.append(row)
+        held += len(row[_CONTENT])
+    if part:
+        yield part
+
+
+def _as_written(turn: NewTurn, seq: int, row: tuple[Any, ...]) -> Turn:
+    """What a read of the turn's row just written gives (:func:`turn_from_row`), from the values in
+    hand: the row's id (the turn's, or one derived again), times and metadata as written, and the
+    turn's own scope and texts, which the row holds as they are."""
+    return Turn(
+        id=row[0],
+        scope=turn.scope,
+        role=turn.role,
+        content=turn.content,
+        timestamp=from_micros(row[10]),
+        recorded_at=from_micros(row[11]),
+        content_hash=turn.content_hash,
+        name=turn.name,
+        metadata=json.loads(row[12]),
+        seq=seq,
+    )
 
 
 def _rederived_id(turn_id: str, tenant: str, user_id: str) -> str:
