@@ -65,7 +65,8 @@ class PortableMethods:
         returns the turn count."""
         check_id(user_id, "user_id", required=False)
         model = getattr(self.store, "embedding_model", None)
-        dim = self._embedder.dim if self._embedder is not None else None
+        # the default embedder is not loaded to export: the store knows its vectors' length
+        dim = self._embedder.dim if self._embedder is not None else getattr(self.store, "embedding_dim", None)
         count = 0
         users: dict[str, None] = dict.fromkeys([user_id] if user_id is not None else [])
         dest.write(
@@ -124,10 +125,13 @@ class PortableMethods:
             )
         started = time.perf_counter() if started is None else started
         head = checked.header
-        same_model = (
-            head.get("embedding_model") == self.embedder.model_id and head.get("dim") == self.embedder.dim
+        # An export made while the default embedder was not loaded said "dim": null until this
+        # was mended (2026-12-05): of this model, its vectors are checked against this model's.
+        same_model = head.get("embedding_model") == self.embedder.model_id and head.get("dim") in (
+            None,
+            self.embedder.dim,
         )
-        given = checked.vectors(head.get("dim") if same_model else None)
+        given = checked.vectors(self.embedder.dim if same_model else None)
         parsed = [(turn, vector) for (turn, _, _), vector in zip(checked.turns, given, strict=True)]
         facts = checked.facts
         results: list[AddResult] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from datetime import timedelta
 
@@ -210,6 +211,26 @@ def test_export_import_round_trips_losslessly(memory, tmp_path, clock):
     assert first.getvalue().splitlines()[1:] == second.getvalue().splitlines()[1:]
     assert other.import_(io.StringIO(first.getvalue())).added == 0  # idempotent
     other.close()
+
+
+def test_an_export_before_the_embedder_is_loaded_names_the_vectors_length_and_its_vectors_are_reused(
+    tmp_path, clock
+):
+    writer = Memory(tmp_path / "m.db", embedder=HashingEmbedder(), clock=clock)
+    writer.add(CHAT, user_id="sam", session_id="s1", timestamp="2024-05-01")
+    writer.close()
+    reopened = Memory(tmp_path / "m.db", clock=clock)  # the default embedder: not loaded to export
+    out = io.StringIO()
+    reopened.export(out)
+    assert reopened._embedder is None
+    header, *lines = out.getvalue().splitlines(keepends=True)
+    assert json.loads(header)["dim"] == HashingEmbedder().dim  # was null: the file's vectors went unused
+    for name, head in (("new", header), ("old", header.replace(f'"dim": {HashingEmbedder().dim}', '"dim": null'))):
+        target = Memory(tmp_path / f"{name}.db", embedder=HashingEmbedder(), clock=clock)
+        result = target.import_([head, *lines])
+        turns = sum(json.loads(line)["type"] == "turn" for line in lines)
+        assert (result.added, target.embedder.texts_embedded) == (turns, 0), name  # vectors reused
+        target.close()
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,11 @@ class PostgresStore(SearchMixin, LifecycleMixin, StateMixin, BrowsingMixin):
         """The model id the store's vectors were made with, once known."""
         return self._model[0] if self._model else None
 
+    @property
+    def embedding_dim(self) -> int | None:
+        """The length of the store's vectors, once known."""
+        return self._model[1] if self._model else None
+
     # -- transactions ------------------------------------------------------------------------
 
     @contextlib.contextmanager

@@ -168,6 +168,11 @@ class SQLiteStore(FullTextMixin, VectorSearchMixin, LifecycleMixin, MemoryStateM
         """The model id the store's vectors were made with, once known."""
         return self._model[0] if self._model else None
 
+    @property
+    def embedding_dim(self) -> int | None:
+        """The length of the store's vectors, once known."""
+        return self._model[1] if self._model else None
+
     # -- writes ----------------------------------------------------------------------------
 
     def insert_turns(
