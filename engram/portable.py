@@ -22,9 +22,10 @@ from engram.store.base import Store, UserScope
 from engram.write.ingest import Ready, embed_ahead, write_turns
 from engram.write.reconcile import rechain
 
-#: Turns per write of a bulk import: a thousand texts in one length-sorted call embed at the
-#: model's bulk rate; a session's 20-odd turns at a time ran at about four fifths of it
-#: (``benchmarks/ingest_rate.py``) and 500 at a time at 80-92% of it.
+#: Turns per write of a bulk import (one transaction, then one unit of work a user for what
+#: derives from them). Its texts are embedded ahead with those of the next batches
+#: (:data:`AHEAD_BATCHES`): a session's 20-odd turns at a time embedded at about four fifths of
+#: the model's bulk rate (``benchmarks/ingest_rate.py``), 500 at a time at 80-92% of it.
 IMPORT_BATCH = 1000
 #: Batches whose texts an import embeds ahead, in one length sort (:func:`~engram.write.ingest.
 #: embed_ahead`): batch by batch, the model padded 1.7% more word pieces on all of LoCoMo.
