@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engram import HashingEmbedder, Memory, SQLiteStore
+from engram.model import Turn
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -70,6 +71,15 @@ def make_store(kind: str, tmp_path: Path) -> Any:
 
 
 BACKENDS = ["sqlite", "sqlite-memory", "postgres"]
+
+
+def said_daily(memory: Memory, user_id: str, texts: Sequence[str], start: datetime) -> list[Turn]:
+    """Each of ``texts`` added as the user's only message of a session of its own, a day apart
+    from ``start``: the stored turns, in order."""
+    return [
+        memory.add(text, user_id=user_id, session_id=f"s{day}", timestamp=start + timedelta(days=day)).turns[0]
+        for day, text in enumerate(texts)
+    ]
 
 
 # -- PostgreSQL: one embedded server per test session, a fresh database per store --------------

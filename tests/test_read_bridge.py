@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from engram import HashingEmbedder, Memory
 from engram.read.bridge import bridge_names, bridge_ranking
 from engram.read.retrieve import RECIPES, RetrievalConfig
 from engram.store.base import Match
-from tests.conftest import BACKENDS, make_store
+from tests.conftest import BACKENDS, make_store, said_daily
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BM25 = RetrievalConfig(retrievers=("bm25",))
@@ -81,10 +81,7 @@ def test_a_turn_that_shares_only_a_rare_name_with_the_best_hit_is_found_through_
         "We painted the fence on Saturday.",
         *(f"Lunch with Maria, day {n}." for n in range(5)),
     ]
-    turns = [
-        memory.add(text, user_id="ana", session_id=f"s{i}", timestamp=T0 + timedelta(days=i)).turns[0]
-        for i, text in enumerate(said)
-    ]
+    turns = said_daily(memory, "ana", said, T0)
     question = "Which cities has Ana visited?"
 
     def found(question: str, config: RetrievalConfig) -> list[str]:

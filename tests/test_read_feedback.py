@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from engram import HashingEmbedder, Memory
 from engram.read.feedback import content_words, expansion_terms
 from engram.read.retrieve import RetrievalConfig
-from tests.conftest import BACKENDS, make_store
+from tests.conftest import BACKENDS, make_store, said_daily
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BM25 = RetrievalConfig(retrievers=("bm25",))
@@ -52,10 +52,7 @@ def test_evidence_that_shares_words_only_with_the_best_hit_is_found_through_feed
         "The weather has been grey all week.",
         "We painted the fence on Saturday.",
     ]
-    turns = [
-        memory.add(text, user_id="ana", session_id=f"s{i}", timestamp=T0 + timedelta(days=i)).turns[0]
-        for i, text in enumerate(said)
-    ]
+    turns = said_daily(memory, "ana", said, T0)
     question = "Where did Ana move from?"
 
     def found(config: RetrievalConfig) -> list[str]:
