@@ -153,7 +153,7 @@ class PortableMethods:
                     turns,
                     clock=self._clock,
                     started=started,
-                    vectors={turn.id: carried[turn.id] for turn in turns if turn.id in carried},
+                    vectors=carried,
                     derive_facts=not facts,
                     ready=ready,
                 )
